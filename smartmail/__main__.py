@@ -1,0 +1,5 @@
+import sys
+
+from smartmail.cli import main
+
+sys.exit(main())

@@ -1,0 +1,36 @@
+"""Everything a command needs, built once from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from smartmail.config import Settings
+from smartmail.db import make_engine
+from smartmail.mailer import Templates
+from smartmail.pipeline import Pipeline
+from smartmail.rulebook import RuleBook
+from smartmail.sender import Transport, make_transport
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    rules: RuleBook
+    pipeline: Pipeline
+    transport: Transport
+
+
+def open_app(settings: Settings, transport: Transport | None = None) -> App:
+    engine = make_engine(settings.database_url)
+    rules = RuleBook(settings.rules_path, settings.address)
+    pipeline = Pipeline(settings, engine, rules, Templates())
+    return App(
+        settings=settings,
+        engine=engine,
+        rules=rules,
+        pipeline=pipeline,
+        transport=transport or make_transport(settings.outbound, settings.sent_dir),
+    )

@@ -1,0 +1,45 @@
+"""Content-addressed files under the data dir: raw mail and attachments, written once, durably."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+class BlobStore:
+    """Files named by the SHA-256 of their bytes, fanned out by the first two hex digits."""
+
+    def __init__(self, root: Path, suffix: str = "") -> None:
+        self.root = root
+        self.suffix = suffix
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / f"{sha256}{self.suffix}"
+
+    def put(self, data: bytes) -> str:
+        """Store `data` unless already there; return its SHA-256. Durable when this returns."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)  # atomic: a reader sees the whole file or none
+        _fsync_dir(target.parent)
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,233 @@
+"""The only place that changes a case; every change leaves an Event (who, what, which message)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from smartmail import sla
+from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Party
+from smartmail.rules import Route, Rules
+
+SYSTEM = "system"
+
+
+def record_event(
+    session: Session,
+    case: Case,
+    kind: str,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+    **detail: Any,
+) -> Event:
+    event = Event(
+        case_id=case.number,
+        at=now,
+        actor=actor,
+        kind=kind,
+        detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
+        message_pk=message.id if message else None,
+    )
+    session.add(event)
+    return event
+
+
+def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
+    """The party with this address, created on first sight; a better name replaces none."""
+    email = email.lower()
+    party = session.exec(select(Party).where(Party.email == email)).first()
+    if party is None:
+        party = Party(email=email, name=name, created_at=now)
+        session.add(party)
+        session.flush()
+    elif name and not party.name:
+        party.name = name
+    return party
+
+
+def is_party(session: Session, case: Case, email: str) -> bool:
+    statement = (
+        select(CaseParty.case_id)
+        .join(Party, col(Party.id) == col(CaseParty.party_id))
+        .where(CaseParty.case_id == case.number, Party.email == email.lower())
+    )
+    return session.exec(statement).first() is not None
+
+
+def _join(session: Session, case: Case, party: Party, role: str) -> None:
+    assert party.id is not None
+    if session.get(CaseParty, (case.number, party.id, role)) is None:
+        session.add(CaseParty(case_id=case.number, party_id=party.id, role=role))
+
+
+def pick_owner(session: Session, rules: Rules, recipient: str) -> tuple[str | None, str]:
+    """(owner, team): a person is the owner; a team gives one member by its policy."""
+    team = rules.teams.get(recipient)
+    if team is None:
+        return recipient.lower(), ""
+    if not team.members:
+        return None, team.name
+    if team.assign == "round_robin":
+        return _next_in_turn(session, team.name, team.members), team.name
+    return _least_loaded(session, team.members), team.name
+
+
+def _least_loaded(session: Session, members: tuple[str, ...]) -> str:
+    statement = (
+        select(Case.assignee, func.count())
+        .where(col(Case.assignee).in_(members), col(Case.status).in_(OPEN_STATUSES))
+        .group_by(col(Case.assignee))
+    )
+    load = {assignee: count for assignee, count in session.exec(statement)}
+    # min() keeps the first of equals: ties go to the member listed first
+    return min(members, key=lambda member: load.get(member, 0))
+
+
+def _next_in_turn(session: Session, team: str, members: tuple[str, ...]) -> str:
+    statement = (
+        select(Case.assignee)
+        .where(Case.team == team, col(Case.assignee).is_not(None))
+        .order_by(col(Case.id).desc())
+        .limit(1)
+    )
+    last = session.exec(statement).first()
+    if last not in members:
+        return members[0]
+    return members[(members.index(last) + 1) % len(members)]
+
+
+def open_case(
+    session: Session,
+    *,
+    subject: str,
+    customer: Party,
+    channel: str,
+    route: Route,
+    rules: Rules,
+    message: Message,
+    now: datetime,
+) -> Case:
+    """A new case from `message`, routed, timed and owned; `message` is attached to it."""
+    priority = rules.priority(route.priority)
+    respond_due, resolve_due = sla.deadlines(now, priority, rules.calendar)
+    owner, team = pick_owner(session, rules, route.recipient)
+    case = Case(
+        subject=subject,
+        status="assigned" if owner else "new",
+        priority=priority.name,
+        category=route.category,
+        group=route.group,
+        assignee=owner,
+        team=team,
+        customer_id=customer.id,
+        channel=channel,
+        route_reason=route.reason,
+        created_at=now,
+        updated_at=now,
+        respond_due_at=respond_due,
+        due_at=resolve_due,
+    )
+    session.add(case)
+    session.flush()
+    _join(session, case, customer, "customer")
+    message.case_id = case.number
+    session.add(message)
+    session.flush()
+    record_event(session, case, "created", customer.email, now, message, channel=channel)
+    record_event(
+        session,
+        case,
+        "routed",
+        SYSTEM,
+        now,
+        message,
+        category=route.category,
+        group=route.group,
+        priority=priority.name,
+        reason=route.reason,
+    )
+    if owner:
+        owner_party = party_for(session, owner, _name_of(rules, owner), now)
+        _join(session, case, owner_party, "owner")
+        record_event(session, case, "assigned", SYSTEM, now, message, to=owner, team=team)
+    return case
+
+
+def _name_of(rules: Rules, email: str) -> str:
+    person = rules.person(email)
+    return person.name if person else ""
+
+
+def add_inbound(
+    session: Session, case: Case, message: Message, sender: Party, role: str, now: datetime
+) -> None:
+    """Attach an inbound mail to `case`; a customer's answer to a resolved case reopens it."""
+    message.case_id = case.number
+    session.add(message)
+    session.flush()
+    _join(session, case, sender, role)
+    case.updated_at = now
+    record_event(
+        session, case, "mail_in", sender.email, now, message, visibility=message.visibility
+    )
+    if case.status == "resolved" and role == "customer" and not message.automatic:
+        case.status = "assigned" if case.assignee else "new"
+        case.reopen_count += 1
+        case.resolved_at = None
+        record_event(session, case, "reopened", sender.email, now, message, status=case.status)
+
+
+def follow_up_of(session: Session, new_case: Case, old_case: Case, now: datetime) -> None:
+    """Link a new case to the closed case its mail answered."""
+    record_event(session, new_case, "follow_up_of", SYSTEM, now, number=old_case.number)
+    record_event(session, old_case, "followed_up_by", SYSTEM, now, number=new_case.number)
+
+
+def add_outbound(session: Session, case: Case, message: Message, now: datetime) -> None:
+    """Record a mail we send on `case` (the outbox row goes with it)."""
+    message.case_id = case.number
+    session.add(message)
+    session.flush()
+    record_event(
+        session,
+        case,
+        "mail_out",
+        SYSTEM,
+        now,
+        message,
+        to=message.to_addrs,
+        subject=message.subject,
+    )
+
+
+def note_delivery_failure(
+    session: Session, case: Case, recipients: str, error: str, now: datetime
+) -> None:
+    record_event(session, case, "delivery_failed", SYSTEM, now, to=recipients, error=error)
+
+
+def set_status(
+    session: Session,
+    case: Case,
+    status: str,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    """Move `case` to `status`, stamping when it was resolved or closed."""
+    if status == case.status:
+        return
+    previous, case.status, case.updated_at = case.status, status, now
+    if status == "resolved":
+        case.resolved_at = now
+    elif status == "closed":
+        case.closed_at = now
+        case.resolved_at = case.resolved_at or now
+    else:
+        case.resolved_at = case.closed_at = None
+    record_event(session, case, "status", actor, now, message, old=previous, new=status)

@@ -1,0 +1,199 @@
+"""The `smartmail` command. Exit codes follow sysexits: 65 bad data, 75 try later, 78 bad config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from smartmail import views
+from smartmail.app import App, open_app
+from smartmail.config import Settings, load_settings
+from smartmail.daemon import Daemon
+from smartmail.db import transaction
+from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
+from smartmail.models import Case, utcnow
+from smartmail.pipeline import Envelope
+from smartmail.rules import load_rules
+from smartmail.sender import deliver_due
+
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_NOINPUT = 66
+EX_TEMPFAIL = 75
+EX_CONFIG = 78
+
+log = logging.getLogger("smartmail")
+
+
+def _iso_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a time zone, e.g. {value}+01:00 or Z")
+    return parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smartmail", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="the daemon: SMTP/LMTP listener, sender, scheduler")
+
+    ingest = sub.add_parser("ingest", help="one raw mail through the pipeline (for an MTA pipe)")
+    ingest.add_argument("file", nargs="?", default="-", help="a .eml file, or - for stdin")
+    ingest.add_argument("--sender", help="the envelope sender, if the MTA passes it")
+    ingest.add_argument("--recipient", action="append", default=[], help="envelope recipient")
+
+    sweep = sub.add_parser("sweep", help="one scheduler pass as of a time")
+    sweep.add_argument("--now", type=_iso_time, help="ISO time with zone (default: now)")
+
+    rules = sub.add_parser("rules", help="check or explain the rules").add_subparsers(
+        dest="rules_command", required=True
+    )
+    check = rules.add_parser("check", help="validate a rules file")
+    check.add_argument("path", nargs="?", help="default: SMARTMAIL_RULES")
+
+    case = sub.add_parser("case", help="read cases").add_subparsers(
+        dest="case_command", required=True
+    )
+    listing = case.add_parser("list", help="list cases")
+    listing.add_argument("--open", action="store_true", help="only open cases")
+    listing.add_argument("--json", action="store_true")
+    show = case.add_parser("show", help="one case with its messages and events")
+    show.add_argument("number", type=int)
+    show.add_argument("--json", action="store_true")
+
+    replay = sub.add_parser("replay", help="re-run quarantined mail")
+    replay.add_argument("ids", nargs="*", type=int)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"smartmail: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "rules":
+        return cmd_rules_check(settings, args)
+    try:
+        app = open_app(settings)
+    except RulesError as exc:
+        print(f"smartmail: the rules are wrong:\n{exc}", file=sys.stderr)
+        return EX_CONFIG
+    except TemporaryFailure as exc:
+        print(f"smartmail: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    commands: dict[str, Callable[[App, argparse.Namespace], int]] = {
+        "run": cmd_run,
+        "ingest": cmd_ingest,
+        "sweep": cmd_sweep,
+        "case": cmd_case,
+        "replay": cmd_replay,
+    }
+    try:
+        return commands[args.command](app, args)
+    finally:
+        app.engine.dispose()
+
+
+def cmd_run(app: App, args: argparse.Namespace) -> int:
+    daemon = Daemon(app.settings, app.engine, app.pipeline, app.transport)
+    asyncio.run(daemon.run())
+    return EX_OK
+
+
+def cmd_ingest(app: App, args: argparse.Namespace) -> int:
+    if args.file == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            raw = Path(args.file).read_bytes()
+        except OSError as exc:
+            print(f"smartmail ingest: {exc}", file=sys.stderr)
+            return EX_NOINPUT
+    if not raw.strip():
+        print("smartmail ingest: empty input, nothing to store", file=sys.stderr)
+        return EX_DATAERR
+    if len(raw) > app.settings.max_message_size:
+        print(f"smartmail ingest: mail of {len(raw)} bytes is over the limit", file=sys.stderr)
+        return EX_DATAERR
+    envelope = Envelope("ingest", args.sender, tuple(args.recipient))
+    try:
+        outcome = app.pipeline.process(raw, envelope)
+    except TemporaryFailure as exc:
+        print(f"smartmail ingest: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except PermanentFailure as exc:
+        print(f"smartmail ingest: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    number = f" case {outcome.case_number}" if outcome.case_number else ""
+    print(f"{outcome.kind}{number} {outcome.message_id} {outcome.detail}".rstrip())
+    _deliver(app, utcnow())
+    return EX_OK
+
+
+def _deliver(app: App, now: datetime) -> None:
+    """Send what is due; what cannot be sent stays queued for the daemon."""
+    try:
+        report = deliver_due(app.engine, app.transport, now)
+    except TemporaryFailure as exc:
+        log.warning("outbox not delivered now: %s", exc)
+        return
+    if report.retried or report.failed:
+        log.warning("outbox: %s", report)
+
+
+def cmd_sweep(app: App, args: argparse.Namespace) -> int:
+    now = args.now or utcnow()
+    _deliver(app, now)
+    return EX_OK
+
+
+def cmd_case(app: App, args: argparse.Namespace) -> int:
+    with transaction(app.engine) as session:
+        if args.case_command == "list":
+            rows = [views.case_summary(session, c) for c in views.list_cases(session, args.open)]
+            print(
+                json.dumps(rows, ensure_ascii=False, indent=2)
+                if args.json
+                else "\n".join(views.case_line(r) for r in rows)
+            )
+            return EX_OK
+        case = session.get(Case, args.number)
+        if case is None:
+            print(f"smartmail: no case {args.number}", file=sys.stderr)
+            return EX_DATAERR
+        data = views.case_detail(session, case)
+    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else views.case_text(data))
+    return EX_OK
+
+
+def cmd_replay(app: App, args: argparse.Namespace) -> int:
+    lines = app.pipeline.replay(args.ids or None)
+    print("\n".join(lines) if lines else "nothing in quarantine")
+    _deliver(app, utcnow())
+    return EX_OK if all("still failing" not in line for line in lines) else EX_DATAERR
+
+
+def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.path) if args.path else settings.rules_path
+    try:
+        rules = load_rules(path)
+    except RulesError as exc:
+        print(str(exc), file=sys.stderr)
+        return EX_DATAERR
+    groups = len(rules.groups)
+    print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities)")
+    return EX_OK

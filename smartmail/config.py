@@ -1,0 +1,188 @@
+"""Settings from the environment and `.env`, validated once; nothing else reads the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from dotenv import dotenv_values
+
+from smartmail.errors import ConfigError
+
+# Every setting, its default and what it does; the README's table is checked against this.
+SETTINGS: dict[str, tuple[str, str]] = {
+    "SMARTMAIL_DATA_DIR": ("./data", "runtime state: database, raw mail, attachments, sent mail"),
+    "SMARTMAIL_DATABASE_URL": (
+        "sqlite:///<data dir>/smartmail.db",
+        "a `postgresql+psycopg://` URL for the shared engine",
+    ),
+    "SMARTMAIL_RULES": ("./rules.yaml", "the admin's rules file"),
+    "SMARTMAIL_LISTEN": ("127.0.0.1:8025", "inbound SMTP, host:port"),
+    "SMARTMAIL_LMTP_LISTEN": ("unset", "inbound LMTP for an MTA, host:port"),
+    "SMARTMAIL_ADDRESS": (
+        "the rules' `address`, else `support@localhost`",
+        "the function address; the From of every mail sent; wins over the rules when set",
+    ),
+    "SMARTMAIL_OUTBOUND": (
+        "unset",
+        "unset = write sent mail as .eml files to `<data dir>/sent/`; "
+        "`smtp://host:port` or `smtps://user:pass@host:port` to relay",
+    ),
+    "SMARTMAIL_IMAP": ("unset", "`imap://user:pass@host:port/INBOX` or `imaps://...` to poll"),
+    "SMARTMAIL_SECRET": (
+        "unset = generated once into `<data dir>/secret`",
+        "signs case tokens and reply addresses",
+    ),
+    "SMARTMAIL_MAX_MESSAGE_SIZE": ("26214400", "largest inbound mail in bytes (SMTP 552 above)"),
+    "SMARTMAIL_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
+}
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Relay:
+    """Where outgoing mail goes: an SMTP relay, optionally with implicit TLS and login."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    rules_path: Path
+    listen: HostPort
+    lmtp_listen: HostPort | None
+    address: str | None
+    outbound: Relay | None
+    imap: tuple[str, ...]
+    secret: bytes
+    max_message_size: int
+    log_level: str
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def attachment_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    @property
+    def sent_dir(self) -> Path:
+        return self.data_dir / "sent"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Read settings: `environ` (default os.environ) wins over the `.env` file."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    def get(name: str) -> str | None:
+        value = values.get(name, "").strip()
+        return value or None
+
+    data_dir = Path(get("SMARTMAIL_DATA_DIR") or "./data").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Settings(
+        data_dir=data_dir,
+        database_url=get("SMARTMAIL_DATABASE_URL") or f"sqlite:///{data_dir / 'smartmail.db'}",
+        rules_path=Path(get("SMARTMAIL_RULES") or "./rules.yaml"),
+        listen=parse_host_port("SMARTMAIL_LISTEN", get("SMARTMAIL_LISTEN") or "127.0.0.1:8025"),
+        lmtp_listen=_optional(get("SMARTMAIL_LMTP_LISTEN"), "SMARTMAIL_LMTP_LISTEN"),
+        address=_address(get("SMARTMAIL_ADDRESS")),
+        outbound=parse_relay(get("SMARTMAIL_OUTBOUND")),
+        imap=tuple(u.strip() for u in (get("SMARTMAIL_IMAP") or "").split(",") if u.strip()),
+        secret=_secret(get("SMARTMAIL_SECRET"), data_dir),
+        max_message_size=_positive_int(
+            "SMARTMAIL_MAX_MESSAGE_SIZE", get("SMARTMAIL_MAX_MESSAGE_SIZE"), 26214400
+        ),
+        log_level=_log_level(get("SMARTMAIL_LOG_LEVEL") or "INFO"),
+    )
+
+
+def parse_host_port(name: str, value: str) -> HostPort:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{name}={value!r}: expected host:port, e.g. 127.0.0.1:8025")
+    return HostPort(host.strip("[]") or "127.0.0.1", int(port))
+
+
+def parse_relay(value: str | None) -> Relay | None:
+    if value is None:
+        return None
+    url = urlsplit(value)
+    if url.scheme not in ("smtp", "smtps") or not url.hostname:
+        raise ConfigError(
+            f"SMARTMAIL_OUTBOUND={value!r}: expected smtp://host:port or smtps://user:pass@host:port"
+        )
+    try:
+        port = url.port or (465 if url.scheme == "smtps" else 25)
+    except ValueError as exc:
+        raise ConfigError(f"SMARTMAIL_OUTBOUND={value!r}: {exc}") from exc
+    return Relay(
+        host=url.hostname,
+        port=port,
+        tls=url.scheme == "smtps",
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+    )
+
+
+def _optional(value: str | None, name: str) -> HostPort | None:
+    return parse_host_port(name, value) if value else None
+
+
+def _address(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if "@" not in value or " " in value:
+        raise ConfigError(f"SMARTMAIL_ADDRESS={value!r}: expected an email address")
+    return value.lower()
+
+
+def _secret(value: str | None, data_dir: Path) -> bytes:
+    if value:
+        return value.encode()
+    path = data_dir / "secret"
+    if not path.exists():
+        # Created once with owner-only rights; every later start reuses it so old tokens stay valid.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError(f"{name}={value!r}: expected a positive whole number")
+    return int(value)
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"SMARTMAIL_LOG_LEVEL={value!r}: expected DEBUG, INFO, WARNING or ERROR")
+    return level

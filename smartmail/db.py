@@ -1,0 +1,62 @@
+"""Engine and sessions: SQLite with WAL on the embedded default, PostgreSQL for several daemons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, SQLModel, create_engine
+
+from smartmail import models  # noqa: F401  (registers the tables)
+from smartmail.errors import TemporaryFailure
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the tables created; SQLite gets WAL and writer-first transactions."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _tune_sqlite(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below); pysqlite's own deferred BEGIN would let two
+        # writers both read, then fail to upgrade their lock.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a mail acknowledged with 250 must survive a power cut, not only a crash.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error.
+
+    A database that cannot be reached or is locked is a temporary failure: the caller
+    answers 451 / exit 75 and the mail comes again.
+    """
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise TemporaryFailure(f"database connection lost: {exc.orig}") from exc
+        raise

@@ -1,0 +1,171 @@
+"""SQLModel tables. Case state is written only by `smartmail.cases`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from smartmail.errors import SmartmailError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, gives back timezone-aware UTC on every engine (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise SmartmailError("naive datetime given to the database; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _at(index: bool = False, nullable: bool = False) -> Any:
+    column: Column[datetime] = Column(UTCDateTime(), index=index, nullable=nullable)
+    if nullable:
+        return Field(default=None, sa_column=column)
+    return Field(default_factory=utcnow, sa_column=column)
+
+
+def _text() -> Any:
+    return Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Party(SQLModel, table=True):
+    """Anyone who mailed us or whom we mailed; the role comes from the rules, not from here."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True)
+    name: str = ""
+    created_at: datetime = _at()
+
+
+class Case(SQLModel, table=True):
+    """A case; its number is its primary key."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = _text()
+    status: str = Field(default="new", index=True)
+    priority: str = ""
+    category: str = ""
+    group: str = ""
+    assignee: str | None = Field(default=None, index=True)
+    team: str = ""  # the team the case was routed to, if any (round-robin remembers by it)
+    customer_id: int | None = Field(default=None, foreign_key="party.id", index=True)
+    channel: str = ""
+    route_reason: str = _text()
+    reopen_count: int = 0
+    created_at: datetime = _at(index=True)
+    updated_at: datetime = _at()
+    respond_due_at: datetime | None = _at(nullable=True)
+    due_at: datetime | None = _at(index=True, nullable=True)
+    first_response_at: datetime | None = _at(nullable=True)
+    resolved_at: datetime | None = _at(nullable=True)
+    closed_at: datetime | None = _at(nullable=True)
+
+    @property
+    def number(self) -> int:
+        assert self.id is not None, "case not flushed yet"
+        return self.id
+
+
+class CaseParty(SQLModel, table=True):
+    """Who takes part in a case, and as what (customer, owner, contractor, cc)."""
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    party_id: int = Field(foreign_key="party.id", primary_key=True, index=True)
+    role: str = Field(primary_key=True)
+
+
+class Message(SQLModel, table=True):
+    """One mail in or out; `message_id` is unique, which is what makes delivery exactly-once."""
+
+    __table_args__ = (Index("ix_message_to_out", "to_addrs", "direction", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(unique=True, index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    direction: str  # in | out
+    channel: str = ""  # smtp | lmtp | ingest | imap | system
+    from_addr: str = ""
+    to_addrs: str = ""  # comma separated, lower case
+    subject: str = _text()
+    text: str = _text()
+    visibility: str = "public"  # public | internal
+    automatic: bool = False  # sent or received by a machine (acks, notices, bounces)
+    thread_signal: str = ""  # token | references | new | none: what found the case
+    guard_hits: str = ""  # the guard checks that stopped an answer, comma separated
+    raw_sha256: str | None = None
+    created_at: datetime = _at()
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id", index=True)
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class Event(SQLModel, table=True):
+    """Every change to a case: who, what, from which message."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: datetime = _at()
+    actor: str  # an email address, or "system"
+    kind: str
+    detail: str = _text()
+    message_pk: int | None = Field(default=None, foreign_key="message.id")
+
+
+class Outbox(SQLModel, table=True):
+    """A mail waiting to be sent, written in the same transaction as what caused it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int | None = Field(default=None, foreign_key="message.id")
+    mail_from: str
+    rcpt_to: str  # comma separated
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="queued", index=True)  # queued | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _at(index=True)
+    last_error: str = _text()
+    created_at: datetime = _at()
+    sent_at: datetime | None = _at(nullable=True)
+
+
+class Quarantine(SQLModel, table=True):
+    """A mail whose processing raised; kept with the error until `smartmail replay` succeeds."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    raw_sha256: str = Field(index=True)
+    channel: str
+    mail_from: str = ""
+    rcpt_to: str = ""
+    error: str = _text()
+    traceback: str = _text()
+    created_at: datetime = _at()
+    replayed_at: datetime | None = _at(nullable=True)
+
+
+OPEN_STATUSES = ("new", "feedback", "approved", "confirmed", "assigned")
+CLOSED_STATUSES = ("resolved", "closed")
+
+
+def base_status(status: str) -> str:
+    """open or closed: what a status means for deadlines and lists."""
+    return "closed" if status in CLOSED_STATUSES else "open"

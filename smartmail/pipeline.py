@@ -1,0 +1,348 @@
+"""process(raw, envelope) -> Outcome: one inbound mail, start to end, in one transaction.
+
+    raw bytes -> keep -> parse -> guard -> thread -> store (+ outbox) -> Outcome
+
+The raw bytes are on disk before anything else can fail. A mail whose processing raises is
+a bug, not bad input: it is quarantined with the error, and `smartmail replay` re-runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from smartmail import cases, notify
+from smartmail.blobs import BlobStore
+from smartmail.config import Settings
+from smartmail.db import transaction
+from smartmail.errors import TemporaryFailure
+from smartmail.guard import GuardInput, GuardResult, run_guard
+from smartmail.mailer import Templates
+from smartmail.models import Attachment, Case, Message, Quarantine, utcnow
+from smartmail.parse import ParsedMail, parse
+from smartmail.rules import Rules
+from smartmail.tokens import base_address, find_case_number, parse_reply_address
+
+log = logging.getLogger(__name__)
+
+OutcomeKind = Literal["new_case", "reply", "follow_up", "duplicate", "stored", "quarantined"]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """How the mail reached us. `mail_from` "" is the null return path; None means unknown."""
+
+    channel: str
+    mail_from: str | None = None
+    rcpt_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    message_id: str = ""
+    case_number: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Which case a mail belongs to, and the signal that said so."""
+
+    case: Case | None
+    signal: str  # reply_address | token | references | new
+    notes: tuple[str, ...] = field(default=())
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        rules: Callable[[], Rules],
+        templates: Templates | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.rules = rules
+        self.templates = templates or Templates()
+        self.raw_store = BlobStore(settings.raw_dir, ".eml")
+        self.attachment_store = BlobStore(settings.attachment_dir)
+
+    # -- the function addresses ------------------------------------------------------------
+
+    def address(self) -> str:
+        return self.settings.address or self.rules().address
+
+    def function_addresses(self) -> frozenset[str]:
+        return frozenset({self.address(), *self.rules().addresses})
+
+    def accepts(self, recipient: str) -> bool:
+        """True for a function address, also with +detail (our reply addresses)."""
+        return base_address(recipient) in self.function_addresses()
+
+    # -- processing ------------------------------------------------------------------------
+
+    def process(
+        self, raw: bytes, envelope: Envelope, now: datetime | None = None, quarantine: bool = True
+    ) -> Outcome:
+        now = now or utcnow()
+        try:
+            sha = self.raw_store.put(raw)
+        except OSError as exc:
+            raise TemporaryFailure(f"cannot keep the raw mail: {exc}") from exc
+        try:
+            return self._process(raw, sha, envelope, now)
+        except TemporaryFailure:
+            raise
+        except Exception as exc:
+            if not quarantine:
+                raise
+            log.exception("quarantined mail %s from %s", sha[:12], envelope.mail_from)
+            return self._quarantine(sha, envelope, exc, now)
+
+    def _process(self, raw: bytes, sha: str, envelope: Envelope, now: datetime) -> Outcome:
+        mail = parse(raw)
+        try:
+            with transaction(self.engine) as session:
+                if _known(session, mail.message_id):
+                    return Outcome("duplicate", mail.message_id)
+                return self._handle(session, mail, sha, envelope, now)
+        except IntegrityError:
+            # Two deliveries of one Message-ID raced; the other one committed first.
+            with transaction(self.engine) as session:
+                if _known(session, mail.message_id):
+                    return Outcome("duplicate", mail.message_id)
+            raise
+
+    def _handle(
+        self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
+    ) -> Outcome:
+        rules = self.rules()
+        guard = run_guard(
+            GuardInput(
+                mail=mail,
+                envelope_from=envelope.mail_from,
+                own_addresses=self.function_addresses(),
+                answers_last_hour=_answers_since(session, mail.from_addr, now - timedelta(hours=1)),
+                answers_per_hour=rules.answers_per_hour,
+            )
+        )
+        thread = self._thread(session, mail, envelope)
+        message = _inbound_message(mail, sha, envelope, guard, thread, now)
+        role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
+        case = thread.case
+        if case is not None and (case.status != "closed" or message.automatic):
+            sender = cases.party_for(
+                session, mail.from_addr or "unknown@invalid", mail.from_name, now
+            )
+            cases.add_inbound(session, case, message, sender, role, now)
+            self._store_attachments(session, mail, message)
+            return Outcome("reply", mail.message_id, case.number, thread.signal)
+        if not guard.may_open_case:
+            session.add(message)
+            session.flush()
+            self._store_attachments(session, mail, message)
+            return Outcome("stored", mail.message_id, None, ",".join(guard.hits))
+        new_case = self._open(session, mail, message, envelope, rules, now)
+        if case is not None:
+            cases.follow_up_of(session, new_case, case, now)
+        if guard.may_answer:
+            notify.acknowledge(self._context(rules), session, new_case, mail, now)
+        notify.owner_of_new_case(self._context(rules), session, new_case, mail, now)
+        kind: OutcomeKind = "follow_up" if case is not None else "new_case"
+        return Outcome(kind, mail.message_id, new_case.number, ",".join(guard.hits))
+
+    def _open(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        envelope: Envelope,
+        rules: Rules,
+        now: datetime,
+    ) -> Case:
+        customer = cases.party_for(
+            session, mail.from_addr or "unknown@invalid", mail.from_name, now
+        )
+        route = rules.route(mail, self._arrived_at(mail, envelope))
+        case = cases.open_case(
+            session,
+            subject=mail.subject,
+            customer=customer,
+            channel=envelope.channel,
+            route=route,
+            rules=rules,
+            message=message,
+            now=now,
+        )
+        self._store_attachments(session, mail, message)
+        return case
+
+    def _context(self, rules: Rules) -> notify.Context:
+        return notify.Context(
+            rules=rules,
+            templates=self.templates,
+            address=self.address(),
+            secret=self.settings.secret,
+        )
+
+    def _arrived_at(self, mail: ParsedMail, envelope: Envelope) -> str | None:
+        """The function address this mail came to (envelope first, then the headers)."""
+        own = self.function_addresses()
+        for recipient in (*envelope.rcpt_to, *mail.to, *mail.cc):
+            if base_address(recipient) in own:
+                return base_address(recipient)
+        return None
+
+    # -- threading -------------------------------------------------------------------------
+
+    def _thread(self, session: Session, mail: ParsedMail, envelope: Envelope) -> Thread:
+        """Reply address, then subject token, then References/In-Reply-To, else a new case."""
+        secret = self.settings.secret
+        own = self.function_addresses()
+        for recipient in (*envelope.rcpt_to, *mail.to, *mail.cc):
+            reply = parse_reply_address(recipient)
+            if reply and reply.base in own and reply.proves(mail.from_addr, secret):
+                case = session.get(Case, reply.number)
+                if case is not None:
+                    return Thread(case, "reply_address")
+        number = find_case_number(mail.subject, secret)
+        case = session.get(Case, number) if number is not None else None
+        if case is not None:
+            return Thread(case, "token")
+        return self._thread_by_references(session, mail)
+
+    def _thread_by_references(self, session: Session, mail: ParsedMail) -> Thread:
+        ids = list(dict.fromkeys((*mail.in_reply_to, *mail.references)))
+        if not ids:
+            return Thread(None, "new")
+        known = session.exec(
+            select(Message.case_id)
+            .where(col(Message.message_id).in_(ids), col(Message.case_id).is_not(None))
+            .order_by(col(Message.id).desc())
+            .limit(1)
+        ).first()
+        case = session.get(Case, known) if known is not None else None
+        if case is None:
+            return Thread(None, "new")
+        if mail.from_addr and cases.is_party(session, case, mail.from_addr):
+            return Thread(case, "references")
+        # A stranger quoting someone else's thread must not write into that case.
+        return Thread(None, "new", (f"references case {case.number} but is no party to it",))
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def _store_attachments(self, session: Session, mail: ParsedMail, message: Message) -> None:
+        assert message.id is not None
+        for part in mail.attachments:
+            digest = self.attachment_store.put(part.payload)
+            session.add(
+                Attachment(
+                    message_pk=message.id,
+                    filename=part.filename,
+                    content_type=part.content_type,
+                    size=len(part.payload),
+                    sha256=digest,
+                )
+            )
+
+    def _quarantine(
+        self, sha: str, envelope: Envelope, exc: BaseException, now: datetime
+    ) -> Outcome:
+        with transaction(self.engine) as session:
+            row = Quarantine(
+                raw_sha256=sha,
+                channel=envelope.channel,
+                mail_from=envelope.mail_from or "",
+                rcpt_to=",".join(envelope.rcpt_to),
+                error=f"{type(exc).__name__}: {exc}",
+                traceback="".join(traceback.format_exception(exc)),
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return Outcome("quarantined", detail=f"quarantine #{row.id}: {row.error}")
+
+    # -- replay ----------------------------------------------------------------------------
+
+    def replay(self, ids: list[int] | None = None, now: datetime | None = None) -> list[str]:
+        """Re-run quarantined mail (all waiting, or the given ids); returns a line per mail."""
+        with transaction(self.engine) as session:
+            query = select(Quarantine).where(col(Quarantine.replayed_at).is_(None))
+            if ids:
+                query = query.where(col(Quarantine.id).in_(ids))
+            rows = session.exec(query.order_by(col(Quarantine.id))).all()
+        return [self._replay_one(row, now or utcnow()) for row in rows]
+
+    def _replay_one(self, row: Quarantine, now: datetime) -> str:
+        envelope = Envelope(
+            channel=row.channel,
+            mail_from=row.mail_from or None,
+            rcpt_to=tuple(r for r in row.rcpt_to.split(",") if r),
+        )
+        try:
+            outcome = self.process(self.raw_store.get(row.raw_sha256), envelope, now, False)
+        except Exception as exc:  # still broken: keep it quarantined with the newest error
+            with transaction(self.engine) as session:
+                stored = session.get(Quarantine, row.id)
+                assert stored is not None
+                stored.error = f"{type(exc).__name__}: {exc}"
+                stored.traceback = "".join(traceback.format_exception(exc))
+            return f"#{row.id}: still failing: {type(exc).__name__}: {exc}"
+        with transaction(self.engine) as session:
+            stored = session.get(Quarantine, row.id)
+            assert stored is not None
+            stored.replayed_at = now
+        number = f" case {outcome.case_number}" if outcome.case_number else ""
+        return f"#{row.id}: {outcome.kind}{number}"
+
+
+def _known(session: Session, message_id: str) -> bool:
+    query = select(Message.id).where(Message.message_id == message_id)
+    return session.exec(query).first() is not None
+
+
+def _answers_since(session: Session, address: str, since: datetime) -> int:
+    if not address:
+        return 0
+    query = select(func.count()).where(
+        Message.to_addrs == address.lower(),
+        Message.direction == "out",
+        col(Message.automatic).is_(True),
+        Message.created_at >= since,
+    )
+    return int(session.exec(query).one())
+
+
+def _inbound_message(
+    mail: ParsedMail,
+    sha: str,
+    envelope: Envelope,
+    guard: GuardResult,
+    thread: Thread,
+    now: datetime,
+) -> Message:
+    return Message(
+        message_id=mail.message_id,
+        direction="in",
+        channel=envelope.channel,
+        from_addr=mail.from_addr,
+        to_addrs=",".join((*mail.to, *mail.cc)),
+        subject=mail.subject,
+        text=mail.reply_text or mail.text,
+        visibility="internal" if guard.machine else "public",
+        automatic=guard.machine,
+        thread_signal=";".join((thread.signal, *thread.notes)),
+        guard_hits=",".join(guard.hits),
+        raw_sha256=sha,
+        created_at=now,
+    )

@@ -1,0 +1,197 @@
+"""Delivers the outbox: over an SMTP relay, or as .eml files when none is set.
+
+A row is claimed with a lease (its next attempt moved ahead) before sending, so two senders
+never send the same row at once, and a sender that dies mid-send leaves it to be retried.
+Temporary failures back off; permanent ones (5xx) are recorded and not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from smartmail import cases
+from smartmail.config import Relay
+from smartmail.db import transaction
+from smartmail.errors import PermanentFailure, TemporaryFailure
+from smartmail.models import Case, Message, Outbox
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+BACKOFF_CAP = timedelta(hours=4)
+GIVE_UP_AFTER = timedelta(days=3)
+
+
+class Transport(Protocol):
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
+        """Deliver or raise TemporaryFailure / PermanentFailure."""
+
+
+class FileTransport:
+    """Writes each mail to `<dir>/<outbox id>.eml`: the embedded default, and handy to read."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.counter = 0
+
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+        self.counter += 1
+        path = self.directory / f"{stamp}-{self.counter:04d}.eml"
+        envelope = f"X-Envelope-From: <{mail_from}>\r\nX-Envelope-To: {', '.join(rcpt_to)}\r\n"
+        path.write_bytes(envelope.encode() + body)
+
+
+class SmtpTransport:
+    """Relays through an SMTP server (STARTTLS when offered, implicit TLS for smtps://)."""
+
+    def __init__(self, relay: Relay, timeout: float = 30.0) -> None:
+        self.relay = relay
+        self.timeout = timeout
+
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
+        try:
+            with self._connect() as smtp:
+                refused = smtp.sendmail(mail_from, rcpt_to, body)
+        except smtplib.SMTPResponseException as exc:
+            _raise_for_code(exc.smtp_code, exc.smtp_error)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            _raise_for_code(code, text)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(f"relay {self.relay.host}:{self.relay.port}: {exc}") from exc
+        if refused:
+            code, text = next(iter(refused.values()))
+            _raise_for_code(code, text)
+
+    def _connect(self) -> smtplib.SMTP:
+        host, port = self.relay.host, self.relay.port
+        if self.relay.tls:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=self.timeout)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=self.timeout)
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+        if self.relay.username:
+            smtp.login(self.relay.username, self.relay.password or "")
+        return smtp
+
+
+def _raise_for_code(code: int, text: bytes | str) -> None:
+    message = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    if 500 <= code < 600:
+        raise PermanentFailure(message)
+    raise TemporaryFailure(message)
+
+
+def make_transport(relay: Relay | None, sent_dir: Path) -> Transport:
+    return SmtpTransport(relay) if relay else FileTransport(sent_dir)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def deliver_due(
+    engine: Engine, transport: Transport, now: datetime, limit: int = 100
+) -> DeliveryReport:
+    """Send every queued mail whose time has come; returns what happened."""
+    report = DeliveryReport()
+    with transaction(engine) as session:
+        ids = session.exec(
+            select(Outbox.id)
+            .where(Outbox.status == "queued", Outbox.next_attempt_at <= now)
+            .order_by(col(Outbox.id))
+            .limit(limit)
+        ).all()
+    for outbox_id in ids:
+        assert outbox_id is not None
+        if _claim(engine, outbox_id, now):
+            _deliver_one(engine, transport, outbox_id, now, report)
+    return report
+
+
+def _claim(engine: Engine, outbox_id: int, now: datetime) -> bool:
+    with transaction(engine) as session:
+        result = session.execute(
+            update(Outbox)
+            .where(
+                col(Outbox.id) == outbox_id,
+                col(Outbox.status) == "queued",
+                col(Outbox.next_attempt_at) <= now,
+            )
+            .values(next_attempt_at=now + LEASE, attempts=col(Outbox.attempts) + 1)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _deliver_one(
+    engine: Engine, transport: Transport, outbox_id: int, now: datetime, report: DeliveryReport
+) -> None:
+    with transaction(engine) as session:
+        row = session.get(Outbox, outbox_id)
+        assert row is not None
+        mail_from, rcpt, body = row.mail_from, row.rcpt_to.split(","), row.body
+    error: str | None = None
+    permanent = False
+    try:
+        transport.send(mail_from, rcpt, body)
+    except PermanentFailure as exc:
+        error, permanent = str(exc), True
+    except TemporaryFailure as exc:
+        error = str(exc)
+    with transaction(engine) as session:
+        row = session.get(Outbox, outbox_id)
+        assert row is not None
+        if error is None:
+            row.status, row.sent_at, row.last_error = "sent", now, ""
+            report.sent += 1
+            return
+        row.last_error = error
+        if permanent or now - row.created_at >= GIVE_UP_AFTER:
+            row.status = "failed"
+            report.failed += 1
+            log.error("outbox %s to %s failed for good: %s", outbox_id, row.rcpt_to, error)
+            _tell_case(session, row, error, now)
+        else:
+            row.next_attempt_at = now + backoff(row.attempts)
+            report.retried += 1
+            log.warning(
+                "outbox %s to %s: %s; retry at %s",
+                outbox_id,
+                row.rcpt_to,
+                error,
+                row.next_attempt_at.isoformat(),
+            )
+
+
+def _tell_case(session: Session, row: Outbox, error: str, now: datetime) -> None:
+    if row.message_pk is None:
+        return
+    message = session.get(Message, row.message_pk)
+    case = session.get(Case, message.case_id) if message and message.case_id else None
+    if case is not None:
+        cases.note_delivery_failure(session, case, row.rcpt_to, error, now)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed try."""
+    if attempts <= len(BACKOFF):
+        return BACKOFF[max(attempts, 1) - 1]
+    return BACKOFF_CAP

@@ -1,0 +1,132 @@
+"""Shared fixtures: a settings object on a temporary data dir, test rules, an SMTP sink."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from smartmail.config import Settings, load_settings
+
+TEST_RULES = textwrap.dedent(
+    """\
+    address: felanmalan@bostad.example
+    addresses: [hyra@bostad.example]
+    language: sv
+    calendar:
+      timezone: Europe/Stockholm
+      business_hours: {mon-fri: "07:00-16:00"}
+      holidays: SE
+    priorities:
+      - name: akut
+        respond_within: 1h
+        resolve_within: 24h
+        remind_before: 4h
+        clock: always
+        escalate: [{after: 0h, to: forvaltare}]
+      - name: normal
+        resolve_within: 3d
+        remind_before: 4h
+        clock: business_hours
+        escalate: [{after: 0h, to: forvaltare}]
+    people:
+      - {email: kalle@bostad.example, name: Kalle Karlsson, role: staff}
+      - {email: lisa@bostad.example, name: Lisa Berg, role: staff}
+      - {email: anna@bostad.example, name: Anna Ek, role: manager}
+      - {email: jobb@rorab.example, name: Rör AB, role: contractor}
+    teams:
+      fastighetsskotare: {members: [kalle@bostad.example, lisa@bostad.example]}
+      forvaltare: {members: [anna@bostad.example]}
+    categories:
+      - name: Skador i lägenheten
+        groups:
+          - name: Stopp i avlopp
+            match: {any: [avlopp, stopp]}
+            recipient: fastighetsskotare
+            priority: akut
+      - name: Övrigt
+        default: true
+        recipient: forvaltare
+        priority: normal
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def rules_path(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(TEST_RULES, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, rules_path: Path) -> Settings:
+    return load_settings(
+        {
+            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
+            "SMARTMAIL_RULES": str(rules_path),
+            "SMARTMAIL_SECRET": "test-secret",
+        },
+        env_file=None,
+    )
+
+
+@dataclass
+class Sink:
+    """An SMTP server that keeps what it receives: the outside world our mail goes to."""
+
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    refuse_with: str | None = None
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        if self.refuse_with:
+            return self.refuse_with
+        msg = message_from_bytes(envelope.original_content, policy=policy.default)  # type: ignore[attr-defined]
+        with self.lock:
+            self.messages.append(msg)  # type: ignore[arg-type]
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))  # type: ignore[attr-defined]
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[EmailMessage]:
+        """Wait until `count` mails have arrived (I/O, not a deadline: polls until they do)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} mails at the sink, got {len(self.messages)}")
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address in str(m["To"]).lower()]
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    port = free_port()
+    handler = Sink(port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()

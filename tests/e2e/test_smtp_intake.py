@@ -1,0 +1,109 @@
+"""The daemon end to end: real SMTP in, real SMTP out to a sink, the `smartmail` command to read."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Sink
+from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
+
+pytestmark = pytest.mark.e2e
+
+CUSTOMER = "eva.svensson@kund.example"
+DESK = "felanmalan@bostad.example"
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, rules_path: Path, sink: Sink) -> Iterator[RunningDaemon]:
+    env = daemon_env(
+        tmp_path / "data", rules_path, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}"
+    )
+    running = start_daemon(env, tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def mail(subject: str, body: str, **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = f"Eva Svensson <{CUSTOMER}>"
+    msg["To"] = DESK
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="kund.example")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
+def send(daemon: RunningDaemon, msg: EmailMessage) -> None:
+    with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as client:
+        assert client.send_message(msg) == {}
+
+
+def test_a_mail_becomes_a_case_and_replies_find_it(daemon: RunningDaemon, sink: Sink) -> None:
+    first = mail("Stopp i avloppet", "Hej!\n\nDet är stopp i avloppet i köket.\n\nMvh Eva")
+    send(daemon, first)
+
+    sink.wait_for(2)  # the customer's acknowledgement and the owner's notice
+    (ack,) = sink.to(CUSTOMER)
+    assert "[#1-" in ack["Subject"]
+    assert ack["In-Reply-To"] == first["Message-ID"]
+    assert first["Message-ID"] in ack["References"]
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert ack["From"] == DESK
+    assert ack["Message-ID"]
+    assert ack["Date"]
+    assert ack["X-Smartmail-Loop"] == DESK
+    body = ack.get_content()
+    assert "ärende nummer 1" in body
+    assert "Beräknad åtgärd senast" in body
+    assert len(sink.to("kalle@bostad.example")) == 1  # least loaded of the team, first listed
+
+    by_token = mail("SV: " + ack["Subject"], "Det rinner över nu också.")
+    send(daemon, by_token)
+    by_reference = mail("Re: avloppet", "Och nu luktar det.", In_Reply_To=ack["Message-ID"])
+    send(daemon, by_reference)
+    send(daemon, by_reference)  # the same Message-ID again: stored once, answered once
+
+    case = daemon.case(1)
+    inbound = [m for m in case["messages"] if m["direction"] == "in"]
+    assert [m["thread_signal"] for m in inbound] == ["new", "token", "references"]
+    assert inbound[1]["text"] == "Det rinner över nu också."
+    assert case["status"] == "assigned"
+    assert case["customer"] == CUSTOMER
+    listed = daemon.cli("case", "list", "--json")
+    assert listed.returncode == 0
+    assert b'"number": 1' in listed.stdout
+    assert b'"number": 2' not in listed.stdout
+    assert len(sink.to(CUSTOMER)) == 1  # replies get no second acknowledgement
+
+
+def test_refuses_to_relay_for_other_addresses(daemon: RunningDaemon) -> None:
+    msg = mail("Hej", "Relay?")
+    with (
+        smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as client,
+        pytest.raises(smtplib.SMTPRecipientsRefused) as refused,
+    ):
+        client.send_message(msg, to_addrs=["someone@elsewhere.example"])
+    code, _text = refused.value.recipients["someone@elsewhere.example"]
+    assert code == 550
+
+
+def test_ingest_pipe_has_the_exit_codes_of_the_contract(daemon: RunningDaemon) -> None:
+    raw = mail("Trasig dörr", "Dörren till förrådet går inte att låsa.").as_bytes()
+    stored = daemon.cli("ingest", "-", input=raw)
+    assert stored.returncode == 0, stored.stderr
+    assert stored.stdout.startswith(b"new_case")
+    again = daemon.cli("ingest", "-", input=raw)
+    assert again.returncode == 0
+    assert again.stdout.startswith(b"duplicate")
+    assert daemon.cli("ingest", "-", input=b"").returncode == 65
+    assert daemon.cli("ingest", "/nonexistent.eml").returncode == 66

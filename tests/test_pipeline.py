@@ -1,0 +1,264 @@
+"""The pipeline in-process: threading, dedupe, guard effects, quarantine, outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from smartmail import cases
+from smartmail.app import App, open_app
+from smartmail.config import Settings
+from smartmail.db import transaction
+from smartmail.errors import PermanentFailure, TemporaryFailure
+from smartmail.models import Attachment, Case, Event, Message, Outbox, Quarantine
+from smartmail.pipeline import Envelope
+from smartmail.rules import Route, Rules
+from smartmail.sender import deliver_due
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+CUSTOMER = "eva@kund.example"
+DESK = "felanmalan@bostad.example"
+
+
+class MemoryTransport:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str], bytes]] = []
+        self.fail_with: Exception | None = None
+
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
+        if self.fail_with:
+            raise self.fail_with
+        self.sent.append((mail_from, rcpt_to, body))
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[App]:
+    application = open_app(settings, transport=MemoryTransport())
+    yield application
+    application.engine.dispose()
+
+
+def raw_mail(
+    subject: str = "Stopp i avloppet",
+    body: str = "Det är stopp i avloppet.",
+    sender: str = CUSTOMER,
+    **headers: str,
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = DESK
+    msg["Subject"] = subject
+    if "Message_ID" not in headers:
+        msg["Message-ID"] = make_msgid(domain="kund.example")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def process(app: App, raw: bytes, mail_from: str | None = CUSTOMER, at: datetime = NOW):
+    return app.pipeline.process(raw, Envelope("smtp", mail_from, (DESK,)), at)
+
+
+def outgoing(app: App) -> list[Message]:
+    with transaction(app.engine) as session:
+        return list(session.exec(select(Message).where(Message.direction == "out")).all())
+
+
+def test_a_new_mail_opens_a_routed_case_and_is_acknowledged(app: App) -> None:
+    outcome = process(app, raw_mail())
+    assert outcome.kind == "new_case"
+    assert outcome.case_number == 1
+    with transaction(app.engine) as session:
+        case = session.get(Case, 1)
+        assert case is not None
+        assert (case.category, case.group, case.priority) == (
+            "Skador i lägenheten",
+            "Stopp i avlopp",
+            "akut",
+        )
+        assert case.assignee == "kalle@bostad.example"
+        assert case.due_at == NOW + timedelta(hours=24)
+    sent = {m.to_addrs: m for m in outgoing(app)}
+    assert set(sent) == {CUSTOMER, "kalle@bostad.example"}
+    assert "[#1-" in sent[CUSTOMER].subject
+    assert (app.settings.raw_dir / outcome_raw_path(app)).exists()
+
+
+def outcome_raw_path(app: App) -> Path:
+    with transaction(app.engine) as session:
+        message = session.exec(select(Message).where(Message.direction == "in")).one()
+        assert message.raw_sha256
+        return app.pipeline.raw_store.path(message.raw_sha256).relative_to(app.settings.raw_dir)
+
+
+def test_the_same_message_id_is_stored_and_answered_once(app: App) -> None:
+    raw = raw_mail()
+    assert process(app, raw).kind == "new_case"
+    assert process(app, raw).kind == "duplicate"
+    assert len(outgoing(app)) == 2
+
+
+def test_a_mail_without_message_id_is_deduplicated_by_content(app: App) -> None:
+    raw = raw_mail(Message_ID="")
+    first = process(app, raw)
+    assert first.message_id.endswith("@generated.smartmail>")
+    assert process(app, raw).kind == "duplicate"
+
+
+def test_a_stranger_quoting_a_thread_gets_a_case_of_their_own(app: App) -> None:
+    process(app, raw_mail())
+    ack = next(m for m in outgoing(app) if m.to_addrs == CUSTOMER)
+    stranger = raw_mail(
+        "Re: avlopp", "Jag med!", "mallory@evil.example", In_Reply_To=ack.message_id
+    )
+    outcome = process(app, stranger, "mallory@evil.example")
+    assert outcome.kind == "new_case"
+    assert outcome.case_number == 2
+    with transaction(app.engine) as session:
+        message = session.exec(
+            select(Message).where(Message.case_id == 2, Message.direction == "in")
+        ).one()
+        assert "references case 1 but is no party to it" in message.thread_signal
+
+
+def test_the_customer_reply_by_reference_lands_on_the_case(app: App) -> None:
+    process(app, raw_mail())
+    ack = next(m for m in outgoing(app) if m.to_addrs == CUSTOMER)
+    outcome = process(app, raw_mail("Re: hej", "Det är värre nu.", In_Reply_To=ack.message_id))
+    assert (outcome.kind, outcome.case_number, outcome.detail) == ("reply", 1, "references")
+
+
+@pytest.mark.parametrize(
+    ("headers", "mail_from", "kind"),
+    [
+        ({"Auto_Submitted": "auto-replied"}, CUSTOMER, "new_case"),
+        ({"Precedence": "bulk"}, CUSTOMER, "new_case"),
+        ({}, "", "stored"),
+        ({"X_Smartmail_Loop": DESK}, CUSTOMER, "stored"),
+    ],
+)
+def test_machine_mail_is_stored_but_never_answered(
+    app: App, headers: dict[str, str], mail_from: str, kind: str
+) -> None:
+    outcome = process(app, raw_mail(**headers), mail_from)
+    assert outcome.kind == kind
+    assert all(m.to_addrs != CUSTOMER for m in outgoing(app))
+    with transaction(app.engine) as session:
+        stored = session.exec(select(Message).where(Message.direction == "in")).one()
+        assert stored.automatic
+        assert stored.visibility == "internal"
+
+
+def test_mail_from_our_own_address_opens_nothing(app: App) -> None:
+    outcome = process(app, raw_mail(sender=DESK), DESK)
+    assert outcome.kind == "stored"
+    assert "from_self" in outcome.detail
+    assert outgoing(app) == []
+
+
+def test_a_reply_to_a_resolved_case_reopens_it(app: App) -> None:
+    process(app, raw_mail())
+    with transaction(app.engine) as session:
+        case = session.get(Case, 1)
+        assert case is not None
+        cases.set_status(session, case, "resolved", "kalle@bostad.example", NOW)
+    ack = next(m for m in outgoing(app) if m.to_addrs == CUSTOMER)
+    process(app, raw_mail(ack.subject, "Det är stopp igen."))
+    with transaction(app.engine) as session:
+        case = session.get(Case, 1)
+        assert case is not None
+        assert case.status == "assigned"
+        assert case.reopen_count == 1
+        kinds = session.exec(select(Event.kind).where(Event.case_id == 1)).all()
+        assert "reopened" in kinds
+
+
+def test_a_reply_to_a_closed_case_opens_a_follow_up(app: App) -> None:
+    process(app, raw_mail())
+    with transaction(app.engine) as session:
+        case = session.get(Case, 1)
+        assert case is not None
+        cases.set_status(session, case, "closed", "kalle@bostad.example", NOW)
+    ack = next(m for m in outgoing(app) if m.to_addrs == CUSTOMER)
+    outcome = process(app, raw_mail(ack.subject, "Stopp igen, en månad senare."))
+    assert (outcome.kind, outcome.case_number) == ("follow_up", 2)
+
+
+def test_attachments_are_kept_content_addressed_with_safe_names(app: App) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = CUSTOMER, DESK, "Bild på skadan"
+    msg.set_content("Se bild.")
+    msg.add_attachment(b"\x89PNG fake", maintype="image", subtype="png", filename="../köket.png")
+    process(app, msg.as_bytes())
+    with transaction(app.engine) as session:
+        attachment = session.exec(select(Attachment)).one()
+    assert "/" not in attachment.filename
+    assert attachment.filename.endswith("köket.png")
+    stored = app.pipeline.attachment_store.path(attachment.sha256)
+    assert stored.read_bytes() == b"\x89PNG fake"
+
+
+class BrokenOnce:
+    """Rules whose routing raises once: a bug met by one mail, fixed before the replay."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.broken = True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.rules, name)
+
+    def route(self, mail: object, to_address: str | None = None) -> Route:
+        if self.broken:
+            raise RuntimeError("routing bug")
+        return self.rules.route(mail, to_address)  # type: ignore[arg-type]
+
+
+def test_a_mail_that_raises_is_quarantined_and_replayed(app: App) -> None:
+    broken = BrokenOnce(app.rules())
+    app.pipeline.rules = lambda: broken  # type: ignore[assignment, return-value]
+    outcome = process(app, raw_mail())
+    assert outcome.kind == "quarantined"
+    assert "RuntimeError: routing bug" in outcome.detail
+    assert app.pipeline.replay() == ["#1: still failing: RuntimeError: routing bug"]
+    broken.broken = False
+    assert app.pipeline.replay() == ["#1: new_case case 1"]
+    assert app.pipeline.replay() == []
+    with transaction(app.engine) as session:
+        assert session.exec(select(Quarantine)).one().replayed_at is not None
+
+
+def test_the_outbox_retries_temporary_failures_and_records_permanent_ones(app: App) -> None:
+    process(app, raw_mail())
+    transport = app.transport
+    assert isinstance(transport, MemoryTransport)
+    transport.fail_with = TemporaryFailure("421 try later")
+    report = deliver_due(app.engine, transport, NOW)
+    assert (report.sent, report.retried) == (0, 2)
+    assert deliver_due(app.engine, transport, NOW + timedelta(seconds=30)).retried == 0
+    transport.fail_with = PermanentFailure("550 no such user")
+    assert deliver_due(app.engine, transport, NOW + timedelta(minutes=6)).failed == 2
+    with transaction(app.engine) as session:
+        rows = session.exec(select(Outbox)).all()
+        assert {r.status for r in rows} == {"failed"}
+        assert all("550" in r.last_error for r in rows)
+        kinds = session.exec(select(Event.kind).where(Event.case_id == 1)).all()
+        assert kinds.count("delivery_failed") == 2
+
+
+def test_the_outbox_sends_once(app: App) -> None:
+    process(app, raw_mail())
+    transport = app.transport
+    assert isinstance(transport, MemoryTransport)
+    assert deliver_due(app.engine, transport, NOW).sent == 2
+    assert deliver_due(app.engine, transport, NOW + timedelta(hours=1)).sent == 0
+    assert len(transport.sent) == 2
+    _from, _rcpt, body = transport.sent[0]
+    assert b"Auto-Submitted: auto-replied" in body
