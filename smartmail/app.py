@@ -25,7 +25,7 @@ class App:
 
 def open_app(settings: Settings, transport: Transport | None = None) -> App:
     engine = make_engine(settings.database_url)
-    rules = RuleBook(settings.rules_path, settings.address)
+    rules = RuleBook(settings.rules_path, settings.data_dir, settings.address)
     pipeline = Pipeline(settings, engine, rules, Templates())
     return App(
         settings=settings,

@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from smartmail import sla
-from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Party
+from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Party, TimeEntry
 from smartmail.rules import Route, Rules
 
 SYSTEM = "system"
@@ -66,9 +66,14 @@ def _join(session: Session, case: Case, party: Party, role: str) -> None:
 
 
 def pick_owner(session: Session, rules: Rules, recipient: str) -> tuple[str | None, str]:
-    """(owner, team): a person is the owner; a team gives one member by its policy."""
+    """(owner, team): a person is the owner; a team gives one member by its policy.
+
+    A contractor owns nothing: the case is forwarded to them and waits for a staff owner.
+    """
     team = rules.teams.get(recipient)
     if team is None:
+        if rules.role_of(recipient) == "contractor":
+            return None, ""
         return recipient.lower(), ""
     if not team.members:
         return None, team.name
@@ -231,3 +236,206 @@ def set_status(
     else:
         case.resolved_at = case.closed_at = None
     record_event(session, case, "status", actor, now, message, old=previous, new=status)
+
+
+def reopen(
+    session: Session, case: Case, actor: str, now: datetime, message: Message | None
+) -> None:
+    """Open a resolved or closed case again; counts a reopen."""
+    case.reopen_count += 1
+    set_status(session, case, "assigned" if case.assignee else "new", actor, now, message)
+    record_event(session, case, "reopened", actor, now, message, status=case.status)
+
+
+def assign(
+    session: Session,
+    case: Case,
+    owner: str | None,
+    team: str,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+    rules: Rules | None = None,
+) -> None:
+    previous = case.assignee
+    case.assignee, case.team, case.updated_at = owner, team or case.team, now
+    if owner and case.status == "new":
+        case.status = "assigned"
+    if owner:
+        name = _name_of(rules, owner) if rules else ""
+        _join(session, case, party_for(session, owner, name, now), "owner")
+    record_event(session, case, "assigned", actor, now, message, to=owner, team=team, old=previous)
+
+
+def _retime(case: Case, rules: Rules) -> None:
+    """Deadlines from the creation time on the case's (new) priority."""
+    priority = rules.priority(case.priority)
+    case.respond_due_at, case.due_at = sla.deadlines(case.created_at, priority, rules.calendar)
+
+
+def set_priority(
+    session: Session,
+    case: Case,
+    priority: str,
+    rules: Rules,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    previous, case.priority, case.updated_at = case.priority, priority, now
+    _retime(case, rules)
+    record_event(
+        session, case, "priority", actor, now, message, old=previous, new=priority, due=case.due_at
+    )
+
+
+def set_category(
+    session: Session,
+    case: Case,
+    route: Route,
+    rules: Rules,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    """Re-classify: category, group and the group's priority (which re-times the case)."""
+    old = f"{case.category}/{case.group}"
+    case.category, case.group, case.updated_at = route.category, route.group, now
+    record_event(
+        session,
+        case,
+        "category",
+        actor,
+        now,
+        message,
+        old=old,
+        new=f"{route.category}/{route.group}",
+    )
+    if route.priority != case.priority:
+        set_priority(session, case, route.priority, rules, actor, now, message)
+
+
+def set_due(
+    session: Session,
+    case: Case,
+    due: datetime,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    previous, case.due_at, case.updated_at = case.due_at, due, now
+    record_event(session, case, "due", actor, now, message, old=previous, new=due)
+
+
+def forward(
+    session: Session,
+    case: Case,
+    contractor: Party,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    _join(session, case, contractor, "contractor")
+    case.updated_at = now
+    record_event(session, case, "forwarded", actor, now, message, to=contractor.email)
+
+
+def has_role(session: Session, case: Case, email: str, role: str) -> bool:
+    statement = (
+        select(CaseParty.case_id)
+        .join(Party, col(Party.id) == col(CaseParty.party_id))
+        .where(
+            CaseParty.case_id == case.number, Party.email == email.lower(), CaseParty.role == role
+        )
+    )
+    return session.exec(statement).first() is not None
+
+
+def log_time(
+    session: Session,
+    case: Case,
+    minutes: int,
+    text: str,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    session.add(
+        TimeEntry(
+            case_id=case.number,
+            at=now,
+            actor=actor,
+            minutes=minutes,
+            text=text,
+            message_pk=message.id if message else None,
+        )
+    )
+    record_event(session, case, "time", actor, now, message, minutes=minutes, text=text)
+
+
+def log_material(
+    session: Session,
+    case: Case,
+    material: str,
+    amount: float,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    session.add(
+        TimeEntry(
+            case_id=case.number,
+            at=now,
+            actor=actor,
+            material=material,
+            amount=amount,
+            message_pk=message.id if message else None,
+        )
+    )
+    record_event(session, case, "material", actor, now, message, material=material, amount=amount)
+
+
+def totals(session: Session, case: Case) -> tuple[int, float]:
+    """(minutes worked, material total) on the case."""
+    minutes, amount = session.exec(
+        select(
+            func.coalesce(func.sum(TimeEntry.minutes), 0),
+            func.coalesce(func.sum(TimeEntry.amount), 0),
+        ).where(TimeEntry.case_id == case.number)
+    ).one()
+    return int(minutes), float(amount)
+
+
+def link(
+    session: Session, case: Case, other: Case, actor: str, now: datetime, message: Message | None
+) -> None:
+    record_event(session, case, "linked", actor, now, message, number=other.number)
+    record_event(session, other, "linked", actor, now, message, number=case.number)
+
+
+def merge(
+    session: Session, case: Case, into: Case, actor: str, now: datetime, message: Message | None
+) -> None:
+    """Close `case` as merged into `into`; its parties join `into`, and its mail goes there."""
+    for row in session.exec(select(CaseParty).where(CaseParty.case_id == case.number)).all():
+        party = session.get(Party, row.party_id)
+        if party is not None:
+            _join(session, into, party, row.role if row.role != "owner" else "cc")
+    case.merged_into = into.number
+    set_status(session, case, "closed", actor, now, message)
+    record_event(session, case, "merged_into", actor, now, message, number=into.number)
+    record_event(session, into, "merged_from", actor, now, message, number=case.number)
+
+
+def add_note(
+    session: Session, case: Case, message: Message, sender: Party, role: str, now: datetime
+) -> None:
+    """An internal message on the case (a #note, a contractor's answer)."""
+    message.visibility = "internal"
+    add_inbound(session, case, message, sender, role, now)
+
+
+def first_response(session: Session, case: Case, actor: str, now: datetime) -> None:
+    if case.first_response_at is None:
+        case.first_response_at = now
+        record_event(session, case, "first_response", actor, now)

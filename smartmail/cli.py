@@ -11,13 +11,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from smartmail import views
+from smartmail import cases, views
 from smartmail.app import App, open_app
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
 from smartmail.db import transaction
 from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
+from smartmail.explain import explain
 from smartmail.models import Case, utcnow
+from smartmail.parse import parse
 from smartmail.pipeline import Envelope
 from smartmail.rules import load_rules
 from smartmail.sender import deliver_due
@@ -57,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = rules.add_parser("check", help="validate a rules file")
     check.add_argument("path", nargs="?", help="default: SMARTMAIL_RULES")
+    explain = rules.add_parser("explain", help="the route, owner and deadlines a mail would get")
+    explain.add_argument("file", help="a .eml file")
+    explain.add_argument("--now", type=_iso_time, help="as if it arrived then (ISO, with zone)")
+    explain.add_argument("--to", help="the function address it came to (default: its To/Cc)")
+    explain.add_argument("--rules", help="another rules file (default: SMARTMAIL_RULES)")
 
     case = sub.add_parser("case", help="read cases").add_subparsers(
         dest="case_command", required=True
@@ -85,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command == "rules":
+    if args.command == "rules" and args.rules_command == "check":
         return cmd_rules_check(settings, args)
     try:
         app = open_app(settings)
@@ -101,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": cmd_sweep,
         "case": cmd_case,
         "replay": cmd_replay,
+        "rules": cmd_rules_explain,
     }
     try:
         return commands[args.command](app, args)
@@ -109,8 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(app: App, args: argparse.Namespace) -> int:
-    daemon = Daemon(app.settings, app.engine, app.pipeline, app.transport)
-    asyncio.run(daemon.run())
+    asyncio.run(Daemon(app).run())
     return EX_OK
 
 
@@ -196,4 +203,27 @@ def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
         return EX_DATAERR
     groups = len(rules.groups)
     print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities)")
+    return EX_OK
+
+
+def cmd_rules_explain(app: App, args: argparse.Namespace) -> int:
+    try:
+        raw = Path(args.file).read_bytes()
+        rules = load_rules(args.rules) if args.rules else app.rules()
+    except OSError as exc:
+        print(f"smartmail rules explain: {exc}", file=sys.stderr)
+        return EX_NOINPUT
+    except RulesError as exc:
+        print(str(exc), file=sys.stderr)
+        return EX_DATAERR
+    with transaction(app.engine) as session:
+        lines = explain(
+            rules,
+            parse(raw),
+            args.now or utcnow(),
+            lambda recipient: cases.pick_owner(session, rules, recipient),
+            args.to,
+        )
+        session.rollback()  # explaining stores nothing
+    print("\n".join(lines))
     return EX_OK

@@ -1,4 +1,4 @@
-"""One asyncio process: SMTP/LMTP listeners, the outbox sender and (later) the scheduler."""
+"""One asyncio process: SMTP/LMTP listeners, the outbox sender, the rules watcher."""
 
 from __future__ import annotations
 
@@ -9,48 +9,45 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import Engine
-
-from smartmail.config import HostPort, Settings
+from smartmail import notify
+from smartmail.app import App
+from smartmail.config import HostPort
+from smartmail.db import transaction
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.models import utcnow
-from smartmail.pipeline import Pipeline
-from smartmail.sender import Transport, deliver_due
+from smartmail.sender import deliver_due
 
 log = logging.getLogger(__name__)
 
 SENDER_POLL_SECONDS = 5.0
+RULES_POLL_SECONDS = 2.0
 
 
 class Daemon:
-    def __init__(
-        self, settings: Settings, engine: Engine, pipeline: Pipeline, transport: Transport
-    ) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.pipeline = pipeline
-        self.transport = transport
+    def __init__(self, app: App) -> None:
+        self.app = app
         # SQLite takes one writer at a time: queueing in one thread beats lock retries.
-        workers = 1 if engine.dialect.name == "sqlite" else 4
+        workers = 1 if app.engine.dialect.name == "sqlite" else 4
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
         self.sender_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
         self.outbox_waiting = asyncio.Event()
         self.stopping = asyncio.Event()
+        self.rules_changed = asyncio.Event()
         self.servers: list[asyncio.Server] = []
 
     async def start(self) -> None:
-        hostname = self.pipeline.address().rpartition("@")[2] or "localhost"
-        await self._listen(self.settings.listen, "smtp", hostname)
-        if self.settings.lmtp_listen:
-            await self._listen(self.settings.lmtp_listen, "lmtp", hostname)
+        hostname = self.app.pipeline.address().rpartition("@")[2] or "localhost"
+        await self._listen(self.app.settings.listen, "smtp", hostname)
+        if self.app.settings.lmtp_listen:
+            await self._listen(self.app.settings.lmtp_listen, "lmtp", hostname)
 
     async def _listen(self, where: HostPort, channel: str, hostname: str) -> None:
-        handler = MailHandler(self.pipeline, self.executor, channel, self.outbox_waiting.set)
+        handler = MailHandler(self.app.pipeline, self.executor, channel, self.outbox_waiting.set)
         factory = make_server_factory(
             handler,
             lmtp=channel == "lmtp",
             hostname=hostname,
-            max_size=self.settings.max_message_size,
+            max_size=self.app.settings.max_message_size,
         )
         server = await asyncio.get_running_loop().create_server(factory, where.host, where.port)
         self.servers.append(server)
@@ -62,7 +59,11 @@ class Daemon:
         while not self.stopping.is_set():
             try:
                 report = await loop.run_in_executor(
-                    self.sender_executor, deliver_due, self.engine, self.transport, utcnow()
+                    self.sender_executor,
+                    deliver_due,
+                    self.app.engine,
+                    self.app.transport,
+                    utcnow(),
                 )
                 if report.sent or report.failed or report.retried:
                     log.info("outbox: %s", report)
@@ -72,13 +73,47 @@ class Daemon:
                 await asyncio.wait_for(self.outbox_waiting.wait(), SENDER_POLL_SECONDS)
             self.outbox_waiting.clear()
 
+    async def watch_rules_forever(self) -> None:
+        """Reload rules.yaml when it changes or on SIGHUP; report a broken file once."""
+        forced = False
+        while not self.stopping.is_set():
+            self.app.rules.reload(force=forced)
+            problem = self.app.rules.take_unreported_problem()
+            if problem is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self._report_rules_problem, str(problem)
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.rules_changed.wait(), RULES_POLL_SECONDS)
+            forced = self.rules_changed.is_set()
+            self.rules_changed.clear()
+
+    def _report_rules_problem(self, problem: str) -> None:
+        rules = self.app.rules()
+        with transaction(self.app.engine) as session:
+            notify.rules_problem(
+                self.app.pipeline.notify_context(rules),
+                session,
+                problem,
+                str(self.app.rules.path),
+                utcnow(),
+            )
+        self.outbox_waiting.set()
+
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig, handler in (
+            (signal.SIGTERM, self.stopping.set),
+            (signal.SIGINT, self.stopping.set),
+            (signal.SIGHUP, self.rules_changed.set),
+        ):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stopping.set)
+                loop.add_signal_handler(sig, handler)
         await self.start()
-        sender = asyncio.create_task(self.send_outbox_forever())
+        tasks = [
+            asyncio.create_task(self.send_outbox_forever()),
+            asyncio.create_task(self.watch_rules_forever()),
+        ]
         if ready:
             ready()
         await self.stopping.wait()
@@ -87,6 +122,7 @@ class Daemon:
             server.close()
             await server.wait_closed()
         self.outbox_waiting.set()
-        await sender
+        self.rules_changed.set()
+        await asyncio.gather(*tasks)
         self.executor.shutdown(wait=True)
         self.sender_executor.shutdown(wait=True)

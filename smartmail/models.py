@@ -67,6 +67,7 @@ class Case(SQLModel, table=True):
     channel: str = ""
     route_reason: str = _text()
     reopen_count: int = 0
+    merged_into: int | None = Field(default=None, foreign_key="case.id")
     created_at: datetime = _at(index=True)
     updated_at: datetime = _at()
     respond_due_at: datetime | None = _at(nullable=True)
@@ -129,6 +130,20 @@ class Event(SQLModel, table=True):
     actor: str  # an email address, or "system"
     kind: str
     detail: str = _text()
+    message_pk: int | None = Field(default=None, foreign_key="message.id")
+
+
+class TimeEntry(SQLModel, table=True):
+    """Time worked or material used on a case, for invoicing: minutes, or an amount."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: datetime = _at()
+    actor: str
+    minutes: int = 0
+    material: str = ""
+    amount: float = 0.0
+    text: str = _text()
     message_pk: int | None = Field(default=None, foreign_key="message.id")
 
 

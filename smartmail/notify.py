@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from smartmail import mailer
+from smartmail.commands import help_lines
 from smartmail.mailer import Identity, Templates
-from smartmail.models import Case, Party
-from smartmail.parse import ParsedMail
+from smartmail.models import Case, Message, Party
+from smartmail.parse import ParsedAttachment, ParsedMail
 from smartmail.rules import Rules
 from smartmail.tokens import reply_address, tokenized_subject
+
+if TYPE_CHECKING:
+    from smartmail.steering import Report
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,9 @@ def _send(
     to: str,
     template: str,
     now: datetime,
-    auto_submitted: str,
+    auto_submitted: str | None,
     answering: ParsedMail | None = None,
+    attachments: tuple[ParsedAttachment, ...] = (),
     **context: Any,
 ) -> None:
     rendered = ctx.templates.render(
@@ -61,6 +66,14 @@ def _send(
         reply_to=reply_address(ctx.address, case.number, to, ctx.secret),
         auto_submitted=auto_submitted,
     )
+    for part in attachments:
+        maintype, _, subtype = part.content_type.partition("/")
+        msg.add_attachment(
+            part.payload,
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=part.filename,
+        )
     mailer.queue(session, msg, case=case, now=now)
 
 
@@ -98,5 +111,199 @@ def owner_of_new_case(
         auto_submitted="auto-generated",
         customer=customer,
         text=mail.text,
-        attachments=[a.filename for a in mail.attachments],
+        attachment_names=[a.filename for a in mail.attachments],
+        commands=help_lines("staff", ctx.language_for(case.assignee)),
     )
+
+
+def rules_problem(ctx: Context, session: Session, problem: str, source: str, now: datetime) -> None:
+    """Tell every manager that the rules file is broken and the last good rules still run."""
+    for manager in ctx.rules.managers():
+        rendered = ctx.templates.render(
+            ctx.language_for(manager.email),
+            "rules_problem",
+            ctx.rules.calendar.timezone,
+            address=ctx.address,
+            source=source,
+            problem=problem,
+            manager_name=manager.name,
+        )
+        msg = mailer.compose(Identity(ctx.address), to=[manager.email], rendered=rendered, now=now)
+        mailer.queue(session, msg, case=None, now=now)
+
+
+def _customer(session: Session, case: Case) -> Party | None:
+    return session.get(Party, case.customer_id) if case.customer_id else None
+
+
+def assigned(ctx: Context, session: Session, case: Case, by: str, now: datetime) -> None:
+    """Tell the new owner, with the customer's first words and the deadline."""
+    if not case.assignee:
+        return
+    _send(
+        ctx,
+        session,
+        case,
+        to=case.assignee,
+        template="assigned",
+        now=now,
+        auto_submitted="auto-generated",
+        customer=_customer(session, case),
+        by=by,
+        text=first_text(session, case),
+        commands=help_lines("staff", ctx.language_for(case.assignee)),
+    )
+
+
+def first_text(session: Session, case: Case) -> str:
+    """What the customer first wrote: the problem, for owners and contractors."""
+    message = session.exec(
+        select(Message)
+        .where(Message.case_id == case.number, Message.direction == "in")
+        .order_by(col(Message.id))
+        .limit(1)
+    ).first()
+    return message.text if message else ""
+
+
+def job(ctx: Context, session: Session, case: Case, contractor: str, now: datetime) -> None:
+    """The contractor's job: problem, contact and deadline; nothing internal."""
+    _send(
+        ctx,
+        session,
+        case,
+        to=contractor,
+        template="job",
+        now=now,
+        auto_submitted="auto-generated",
+        customer=_customer(session, case),
+        text=first_text(session, case),
+        commands=help_lines("contractor", ctx.language_for(contractor)),
+    )
+
+
+def resolved(ctx: Context, session: Session, case: Case, now: datetime) -> None:
+    customer = _customer(session, case)
+    if customer is None or customer.email.endswith("@invalid"):
+        return
+    _send(
+        ctx,
+        session,
+        case,
+        to=customer.email,
+        template="resolved",
+        now=now,
+        auto_submitted="auto-generated",
+        customer_name=customer.name,
+    )
+
+
+def answer(
+    ctx: Context,
+    session: Session,
+    case: Case,
+    text: str,
+    by: Party,
+    now: datetime,
+    attachments: tuple[ParsedAttachment, ...] = (),
+) -> None:
+    """A staff member's public answer, relayed to the customer from the function address."""
+    customer = _customer(session, case)
+    if customer is None or customer.email.endswith("@invalid"):
+        return
+    _send(
+        ctx,
+        session,
+        case,
+        to=customer.email,
+        template="answer",
+        now=now,
+        auto_submitted=None,
+        attachments=attachments,
+        text=text,
+        by_name=by.name or by.email,
+        customer_name=customer.name,
+    )
+
+
+def tell_owner(
+    ctx: Context, session: Session, case: Case, sender: Party, text: str, now: datetime
+) -> None:
+    """The owner hears of a customer's or contractor's answer (and of what it changed)."""
+    if not case.assignee or case.assignee == sender.email:
+        return
+    _send(
+        ctx,
+        session,
+        case,
+        to=case.assignee,
+        template="update",
+        now=now,
+        auto_submitted="auto-generated",
+        sender=sender,
+        text=text,
+    )
+
+
+def confirmation(
+    ctx: Context,
+    session: Session,
+    case: Case | None,
+    to: str,
+    subject: str,
+    report: Report,
+    now: datetime,
+    answering: ParsedMail,
+) -> None:
+    """One short reply after commands: what changed, what did not and why, what was asked."""
+    rendered = ctx.templates.render(
+        ctx.language_for(to),
+        "confirmation",
+        ctx.rules.calendar.timezone,
+        address=ctx.address,
+        subject=subject,
+        report=report,
+    )
+    _reply(ctx, session, case, to, rendered, now, answering)
+
+
+def unproven(
+    ctx: Context, session: Session, case: Case | None, mail: ParsedMail, reason: str, now: datetime
+) -> None:
+    """Commands that did not count: the real owner of the From address hears why."""
+    rendered = ctx.templates.render(
+        ctx.language_for(mail.from_addr),
+        "unproven",
+        ctx.rules.calendar.timezone,
+        address=ctx.address,
+        subject=mail.subject,
+        reason=reason,
+    )
+    _reply(ctx, session, case, mail.from_addr, rendered, now, mail)
+
+
+def _reply(
+    ctx: Context,
+    session: Session,
+    case: Case | None,
+    to: str,
+    rendered: mailer.Rendered,
+    now: datetime,
+    answering: ParsedMail,
+) -> None:
+    number = case.number if case is not None else 0
+    if case is not None:
+        rendered = mailer.Rendered(
+            tokenized_subject(rendered.subject, number, ctx.secret), rendered.body
+        )
+    msg = mailer.compose(
+        Identity(ctx.address),
+        to=[to],
+        rendered=rendered,
+        now=now,
+        in_reply_to=answering.message_id,
+        references=list(answering.references),
+        reply_to=reply_address(ctx.address, number, to, ctx.secret),
+        auto_submitted="auto-replied",
+    )
+    mailer.queue(session, msg, case=case, now=now)

@@ -21,19 +21,24 @@ from sqlmodel import Session, col, select
 
 from smartmail import cases, notify
 from smartmail.blobs import BlobStore
+from smartmail.commands import Tagged, split_commands
 from smartmail.config import Settings
 from smartmail.db import transaction
 from smartmail.errors import TemporaryFailure
 from smartmail.guard import GuardInput, GuardResult, run_guard
 from smartmail.mailer import Templates
-from smartmail.models import Attachment, Case, Message, Quarantine, utcnow
+from smartmail.models import Attachment, Case, Message, Party, Quarantine, utcnow
 from smartmail.parse import ParsedMail, parse
-from smartmail.rules import Rules
+from smartmail.proof import prove_sender
+from smartmail.rules import Route, Rules
+from smartmail.steering import Steering
 from smartmail.tokens import base_address, find_case_number, parse_reply_address
 
 log = logging.getLogger(__name__)
 
-OutcomeKind = Literal["new_case", "reply", "follow_up", "duplicate", "stored", "quarantined"]
+OutcomeKind = Literal[
+    "new_case", "reply", "follow_up", "commands", "duplicate", "stored", "quarantined"
+]
 
 
 @dataclass(frozen=True)
@@ -139,27 +144,136 @@ class Pipeline:
         thread = self._thread(session, mail, envelope)
         message = _inbound_message(mail, sha, envelope, guard, thread, now)
         role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
+        tagged = split_commands(mail.reply_text)
         case = thread.case
+        if not guard.machine and (
+            tagged.commands or tagged.problems or (role != "customer" and case is not None)
+        ):
+            return self._steer(session, mail, message, envelope, case, role, tagged, now)
         if case is not None and (case.status != "closed" or message.automatic):
             sender = cases.party_for(
                 session, mail.from_addr or "unknown@invalid", mail.from_name, now
             )
             cases.add_inbound(session, case, message, sender, role, now)
             self._store_attachments(session, mail, message)
+            if not message.automatic:
+                notify.tell_owner(
+                    self.notify_context(rules), session, case, sender, message.text, now
+                )
             return Outcome("reply", mail.message_id, case.number, thread.signal)
         if not guard.may_open_case:
             session.add(message)
             session.flush()
             self._store_attachments(session, mail, message)
             return Outcome("stored", mail.message_id, None, ",".join(guard.hits))
-        new_case = self._open(session, mail, message, envelope, rules, now)
+        new_case, route = self._open(session, mail, message, envelope, rules, now)
         if case is not None:
             cases.follow_up_of(session, new_case, case, now)
+        context = self.notify_context(rules)
         if guard.may_answer:
-            notify.acknowledge(self._context(rules), session, new_case, mail, now)
-        notify.owner_of_new_case(self._context(rules), session, new_case, mail, now)
+            notify.acknowledge(context, session, new_case, mail, now)
+        notify.owner_of_new_case(context, session, new_case, mail, now)
+        if rules.role_of(route.recipient) == "contractor":
+            # A contractor takes the job; the case itself waits for an owner among the staff.
+            person = rules.person(route.recipient)
+            contractor = cases.party_for(
+                session, route.recipient, person.name if person else "", now
+            )
+            cases.forward(session, new_case, contractor, cases.SYSTEM, now, message)
+            notify.job(context, session, new_case, route.recipient, now)
         kind: OutcomeKind = "follow_up" if case is not None else "new_case"
         return Outcome(kind, mail.message_id, new_case.number, ",".join(guard.hits))
+
+    def _steer(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        envelope: Envelope,
+        case: Case | None,
+        role: str,
+        tagged: Tagged,
+        now: datetime,
+    ) -> Outcome:
+        """A mail with commands, or an answer from staff or a contractor."""
+        rules = self.rules()
+        context = self.notify_context(rules)
+        sender = cases.party_for(session, mail.from_addr, mail.from_name, now)
+        proof = prove_sender(
+            mail,
+            envelope.rcpt_to,
+            self.function_addresses(),
+            self.settings.secret,
+            rules.trusted_authserv_id,
+        )
+        if tagged.commands:
+            message.text = tagged.body
+        if not proof.ok:
+            return self._unproven(session, mail, message, case, sender, role, proof.reason, now)
+        self._keep(
+            session, mail, message, case, sender, role, tagged.is_note or role == "contractor", now
+        )
+        report = Steering(session, rules, context, sender, role, message, now).run(tagged, case)
+        if case is not None and tagged.body and not tagged.is_note and role in ("staff", "manager"):
+            notify.answer(context, session, case, tagged.body, sender, now, mail.attachments)
+            cases.first_response(session, case, sender.email, now)
+        if case is not None and role in ("customer", "contractor"):
+            notify.tell_owner(context, session, case, sender, tagged.body, now)
+        if tagged.commands or tagged.problems:
+            notify.confirmation(
+                context, session, case, sender.email, mail.subject, report, now, mail
+            )
+        number = case.number if case is not None else None
+        return Outcome(
+            "reply" if case else "commands", mail.message_id, number, "; ".join(report.problems)
+        )
+
+    def _keep(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        case: Case | None,
+        sender: Party,
+        role: str,
+        internal: bool,
+        now: datetime,
+    ) -> None:
+        """Store the mail: on its case (internal for notes and contractors), else on its own."""
+        if case is None:
+            message.visibility = "internal"
+            session.add(message)
+            session.flush()
+        elif internal:
+            cases.add_note(session, case, message, sender, role, now)
+        else:
+            cases.add_inbound(session, case, message, sender, role, now)
+        self._store_attachments(session, mail, message)
+
+    def _unproven(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        case: Case | None,
+        sender: Party,
+        role: str,
+        reason: str,
+        now: datetime,
+    ) -> Outcome:
+        """Commands or an answer we cannot tie to the sender: kept internal, nothing changes."""
+        self._keep(session, mail, message, case, sender, role, True, now)
+        if case is not None:
+            cases.record_event(
+                session, case, "unproven_mail", sender.email, now, message, reason=reason
+            )
+        if not _answered_lately(session, sender.email, now):
+            notify.unproven(self.notify_context(self.rules()), session, case, mail, reason, now)
+        log.warning("unproven mail from %s (%s): nothing changed", sender.email, reason)
+        number = case.number if case is not None else None
+        return Outcome(
+            "reply" if case else "stored", mail.message_id, number, f"unproven: {reason}"
+        )
 
     def _open(
         self,
@@ -169,7 +283,7 @@ class Pipeline:
         envelope: Envelope,
         rules: Rules,
         now: datetime,
-    ) -> Case:
+    ) -> tuple[Case, Route]:
         customer = cases.party_for(
             session, mail.from_addr or "unknown@invalid", mail.from_name, now
         )
@@ -185,9 +299,9 @@ class Pipeline:
             now=now,
         )
         self._store_attachments(session, mail, message)
-        return case
+        return case, route
 
-    def _context(self, rules: Rules) -> notify.Context:
+    def notify_context(self, rules: Rules) -> notify.Context:
         return notify.Context(
             rules=rules,
             templates=self.templates,
@@ -309,6 +423,11 @@ class Pipeline:
 def _known(session: Session, message_id: str) -> bool:
     query = select(Message.id).where(Message.message_id == message_id)
     return session.exec(query).first() is not None
+
+
+def _answered_lately(session: Session, address: str, now: datetime) -> bool:
+    """Did we send this address an automatic answer in the last ten minutes?"""
+    return _answers_since(session, address, now - timedelta(minutes=10)) > 0
 
 
 def _answers_since(session: Session, address: str, since: datetime) -> int:

@@ -1,7 +1,12 @@
-"""The rules in force: loaded from rules.yaml, reloaded when it changes, last good kept on error."""
+"""The rules in force: loaded from rules.yaml, reloaded when it changes, last good kept on error.
+
+A copy of the last file that loaded cleanly is kept in the data dir, so that a daemon
+restarted after a bad edit still runs on good rules instead of refusing to start.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -14,10 +19,14 @@ log = logging.getLogger(__name__)
 class RuleBook:
     """Callable: `book()` gives the rules in force. A broken file never replaces good rules."""
 
-    def __init__(self, path: Path, fallback_address: str | None = None) -> None:
+    def __init__(
+        self, path: Path, data_dir: Path | None = None, fallback_address: str | None = None
+    ) -> None:
         self.path = path
+        self.last_good = data_dir / "rules.last-good.yaml" if data_dir else None
         self.fallback_address = fallback_address or "support@localhost"
-        self.problem: RulesError | None = None  # the error of the newest file, if it is broken
+        self.problem: RulesError | None = None  # why the newest file is not in force
+        self.problem_digest = ""  # identifies the broken file version, to report it once
         self._stamp: tuple[float, int] | None = None
         self._rules = self._first_load()
 
@@ -29,7 +38,40 @@ class RuleBook:
             log.warning("no rules file at %s: using built-in defaults", self.path)
             return default_rules(self.fallback_address)
         self._stamp = self._file_stamp()
-        return load_rules(self.path)  # at start a broken file is fatal: nothing good to keep
+        try:
+            return self._load()
+        except RulesError as exc:
+            if self.last_good is None or not self.last_good.exists():
+                raise  # nothing good to fall back on: refuse to start
+            self._note_problem(exc)
+            log.error("%s is broken; running on the last good copy %s", self.path, self.last_good)
+            return load_rules(self.last_good)
+
+    def _load(self) -> Rules:
+        text = self.path.read_bytes()
+        rules = load_rules(self.path)
+        if self.last_good is not None:
+            self.last_good.write_bytes(text)
+        self.problem, self.problem_digest = None, ""
+        return rules
+
+    def _note_problem(self, exc: RulesError) -> None:
+        self.problem = exc
+        try:
+            self.problem_digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError:
+            self.problem_digest = "unreadable"
+
+    def take_unreported_problem(self) -> RulesError | None:
+        """The current problem if nobody was told of this broken version yet; marks it told."""
+        if self.problem is None:
+            return None
+        marker = self.last_good.with_name("rules.problem-reported") if self.last_good else None
+        if marker is not None and marker.exists() and marker.read_text() == self.problem_digest:
+            return None
+        if marker is not None:
+            marker.write_text(self.problem_digest)
+        return self.problem
 
     def _file_stamp(self) -> tuple[float, int] | None:
         try:
@@ -45,12 +87,10 @@ class RuleBook:
             return False
         self._stamp = stamp
         try:
-            rules = load_rules(self.path)
+            self._rules = self._load()
         except RulesError as exc:
-            self.problem = exc
+            self._note_problem(exc)
             log.error("rules not reloaded, the last good rules stay in force:\n%s", exc)
             return False
-        self.problem = None
-        self._rules = rules
         log.info("rules reloaded from %s", self.path)
         return True

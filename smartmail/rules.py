@@ -189,6 +189,9 @@ class Rules:
     groups: tuple[Group, ...]  # file order; the default category's catch-all last
     auto_close_after: timedelta
     answers_per_hour: int
+    # authserv-id of the MTA whose Authentication-Results header we trust; when set, a
+    # command also needs DKIM or SPF to pass there for the sender's domain
+    trusted_authserv_id: str | None = None
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 
@@ -476,12 +479,15 @@ def _read_yaml(text: str) -> tuple[Any, _Tree]:
         loader.dispose()
 
 
-def _yaml_error_line(error: yaml.YAMLError) -> int:
-    if isinstance(error, yaml.MarkedYAMLError):
-        mark = error.problem_mark or error.context_mark
-        if mark is not None:
-            return int(mark.line) + 1
-    return 0
+def _yaml_problem(source: str, error: yaml.YAMLError) -> RuleProblem:
+    """A YAML syntax error as a problem at the line where the parser gave up."""
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return RuleProblem(source, 0, "", f"YAML syntax error: {error}")
+    mark = error.problem_mark or error.context_mark
+    words = "; ".join(str(w) for w in (error.context, error.problem) if w)
+    column = f" (column {mark.column + 1})" if mark is not None else ""
+    line = mark.line + 1 if mark is not None else 0
+    return RuleProblem(source, line, "", f"YAML syntax error: {words}{column}")
 
 
 # --------------------------------------------------------------------------- validation
@@ -515,7 +521,8 @@ class _Checker:
         while path:
             if path in self.lines:
                 return self.lines[path]
-            path = _PARENT_RE.sub("", path)
+            parent = _PARENT_RE.sub("", path)
+            path = "" if parent == path else parent
         return self.lines.get("", 1)
 
     def error(self, path: str, message: str) -> None:
@@ -743,7 +750,8 @@ class _CalendarReader:
         if value is None:
             return tuple(c for c in DEFAULT_HOLIDAY_CATEGORIES if c in supported)
         path = "calendar.holiday_categories"
-        chosen = [self.check.choice(c, path, supported, "holiday category") for c in value or ()]
+        texts = self.check.texts(value, path)
+        chosen = [self.check.choice(c, path, supported, "holiday category") for c in texts]
         valid = tuple(c for c in chosen if c is not None)
         return valid or ("public",)
 
@@ -768,6 +776,9 @@ class _Directory:
         self.check = check
         self.people: dict[str, Person] = {}
         self.teams: dict[str, Team] = {}
+        # Everything declared, also entries with problems of their own, so that a broken
+        # entry is reported once and not again at every place that names it.
+        self.declared: set[str] = set()
 
     def read_people(self, value: Any) -> None:
         for i, item in enumerate(self.check.items(value, "people")):
@@ -784,6 +795,7 @@ class _Directory:
         if data is None or any(k not in data for k in required):
             return None
         email = self.check.address(data["email"], f"{path}.email")
+        self.declared.update([email] if email else [])
         name = self.check.text(data["name"], f"{path}.name")
         role = self.check.choice(data["role"], f"{path}.role", ROLES, "role")
         area = self._optional_text(data, "area", path)
@@ -800,6 +812,7 @@ class _Directory:
     def read_teams(self, value: Any) -> None:
         data = self.check.free_mapping({} if value is None else value, "teams") or {}
         for name, item in data.items():
+            self.declared.add(str(name))
             team = self._team(str(name), item, _join("teams", str(name)))
             if team is not None:
                 self.teams[team.name] = team
@@ -821,14 +834,14 @@ class _Directory:
 
     def _member(self, value: Any, path: str) -> str | None:
         email = self.check.address(value, path)
-        if email is not None and email not in self.people:
+        if email is not None and email not in self.declared:
             hint = _did_you_mean(email, self.people)
             self.check.error(path, f"{email} is not among the people{hint}")
             return None
         return email
 
     def known(self, target: str) -> bool:
-        return target.lower() in self.people if "@" in target else target in self.teams
+        return (target.lower() if "@" in target else target) in self.declared
 
     def target(self, value: Any, path: str, what: str) -> str | None:
         """A person's email or a team name; reports unknown ones."""
@@ -846,6 +859,7 @@ class _PriorityReader:
     def __init__(self, check: _Checker, directory: _Directory) -> None:
         self.check = check
         self.directory = directory
+        self.declared: set[str] = set()  # names, also of priorities with problems
 
     def read(self, value: Any) -> tuple[Priority, ...]:
         found: dict[str, Priority] = {}
@@ -867,6 +881,7 @@ class _PriorityReader:
         if data is None or "name" not in data or "resolve_within" not in data:
             return None
         name = self.check.text(data["name"], f"{path}.name")
+        self.declared.update([name] if name else [])
         clock = self.check.choice(
             data.get("clock", "business_hours"), f"{path}.clock", CLOCKS, "clock"
         )
@@ -990,9 +1005,10 @@ class _CategoryReader:
     ) -> None:
         """A group (or a rule written on a category): needs a match, recipient and priority."""
         target = self._target(data, path, inherited) if name else inherited
-        for key in ("match", "recipient", "priority"):
-            given = key in data or (key != "match" and getattr(target, key) is not None)
-            if not given:
+        if "match" not in data and not name:  # a group's own mapping check reports it
+            self.check.error(f"{path}.match", 'missing required key "match"')
+        for key in ("recipient", "priority"):
+            if key not in data and getattr(target, key) is None:
                 self.check.error(f"{path}.{key}", f'missing required key "{key}"')
         match = self._match(data["match"], f"{path}.match") if "match" in data else None
         if match is None or not target.recipient or not target.priority:
@@ -1031,17 +1047,19 @@ class _CategoryReader:
         data = self.check.mapping(value, path, optional=_MATCH_KEYS)
         if data is None:
             return None
-        if not data:
-            self.check.error(path, "an empty match: give any, all, subject, from or to")
-            return None
+        known = len(self.check.problems)
         subject = self._regex(data["subject"], f"{path}.subject") if "subject" in data else None
-        return Match(
+        match = Match(
             any=self._words(data.get("any"), f"{path}.any"),
             all=self._words(data.get("all"), f"{path}.all"),
             subject=subject,
             from_=self._senders(data.get("from"), f"{path}.from"),
             to=self.check.addresses(data.get("to"), f"{path}.to"),
         )
+        empty = not (match.any or match.all or match.subject or match.from_ or match.to)
+        if empty and len(self.check.problems) == known:
+            self.check.error(path, "an empty match: give any, all, subject, from or to")
+        return None if empty else match
 
     def _words(self, value: Any, path: str) -> tuple[str, ...]:
         words: list[str] = []
@@ -1084,6 +1102,7 @@ _TOP_OPTIONAL = (
     "teams",
     "auto_close_after",
     "answers_per_hour",
+    "trusted_mta",
 )
 
 
@@ -1096,11 +1115,13 @@ def _build(data: Any, check: _Checker, source: str) -> Rules:
     directory = _Directory(check)
     directory.read_people(top.get("people"))
     directory.read_teams(top.get("teams"))
-    priorities = _PriorityReader(check, directory).read(top.get("priorities"))
-    names = {p.name for p in priorities}
+    priority_reader = _PriorityReader(check, directory)
+    priorities = priority_reader.read(top.get("priorities"))
+    names = priority_reader.declared
     groups = _CategoryReader(check, directory, names).read(top.get("categories"))
     auto_close = check.duration(top.get("auto_close_after", "7d"), "auto_close_after")
     answers = check.integer(top.get("answers_per_hour", 10), "answers_per_hour")
+    trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -1117,6 +1138,7 @@ def _build(data: Any, check: _Checker, source: str) -> Rules:
         groups=groups,
         auto_close_after=auto_close or timedelta(days=7),
         answers_per_hour=10 if answers is None else answers,
+        trusted_authserv_id=trusted,
     )
 
 
@@ -1134,8 +1156,7 @@ def load_rules(path: str | Path) -> Rules:
     try:
         data, tree = _read_yaml(text)
     except yaml.YAMLError as error:
-        message = f"YAML syntax error: {error}".replace("\n", " ")
-        raise RulesError([RuleProblem(source, _yaml_error_line(error), "", message)]) from None
+        raise RulesError([_yaml_problem(source, error)]) from None
     check = _Checker(source, tree.lines)
     for dup_path, line, message in tree.duplicates:
         check.problems.append(RuleProblem(source, line, dup_path, message))
