@@ -395,17 +395,6 @@ def log_material(
     record_event(session, case, "material", actor, now, message, material=material, amount=amount)
 
 
-def totals(session: Session, case: Case) -> tuple[int, float]:
-    """(minutes worked, material total) on the case."""
-    minutes, amount = session.exec(
-        select(
-            func.coalesce(func.sum(TimeEntry.minutes), 0),
-            func.coalesce(func.sum(TimeEntry.amount), 0),
-        ).where(TimeEntry.case_id == case.number)
-    ).one()
-    return int(minutes), float(amount)
-
-
 def link(
     session: Session, case: Case, other: Case, actor: str, now: datetime, message: Message | None
 ) -> None:

@@ -124,6 +124,7 @@ def queue(
     now: datetime,
     visibility: str = "public",
     channel: str = "system",
+    template: str = "",
 ) -> Message:
     """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction."""
     recipients = [addr.lower() for _name, addr in getaddresses([str(msg["To"])]) if addr]
@@ -137,6 +138,7 @@ def queue(
         text=msg.get_content() if not msg.is_multipart() else "",
         visibility=visibility,
         automatic=msg["Auto-Submitted"] is not None,
+        template=template,
         created_at=now,
     )
     if case is not None:

@@ -106,6 +106,7 @@ class Message(SQLModel, table=True):
     text: str = _text()
     visibility: str = "public"  # public | internal
     automatic: bool = False  # sent or received by a machine (acks, notices, bounces)
+    template: str = ""  # for mail we send: which template wrote it
     thread_signal: str = ""  # token | references | new | none: what found the case
     guard_hits: str = ""  # the guard checks that stopped an answer, comma separated
     raw_sha256: str | None = None

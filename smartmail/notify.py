@@ -74,7 +74,7 @@ def _send(
             subtype=subtype or "octet-stream",
             filename=part.filename,
         )
-    mailer.queue(session, msg, case=case, now=now)
+    mailer.queue(session, msg, case=case, now=now, template=template)
 
 
 def acknowledge(
@@ -129,7 +129,7 @@ def rules_problem(ctx: Context, session: Session, problem: str, source: str, now
             manager_name=manager.name,
         )
         msg = mailer.compose(Identity(ctx.address), to=[manager.email], rendered=rendered, now=now)
-        mailer.queue(session, msg, case=None, now=now)
+        mailer.queue(session, msg, case=None, now=now, template="rules_problem")
 
 
 def _customer(session: Session, case: Case) -> Party | None:
@@ -264,7 +264,7 @@ def confirmation(
         subject=subject,
         report=report,
     )
-    _reply(ctx, session, case, to, rendered, now, answering)
+    _reply(ctx, session, case, to, rendered, now, answering, "confirmation")
 
 
 def unproven(
@@ -279,7 +279,7 @@ def unproven(
         subject=mail.subject,
         reason=reason,
     )
-    _reply(ctx, session, case, mail.from_addr, rendered, now, mail)
+    _reply(ctx, session, case, mail.from_addr, rendered, now, mail, "unproven")
 
 
 def _reply(
@@ -290,6 +290,7 @@ def _reply(
     rendered: mailer.Rendered,
     now: datetime,
     answering: ParsedMail,
+    template: str,
 ) -> None:
     number = case.number if case is not None else 0
     if case is not None:
@@ -306,4 +307,4 @@ def _reply(
         reply_to=reply_address(ctx.address, number, to, ctx.secret),
         auto_submitted="auto-replied",
     )
-    mailer.queue(session, msg, case=case, now=now)
+    mailer.queue(session, msg, case=case, now=now, template=template)

@@ -267,7 +267,7 @@ class Pipeline:
             cases.record_event(
                 session, case, "unproven_mail", sender.email, now, message, reason=reason
             )
-        if not _answered_lately(session, sender.email, now):
+        if not _warned_lately(session, sender.email, now):
             notify.unproven(self.notify_context(self.rules()), session, case, mail, reason, now)
         log.warning("unproven mail from %s (%s): nothing changed", sender.email, reason)
         number = case.number if case is not None else None
@@ -425,9 +425,15 @@ def _known(session: Session, message_id: str) -> bool:
     return session.exec(query).first() is not None
 
 
-def _answered_lately(session: Session, address: str, now: datetime) -> bool:
-    """Did we send this address an automatic answer in the last ten minutes?"""
-    return _answers_since(session, address, now - timedelta(minutes=10)) > 0
+def _warned_lately(session: Session, address: str, now: datetime) -> bool:
+    """Did we tell this address in the last ten minutes that its mail did not count?"""
+    query = select(Message.id).where(
+        Message.to_addrs == address.lower(),
+        Message.direction == "out",
+        Message.template == "unproven",
+        Message.created_at >= now - timedelta(minutes=10),
+    )
+    return session.exec(query).first() is not None
 
 
 def _answers_since(session: Session, address: str, since: datetime) -> int:

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from smartmail.models import (
@@ -15,6 +16,7 @@ from smartmail.models import (
     Event,
     Message,
     Party,
+    TimeEntry,
     base_status,
 )
 
@@ -47,9 +49,19 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "closed_at": _iso(case.closed_at),
         "reopen_count": case.reopen_count,
         "route_reason": case.route_reason,
-        "time_minutes": 0,
-        "material_total": 0,
+        **_totals(session, case),
     }
+
+
+def _totals(session: Session, case: Case) -> dict[str, Any]:
+    """Time worked and material used on the case, for invoicing."""
+    minutes, amount = session.exec(
+        select(
+            func.coalesce(func.sum(TimeEntry.minutes), 0),
+            func.coalesce(func.sum(TimeEntry.amount), 0),
+        ).where(TimeEntry.case_id == case.number)
+    ).one()
+    return {"time_minutes": int(minutes), "material_total": round(float(amount), 2)}
 
 
 def case_detail(session: Session, case: Case) -> dict[str, Any]:

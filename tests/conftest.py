@@ -115,6 +115,16 @@ class Sink:
             time.sleep(0.02)
         raise AssertionError(f"expected {count} mails at the sink, got {len(self.messages)}")
 
+    def wait_to(self, address: str, count: int, timeout: float = 15.0) -> list[EmailMessage]:
+        """Wait until `address` has received `count` mails; returns them, oldest first."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            mails = self.to(address)
+            if len(mails) >= count:
+                return mails
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} mails to {address}, got {len(self.to(address))}")
+
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
             return [m for m in self.messages if address in str(m["To"]).lower()]
