@@ -169,9 +169,16 @@ def _name_of(rules: Rules, email: str) -> str:
 
 
 def add_inbound(
-    session: Session, case: Case, message: Message, sender: Party, role: str, now: datetime
+    session: Session,
+    case: Case,
+    message: Message,
+    sender: Party,
+    role: str,
+    now: datetime,
+    rules: Rules | None = None,
 ) -> None:
-    """Attach an inbound mail to `case`; a customer's answer to a resolved case reopens it."""
+    """Attach an inbound mail to `case`. A customer's answer reopens a resolved case and
+    restarts the clock of a case waiting on them."""
     message.case_id = case.number
     session.add(message)
     session.flush()
@@ -180,11 +187,13 @@ def add_inbound(
     record_event(
         session, case, "mail_in", sender.email, now, message, visibility=message.visibility
     )
-    if case.status == "resolved" and role == "customer" and not message.automatic:
-        case.status = "assigned" if case.assignee else "new"
-        case.reopen_count += 1
-        case.resolved_at = None
-        record_event(session, case, "reopened", sender.email, now, message, status=case.status)
+    if role != "customer" or message.automatic:
+        return
+    if case.status == "resolved":
+        reopen(session, case, sender.email, now, message, rules)
+    elif case.status == "feedback":
+        back = "assigned" if case.assignee else "new"
+        set_status(session, case, back, sender.email, now, message, rules)
 
 
 def follow_up_of(session: Session, new_case: Case, old_case: Case, now: datetime) -> None:
@@ -223,8 +232,13 @@ def set_status(
     actor: str,
     now: datetime,
     message: Message | None = None,
+    rules: Rules | None = None,
 ) -> None:
-    """Move `case` to `status`, stamping when it was resolved or closed."""
+    """Move `case` to `status`, stamping when it was resolved or closed.
+
+    While a case waits on the customer (feedback) its clock stands still: leaving feedback
+    moves the deadlines on by the time waited, on the priority's clock.
+    """
     if status == case.status:
         return
     previous, case.status, case.updated_at = case.status, status, now
@@ -236,14 +250,56 @@ def set_status(
     else:
         case.resolved_at = case.closed_at = None
     record_event(session, case, "status", actor, now, message, old=previous, new=status)
+    if status == "feedback":
+        case.paused_at = now
+        record_event(session, case, "clock_paused", actor, now, message)
+    elif case.paused_at is not None:
+        _resume(session, case, actor, now, message, rules)
+
+
+def _resume(
+    session: Session,
+    case: Case,
+    actor: str,
+    now: datetime,
+    message: Message | None,
+    rules: Rules | None,
+) -> None:
+    paused_at, case.paused_at = case.paused_at, None
+    assert paused_at is not None
+    if rules is None or case.due_at is None:
+        return
+    clock = rules.priority(case.priority).clock if case.priority in _names(rules) else "always"
+    if clock == "always":
+        waited = now - paused_at
+        case.due_at += waited
+        if case.respond_due_at and case.first_response_at is None:
+            case.respond_due_at += waited
+    else:
+        waited = sla.business_time_between(paused_at, now, rules.calendar)
+        case.due_at = sla.add_business_time(case.due_at, waited, rules.calendar)
+        if case.respond_due_at and case.first_response_at is None:
+            case.respond_due_at = sla.add_business_time(case.respond_due_at, waited, rules.calendar)
+    record_event(
+        session, case, "clock_resumed", actor, now, message, waited=str(waited), due=case.due_at
+    )
+
+
+def _names(rules: Rules) -> set[str]:
+    return {p.name for p in rules.priorities}
 
 
 def reopen(
-    session: Session, case: Case, actor: str, now: datetime, message: Message | None
+    session: Session,
+    case: Case,
+    actor: str,
+    now: datetime,
+    message: Message | None,
+    rules: Rules | None = None,
 ) -> None:
     """Open a resolved or closed case again; counts a reopen."""
     case.reopen_count += 1
-    set_status(session, case, "assigned" if case.assignee else "new", actor, now, message)
+    set_status(session, case, "assigned" if case.assignee else "new", actor, now, message, rules)
     record_event(session, case, "reopened", actor, now, message, status=case.status)
 
 

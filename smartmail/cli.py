@@ -8,10 +8,10 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from smartmail import cases, views
+from smartmail import cases, reports, views
 from smartmail.app import App, open_app
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
@@ -22,6 +22,7 @@ from smartmail.models import Case, utcnow
 from smartmail.parse import parse
 from smartmail.pipeline import Envelope
 from smartmail.rules import load_rules
+from smartmail.scheduler import sweep
 from smartmail.sender import deliver_due
 
 EX_OK = 0
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("number", type=int)
     show.add_argument("--json", action="store_true")
 
+    stats = sub.add_parser("stats", help="the weekly report's figures for a period")
+    stats.add_argument("--since", type=_iso_time, help="ISO time with zone (default: 7 days ago)")
+    stats.add_argument("--until", type=_iso_time, help="ISO time with zone (default: now)")
+    stats.add_argument("--json", action="store_true")
+
     replay = sub.add_parser("replay", help="re-run quarantined mail")
     replay.add_argument("ids", nargs="*", type=int)
     return parser
@@ -108,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": cmd_sweep,
         "case": cmd_case,
         "replay": cmd_replay,
+        "stats": cmd_stats,
         "rules": cmd_rules_explain,
     }
     try:
@@ -164,6 +171,12 @@ def _deliver(app: App, now: datetime) -> None:
 
 def cmd_sweep(app: App, args: argparse.Namespace) -> int:
     now = args.now or utcnow()
+    try:
+        report = sweep(app, now)
+    except TemporaryFailure as exc:
+        print(f"smartmail sweep: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    print(f"sweep as of {now.isoformat()}: {report}")
     _deliver(app, now)
     return EX_OK
 
@@ -184,6 +197,23 @@ def cmd_case(app: App, args: argparse.Namespace) -> int:
             return EX_DATAERR
         data = views.case_detail(session, case)
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else views.case_text(data))
+    return EX_OK
+
+
+def cmd_stats(app: App, args: argparse.Namespace) -> int:
+    now = utcnow()
+    until = args.until or now
+    since = args.since or until - timedelta(days=7)
+    if since >= until:
+        print("smartmail stats: --since must be before --until", file=sys.stderr)
+        return EX_USAGE
+    with transaction(app.engine) as session:
+        figures = reports.compute(session, since, until, now)
+    if args.json:
+        print(json.dumps(reports.as_dict(figures), ensure_ascii=False, indent=2))
+    else:
+        rules = app.rules()
+        print(reports.as_text(figures, rules.language, rules.calendar.timezone), end="")
     return EX_OK
 
 

@@ -8,6 +8,10 @@ import logging
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from smartmail import notify
 from smartmail.app import App
@@ -15,11 +19,13 @@ from smartmail.config import HostPort
 from smartmail.db import transaction
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.models import utcnow
+from smartmail.scheduler import sweep
 from smartmail.sender import deliver_due
 
 log = logging.getLogger(__name__)
 
 SENDER_POLL_SECONDS = 5.0
+SWEEP_SECONDS = 60
 RULES_POLL_SECONDS = 2.0
 
 
@@ -100,6 +106,32 @@ class Daemon:
             )
         self.outbox_waiting.set()
 
+    def _start_clock(self) -> AsyncIOScheduler:
+        """APScheduler runs the sweep every minute (and once right away)."""
+        clock = AsyncIOScheduler(timezone=UTC)
+        clock.add_job(
+            self.sweep_now,
+            IntervalTrigger(seconds=SWEEP_SECONDS, timezone=UTC),
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        clock.start()
+        return clock
+
+    async def sweep_now(self) -> None:
+        try:
+            report = await asyncio.get_running_loop().run_in_executor(
+                self.executor, sweep, self.app, utcnow()
+            )
+        except Exception:
+            log.exception("sweep failed; the next one runs in a minute")
+            return
+        if any(vars(report).values()):
+            log.info("sweep: %s", report)
+            self.outbox_waiting.set()
+
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig, handler in (
@@ -110,6 +142,7 @@ class Daemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, handler)
         await self.start()
+        clock = self._start_clock()
         tasks = [
             asyncio.create_task(self.send_outbox_forever()),
             asyncio.create_task(self.watch_rules_forever()),
@@ -118,6 +151,7 @@ class Daemon:
             ready()
         await self.stopping.wait()
         log.info("stopping")
+        clock.shutdown(wait=False)
         for server in self.servers:
             server.close()
             await server.wait_closed()

@@ -75,6 +75,7 @@ class Case(SQLModel, table=True):
     first_response_at: datetime | None = _at(nullable=True)
     resolved_at: datetime | None = _at(nullable=True)
     closed_at: datetime | None = _at(nullable=True)
+    paused_at: datetime | None = _at(nullable=True)  # the clock stops while we wait on the customer
 
     @property
     def number(self) -> int:
@@ -146,6 +147,16 @@ class TimeEntry(SQLModel, table=True):
     amount: float = 0.0
     text: str = _text()
     message_pk: int | None = Field(default=None, foreign_key="message.id")
+
+
+class Notice(SQLModel, table=True):
+    """A scheduled mail that went out: its unique key makes each reminder, escalation,
+    digest and report happen once, across restarts and concurrent sweeps."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # e.g. "remind:12:2026-11-23T15:00", "digest:kalle@x:2026-11-23"
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    created_at: datetime = _at()
 
 
 class Outbox(SQLModel, table=True):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from babel.dates import format_timedelta
 from sqlmodel import Session, col, select
 
 from smartmail import mailer
@@ -308,3 +309,64 @@ def _reply(
         auto_submitted="auto-replied",
     )
     mailer.queue(session, msg, case=case, now=now, template=template)
+
+
+def deadline_notice(
+    ctx: Context, session: Session, case: Case, to: str, template: str, now: datetime
+) -> None:
+    """A reminder before the deadline or an escalation after it: how late, who owns it."""
+    language = ctx.language_for(to)
+    late = now - case.due_at if case.due_at and case.due_at < now else None
+    _send(
+        ctx,
+        session,
+        case,
+        to=to,
+        template=template,
+        now=now,
+        auto_submitted="auto-generated",
+        customer=_customer(session, case),
+        late=format_timedelta(late, locale=language) if late else "",
+        left=format_timedelta(case.due_at - now, locale=language)
+        if case.due_at and not late
+        else "",
+    )
+
+
+def auto_closed(ctx: Context, session: Session, case: Case, now: datetime) -> None:
+    customer = _customer(session, case)
+    if customer is None or customer.email.endswith("@invalid"):
+        return
+    _send(
+        ctx,
+        session,
+        case,
+        to=customer.email,
+        template="auto_closed",
+        now=now,
+        auto_submitted="auto-generated",
+        customer_name=customer.name,
+    )
+
+
+def digest(
+    ctx: Context, session: Session, to: str, template: str, lines: list[str], now: datetime
+) -> None:
+    """The morning list: not about one case, answered through the person's own address."""
+    person = ctx.rules.person(to)
+    rendered = ctx.templates.render(
+        ctx.language_for(to),
+        template,
+        ctx.rules.calendar.timezone,
+        address=ctx.address,
+        lines=lines,
+        person_name=person.name if person else "",
+    )
+    msg = mailer.compose(
+        Identity(ctx.address),
+        to=[to],
+        rendered=rendered,
+        now=now,
+        reply_to=reply_address(ctx.address, 0, to, ctx.secret),
+    )
+    mailer.queue(session, msg, case=None, now=now, template=template)

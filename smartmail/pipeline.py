@@ -154,7 +154,7 @@ class Pipeline:
             sender = cases.party_for(
                 session, mail.from_addr or "unknown@invalid", mail.from_name, now
             )
-            cases.add_inbound(session, case, message, sender, role, now)
+            cases.add_inbound(session, case, message, sender, role, now, self.rules())
             self._store_attachments(session, mail, message)
             if not message.automatic:
                 notify.tell_owner(
@@ -247,7 +247,7 @@ class Pipeline:
         elif internal:
             cases.add_note(session, case, message, sender, role, now)
         else:
-            cases.add_inbound(session, case, message, sender, role, now)
+            cases.add_inbound(session, case, message, sender, role, now, self.rules())
         self._store_attachments(session, mail, message)
 
     def _unproven(

@@ -152,6 +152,12 @@ def add_duration(
     return moment
 
 
+def add_business_time(start: datetime, amount: timedelta, calendar: Calendar) -> datetime:
+    """``start`` plus ``amount`` of business time (no working-day reading of days)."""
+    moment = _utc(start)
+    return _forward(moment, amount, calendar) if amount > timedelta(0) else moment
+
+
 def subtract_duration(
     end: datetime, duration: timedelta, clock: Clock, calendar: Calendar
 ) -> datetime:

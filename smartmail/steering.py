@@ -161,8 +161,8 @@ class Steering:
     def _status(self, command: Command, case: Case) -> str:
         status = str(command.value)
         if case.status in CLOSED_STATUSES and status not in CLOSED_STATUSES:
-            cases.reopen(self.session, case, self.actor, self.now, self.message)
-        cases.set_status(self.session, case, status, self.actor, self.now, self.message)
+            cases.reopen(self.session, case, self.actor, self.now, self.message, self.rules)
+        cases.set_status(self.session, case, status, self.actor, self.now, self.message, self.rules)
         if status == "resolved":
             notify.resolved(self.ctx, self.session, case, self.now)
         return f"status {status}"
@@ -174,7 +174,7 @@ class Steering:
     def _reopen(self, command: Command, case: Case) -> str:
         if case.status not in CLOSED_STATUSES:
             raise CommandFailed(f"the case is {case.status}, not resolved or closed")
-        cases.reopen(self.session, case, self.actor, self.now, self.message)
+        cases.reopen(self.session, case, self.actor, self.now, self.message, self.rules)
         return f"reopened ({case.status})"
 
     def _priority(self, command: Command, case: Case) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from smartmail.app import App, open_app
 from smartmail.config import Settings, load_settings
 
 TEST_RULES = textwrap.dedent(
@@ -84,6 +85,26 @@ def settings(tmp_path: Path, rules_path: Path) -> Settings:
         },
         env_file=None,
     )
+
+
+class MemoryTransport:
+    """The outside world for in-process tests: keeps what would have been sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str], bytes]] = []
+        self.fail_with: Exception | None = None
+
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
+        if self.fail_with:
+            raise self.fail_with
+        self.sent.append((mail_from, rcpt_to, body))
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[App]:
+    application = open_app(settings, transport=MemoryTransport())
+    yield application
+    application.engine.dispose()
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -12,36 +11,18 @@ import pytest
 from sqlmodel import select
 
 from smartmail import cases
-from smartmail.app import App, open_app
-from smartmail.config import Settings
+from smartmail.app import App
 from smartmail.db import transaction
 from smartmail.errors import PermanentFailure, TemporaryFailure
 from smartmail.models import Attachment, Case, Event, Message, Outbox, Quarantine
 from smartmail.pipeline import Envelope
 from smartmail.rules import Route, Rules
 from smartmail.sender import deliver_due
+from tests.conftest import MemoryTransport
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CUSTOMER = "eva@kund.example"
 DESK = "felanmalan@bostad.example"
-
-
-class MemoryTransport:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list[str], bytes]] = []
-        self.fail_with: Exception | None = None
-
-    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
-        if self.fail_with:
-            raise self.fail_with
-        self.sent.append((mail_from, rcpt_to, body))
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[App]:
-    application = open_app(settings, transport=MemoryTransport())
-    yield application
-    application.engine.dispose()
 
 
 def raw_mail(
