@@ -182,7 +182,14 @@ def add_inbound(
     message.case_id = case.number
     session.add(message)
     session.flush()
-    _join(session, case, sender, role)
+    # Another customer writing on the case (a neighbour, a forward) takes part, but it is
+    # not their case: they join as cc.
+    _join(
+        session,
+        case,
+        sender,
+        "cc" if role == "customer" and case.customer_id != sender.id else role,
+    )
     case.updated_at = now
     record_event(
         session, case, "mail_in", sender.email, now, message, visibility=message.visibility

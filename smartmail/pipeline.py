@@ -118,11 +118,9 @@ class Pipeline:
         mail = parse(raw)
         try:
             with transaction(self.engine) as session:
-                if _known(session, mail.message_id):
-                    return Outcome("duplicate", mail.message_id)
                 return self._handle(session, mail, sha, envelope, now)
         except IntegrityError:
-            # Two deliveries of one Message-ID raced; the other one committed first.
+            # The unique Message-ID says we have it already: stored once, answered once.
             with transaction(self.engine) as session:
                 if _known(session, mail.message_id):
                     return Outcome("duplicate", mail.message_id)
@@ -132,16 +130,20 @@ class Pipeline:
         self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
     ) -> Outcome:
         rules = self.rules()
+        thread = self._thread(session, mail, envelope)
+        # Only a mail that opens a case gets an automatic answer: count recent ones only then.
+        answered = 0
+        if thread.case is None:
+            answered = _answers_since(session, mail.from_addr, now - timedelta(hours=1))
         guard = run_guard(
             GuardInput(
                 mail=mail,
                 envelope_from=envelope.mail_from,
                 own_addresses=self.function_addresses(),
-                answers_last_hour=_answers_since(session, mail.from_addr, now - timedelta(hours=1)),
+                answers_last_hour=answered,
                 answers_per_hour=rules.answers_per_hour,
             )
         )
-        thread = self._thread(session, mail, envelope)
         message = _inbound_message(mail, sha, envelope, guard, thread, now)
         role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
         tagged = split_commands(mail.reply_text)
@@ -320,6 +322,16 @@ class Pipeline:
     # -- threading -------------------------------------------------------------------------
 
     def _thread(self, session: Session, mail: ParsedMail, envelope: Envelope) -> Thread:
+        """Which case the mail belongs to; a merged case hands its mail on to the survivor."""
+        thread = self._find_thread(session, mail, envelope)
+        case, hops = thread.case, 0
+        while case is not None and case.merged_into is not None and hops < 10:
+            case, hops = session.get(Case, case.merged_into), hops + 1
+        if case is not None and hops:
+            return Thread(case, thread.signal, (*thread.notes, f"merged into case {case.number}"))
+        return thread
+
+    def _find_thread(self, session: Session, mail: ParsedMail, envelope: Envelope) -> Thread:
         """Reply address, then subject token, then References/In-Reply-To, else a new case."""
         secret = self.settings.secret
         own = self.function_addresses()

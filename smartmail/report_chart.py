@@ -38,7 +38,7 @@ def render(left: Panel, right: Panel, empty: str) -> bytes:
     """The two panels side by side as PNG bytes, WIDTH_PX x HEIGHT_PX."""
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    left_axes, right_axes = figure.subplots(1, 2, width_ratios=(3, 2))
+    left_axes, right_axes = figure.subplots(1, 2, width_ratios=(1, 1))
     _draw(left_axes, left, empty)
     _draw(right_axes, right, empty)
     buffer = BytesIO()
@@ -79,5 +79,5 @@ def _draw(axes: Axes, panel: Panel, empty: str) -> None:
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(axis="x", labelsize=8)
     axes.set_xlim(0, max(max(firsts), max(seconds), 1) * 1.15)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)

@@ -270,7 +270,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "top": "Most common categories",
         "none": "(none)",
         "per_category": "Cases per category",
-        "per_owner": "Open cases per owner",
+        "per_owner": "Open per owner",
         "chart": "Chart: cases in and closed per category, open cases per owner",
     },
     "sv": {
@@ -296,7 +296,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "top": "Vanligaste kategorierna",
         "none": "(inga)",
         "per_category": "Ärenden per kategori",
-        "per_owner": "Öppna ärenden per handläggare",
+        "per_owner": "Öppna per handläggare",
         "chart": "Diagram: nya och avslutade ärenden per kategori, öppna per handläggare",
     },
 }

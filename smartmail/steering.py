@@ -62,8 +62,8 @@ class Steering:
                 self._problem(command, "which case? Answer a mail about the case, or #cases N")
             for target in targets:
                 self._act(command, target)
-        if tagged.problems:
-            self.report.help = help_lines(self.role, self.ctx.rules.language)
+        if self.report.problems:  # what was wrong, and what is allowed
+            self.report.help = help_lines(self.role, self.ctx.language_for(self.actor))
         return self.report
 
     def _targets(self, tagged: Tagged, case: Case | None) -> list[Case]:
@@ -87,7 +87,7 @@ class Steering:
             return Standing(self.role)
         return Standing(
             self.role,
-            own_case=cases.has_role(self.session, case, self.actor, "customer"),
+            own_case=case.customer_id == self.sender.id,
             forwarded_to_them=cases.has_role(self.session, case, self.actor, "contractor"),
         )
 

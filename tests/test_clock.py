@@ -16,7 +16,7 @@ from smartmail.app import App
 from smartmail.db import transaction
 from smartmail.models import Case, Message, Notice
 from smartmail.pipeline import Envelope
-from smartmail.scheduler import sweep
+from smartmail.scheduler import SweepReport, sweep
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EVA = "eva@kund.example"
@@ -40,7 +40,7 @@ def report(app: App, subject: str, body: str, at: datetime, **headers: str) -> i
     return outcome.case_number
 
 
-def sweep_at(app: App, at: datetime):  # noqa: ANN201
+def sweep_at(app: App, at: datetime) -> SweepReport:
     with time_machine.travel(at, tick=False):
         return sweep(app, at)
 

@@ -278,6 +278,7 @@ def test_weekly_report_mail(engine: Engine) -> None:
             datetime(2024, 5, 13, tzinfo=STOCKHOLM),
             NOW,
         )
+    assert figures.cases_in == 6  # case 9 came after Sunday midnight in Stockholm
     identity = mailer.Identity("felanmalan@bostad.example")
     msg = reports.weekly_report_mail(
         figures,

@@ -1,0 +1,64 @@
+"""The `smartmail` command in-process: rules check and explain, exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smartmail.cli import main
+
+SAMPLES = Path(__file__).parent / "fixtures" / "samples"
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rules_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SMARTMAIL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SMARTMAIL_RULES", str(rules_path))
+    monkeypatch.setenv("SMARTMAIL_SECRET", "cli-secret")
+
+
+def test_rules_check_accepts_the_shipped_file(capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = Path(__file__).resolve().parent.parent / "rules.yaml"
+    assert main(["rules", "check", str(shipped)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_rules_check_names_file_line_and_key(
+    tmp_path: Path, rules_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    text = rules_path.read_text().replace("resolve_within: 3d", "resolve_within: three days")
+    broken.write_text(text)
+    line = text.splitlines().index("    resolve_within: three days") + 1
+    assert main(["rules", "check", str(broken)]) == 65
+    assert f"broken.yaml:{line}: priorities[1].resolve_within:" in capsys.readouterr().err
+
+
+def test_rules_explain_prints_route_owner_and_deadlines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mail = tmp_path / "mail.eml"
+    mail.write_bytes(
+        b"From: Eva <eva@kund.example>\r\nTo: felanmalan@bostad.example\r\n"
+        b"Subject: Stopp i avloppet\r\n\r\nVattnet rinner inte undan i avloppet.\r\n"
+    )
+    assert main(["rules", "explain", str(mail), "--now", "2026-11-20T15:30:00+01:00"]) == 0
+    out = capsys.readouterr().out
+    assert "route:       Skador i lägenheten / Stopp i avlopp" in out
+    assert "avloppet~avlopp" in out
+    assert "owner:       kalle@bostad.example" in out
+    assert "resolve by:  Sat 2026-11-21 15:30 CET" in out
+    assert "escalate:    Sat 2026-11-21 15:30 CET to forvaltare" in out
+    assert main(["case", "list", "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"  # explaining stored nothing
+
+
+def test_ingest_of_a_shipped_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    sample = next(SAMPLES.glob("*.eml"))
+    assert main(["ingest", str(sample)]) == 0
+    assert capsys.readouterr().out.startswith("new_case case 1")
+    assert main(["case", "show", "1", "--json"]) == 0
+    assert '"number": 1' in capsys.readouterr().out
+    assert main(["case", "show", "9"]) == 65

@@ -1,0 +1,92 @@
+"""Commands in-process: the ones the e2e tests leave out, and their edges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from sqlmodel import select
+
+from smartmail.app import App
+from smartmail.db import transaction
+from smartmail.models import Case, Event, Message
+from smartmail.pipeline import Envelope, Outcome
+from smartmail.tokens import reply_address, tokenized_subject
+
+NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
+DESK = "felanmalan@bostad.example"
+EVA = "eva@kund.example"
+KALLE = "kalle@bostad.example"
+
+
+def mail(app: App, sender: str, body: str, number: int = 0, subject: str = "Hej") -> Outcome:
+    msg = EmailMessage()
+    secret = app.settings.secret
+    msg["From"] = sender
+    msg["To"] = reply_address(DESK, number, sender, secret) if sender != EVA or number else DESK
+    msg["Subject"] = tokenized_subject(subject, number, secret) if number else subject
+    msg["Message-ID"] = make_msgid(domain="example.org")
+    msg.set_content(body)
+    return app.pipeline.process(msg.as_bytes(), Envelope("smtp", sender, (str(msg["To"]),)), NOW)
+
+
+def case(app: App, number: int) -> Case:
+    with transaction(app.engine) as session:
+        found = session.get(Case, number)
+        assert found is not None
+        return found
+
+
+def last_to(app: App, address: str) -> Message:
+    with transaction(app.engine) as session:
+        return session.exec(
+            select(Message).where(Message.to_addrs == address).order_by(Message.id.desc())  # type: ignore[union-attr]
+        ).first()
+
+
+def test_category_merge_and_link(app: App) -> None:
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp i avloppet")
+    mail(app, EVA, "Samma stopp, igen.", subject="Avloppet igen")
+    mail(app, EVA, "Dörren gnisslar.", subject="Dörr")
+    mail(app, KALLE, "#merge 1", 2)
+    mail(app, KALLE, "#link 1\n#category Övrigt", 3)
+    assert (case(app, 2).status, case(app, 2).merged_into) == ("closed", 1)
+    assert (case(app, 3).category, case(app, 3).priority) == ("Övrigt", "normal")
+    reply = mail(app, EVA, "Hej igen om det andra stoppet", 2)
+    assert reply.case_number == 1  # mail to a merged case goes where it was merged
+    with transaction(app.engine) as session:
+        kinds = session.exec(select(Event.kind).where(Event.case_id == 1)).all()
+    assert {"merged_from", "linked"} <= set(kinds)
+
+
+def test_customers_may_close_their_own_case_and_list_their_cases(app: App) -> None:
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, "olle@kund.example", "Trasig dörr.", subject="Dörr")
+    assert mail(app, EVA, "#mine", 1).kind == "reply"
+    listing = last_to(app, EVA).text
+    assert "#1 " in listing
+    assert "#2 " not in listing
+    mail(app, EVA, "#close\nTack, det löste sig.", 1)
+    assert case(app, 1).status == "closed"
+    mail(app, EVA, "#close", 2)  # somebody else's case
+    assert case(app, 2).status != "closed"
+    assert "you may only close your own case" in last_to(app, EVA).text
+
+
+def test_an_unknown_command_is_answered_with_what_is_allowed(app: App) -> None:
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, EVA, "#assign me", 1)
+    text = last_to(app, EVA).text
+    assert "#assign is not for customers" in text
+    assert "#close" in text
+    assert "#forward" not in text
+
+
+def test_due_dates_and_help_by_mail(app: App) -> None:
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, KALLE, "#due 2026-11-27\n#help", 1)
+    assert case(app, 1).due_at == datetime(
+        2026, 11, 27, 15, tzinfo=UTC
+    )  # closing time, local 16:00
+    assert "#cases <number>" in last_to(app, KALLE).text
