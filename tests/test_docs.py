@@ -42,3 +42,10 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
         line.strip() for line in README.splitlines() if "scripts/check" in line and "pip" in line
     )
     assert test_command in ci
+
+
+def test_every_mail_command_is_documented() -> None:
+    from smartmail.commands import SPECS
+
+    for spec in SPECS:
+        assert f"`{spec.usage.replace('|', chr(92) + '|')}`" in README, spec.name
