@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from io import BytesIO
+from typing import TYPE_CHECKING
 
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 WIDTH_PX, HEIGHT_PX, DPI = 800, 400, 100
 MAX_BARS = 8
@@ -36,6 +35,10 @@ class Panel:
 
 def render(left: Panel, right: Panel, empty: str) -> bytes:
     """The two panels side by side as PNG bytes, WIDTH_PX x HEIGHT_PX."""
+    # matplotlib takes most of a second to import: only the weekly report pays for it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     left_axes, right_axes = figure.subplots(1, 2, width_ratios=(1, 1))
@@ -76,6 +79,8 @@ def _draw(axes: Axes, panel: Panel, empty: str) -> None:
     if not panel.overlay:
         axes.bar_label(drawn[1], fontsize=7, padding=2)
     axes.set_yticks(rows, [_short(b[0]) for b in bars], fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(axis="x", labelsize=8)
     axes.set_xlim(0, max(max(firsts), max(seconds), 1) * 1.15)
