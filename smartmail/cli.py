@@ -21,7 +21,7 @@ from smartmail.explain import explain
 from smartmail.models import Case, utcnow
 from smartmail.parse import parse
 from smartmail.pipeline import Envelope
-from smartmail.rules import load_rules
+from smartmail.rules_file import load_rules
 from smartmail.scheduler import sweep
 from smartmail.sender import deliver_due
 

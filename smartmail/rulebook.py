@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 
 from smartmail.errors import RulesError
-from smartmail.rules import Rules, default_rules, load_rules
+from smartmail.rules import Rules, default_rules
+from smartmail.rules_file import load_rules
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from smartmail.rules import (
     Rules,
     default_rules,
     format_duration,
-    load_rules,
     parse_duration,
 )
+from smartmail.rules_file import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "rules.yaml"

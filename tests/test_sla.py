@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from smartmail.rules import Calendar, Priority, load_rules
+from smartmail.rules import Calendar, Priority
+from smartmail.rules_file import load_rules
 from smartmail.sla import (
     add_duration,
     business_time_between,

@@ -19,7 +19,8 @@ DESK = "felanmalan@bostad.example"
 
 MESSY: dict[str, bytes] = {
     "unknown charset": (
-        b"From: a@kund.example\r\nTo: felanmalan@bostad.example\r\nSubject: =?x-unknown?Q?St=F6pp?=\r\n"
+        b"From: a@kund.example\r\nTo: felanmalan@bostad.example\r\n"
+        b"Subject: =?x-unknown?Q?St=F6pp?=\r\n"
         b"Content-Type: text/plain; charset=x-unknown\r\n\r\nStopp i k\xf6ket\r\n"
     ),
     "two subjects": (
@@ -39,7 +40,7 @@ MESSY: dict[str, bytes] = {
     "broken MIME": (
         b"From: e@kund.example\r\nTo: felanmalan@bostad.example\r\nSubject: Bilaga\r\n"
         b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n'
-        b"\r\nHej\r\n--XX\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\n"
+        b'\r\nHej\r\n--XX\r\nContent-Type: application/pdf; name="a.pdf"\r\n'
         b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n"
     ),
     "mailer-daemon without @": (
@@ -78,4 +79,4 @@ def test_messy_mail_is_accepted_stored_and_never_quarantined(daemon: RunningDaem
     assert replay.stdout.strip() == b"nothing in quarantine"
     listed = json.loads(daemon.cli("case", "list", "--json").stdout)
     number = next(c["number"] for c in listed if c["subject"] == "Trasig dorr")
-    assert "€ 500 – “snabbt”" in daemon.case(number)["messages"][0]["text"]
+    assert "€ 500 \u2013 \u201csnabbt\u201d" in daemon.case(number)["messages"][0]["text"]
