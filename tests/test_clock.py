@@ -17,6 +17,8 @@ from smartmail.db import transaction
 from smartmail.models import Case, Message, Notice
 from smartmail.pipeline import Envelope
 from smartmail.scheduler import SweepReport, sweep
+from smartmail.sender import deliver_due
+from tests.conftest import MemoryTransport
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EVA = "eva@kund.example"
@@ -168,3 +170,21 @@ def test_digests_go_out_each_working_morning_to_those_with_something_to_do(app: 
     assert "Stopp i avloppet" in digest.text
     assert sent(app, "digest_mine", "lisa@bostad.example") == []
     assert sweep_at(app, local(2026, 11, 28, 9)).digests == 0  # Saturday
+
+
+def test_the_weekly_report_goes_to_the_managers_once_on_monday_morning(app: App) -> None:
+    report(app, "Stopp i avloppet", "Stopp.", local(2026, 11, 18, 10))
+    assert sweep_at(app, local(2026, 11, 22, 9)).reports == 0  # Sunday
+    assert sweep_at(app, local(2026, 11, 23, 7, 1)).reports == 1  # Monday at opening
+    assert sweep_at(app, local(2026, 11, 23, 12)).reports == 0
+    (weekly,) = sent(app, "weekly_report")
+    assert weekly.to_addrs == "anna@bostad.example"
+    transport = app.transport
+    with time_machine.travel(local(2026, 11, 23, 12), tick=False):
+        from smartmail.sender import deliver_due
+
+        deliver_due(app.engine, transport, local(2026, 11, 23, 12))
+    body = next(
+        b for _f, to, b in transport.sent if to == ["anna@bostad.example"] and b"image/png" in b
+    )  # type: ignore[attr-defined]
+    assert b"Content-ID" in body
