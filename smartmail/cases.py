@@ -414,48 +414,33 @@ def has_role(session: Session, case: Case, email: str, role: str) -> bool:
     return session.exec(statement).first() is not None
 
 
-def log_time(
+def log_work(
     session: Session,
     case: Case,
-    minutes: int,
-    text: str,
+    entry: TimeEntry,
     actor: str,
     now: datetime,
     message: Message | None = None,
 ) -> None:
-    session.add(
-        TimeEntry(
-            case_id=case.number,
-            at=now,
-            actor=actor,
-            minutes=minutes,
-            text=text,
-            message_pk=message.id if message else None,
+    """Time worked (minutes) or material used (an amount) on the case, for invoicing."""
+    entry.case_id, entry.at, entry.actor = case.number, now, actor
+    entry.message_pk = message.id if message else None
+    session.add(entry)
+    if entry.minutes:
+        record_event(
+            session, case, "time", actor, now, message, minutes=entry.minutes, text=entry.text
         )
-    )
-    record_event(session, case, "time", actor, now, message, minutes=minutes, text=text)
-
-
-def log_material(
-    session: Session,
-    case: Case,
-    material: str,
-    amount: float,
-    actor: str,
-    now: datetime,
-    message: Message | None = None,
-) -> None:
-    session.add(
-        TimeEntry(
-            case_id=case.number,
-            at=now,
-            actor=actor,
-            material=material,
-            amount=amount,
-            message_pk=message.id if message else None,
+    else:
+        record_event(
+            session,
+            case,
+            "material",
+            actor,
+            now,
+            message,
+            material=entry.material,
+            amount=entry.amount,
         )
-    )
-    record_event(session, case, "material", actor, now, message, material=material, amount=amount)
 
 
 def link(

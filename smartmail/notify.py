@@ -184,6 +184,13 @@ def job(ctx: Context, session: Session, case: Case, contractor: str, now: dateti
 
 
 def resolved(ctx: Context, session: Session, case: Case, now: datetime) -> None:
+    """The customer hears that their case is resolved; a reply reopens it."""
+    _status_to_customer(ctx, session, case, "resolved", now)
+
+
+def _status_to_customer(
+    ctx: Context, session: Session, case: Case, template: str, now: datetime
+) -> None:
     customer = _customer(session, case)
     if customer is None or customer.email.endswith("@invalid"):
         return
@@ -192,7 +199,7 @@ def resolved(ctx: Context, session: Session, case: Case, now: datetime) -> None:
         session,
         case,
         to=customer.email,
-        template="resolved",
+        template=template,
         now=now,
         auto_submitted="auto-generated",
         customer_name=customer.name,
@@ -334,19 +341,8 @@ def deadline_notice(
 
 
 def auto_closed(ctx: Context, session: Session, case: Case, now: datetime) -> None:
-    customer = _customer(session, case)
-    if customer is None or customer.email.endswith("@invalid"):
-        return
-    _send(
-        ctx,
-        session,
-        case,
-        to=customer.email,
-        template="auto_closed",
-        now=now,
-        auto_submitted="auto-generated",
-        customer_name=customer.name,
-    )
+    """The customer hears that their resolved case was closed."""
+    _status_to_customer(ctx, session, case, "auto_closed", now)
 
 
 def digest(

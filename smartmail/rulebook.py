@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from pathlib import Path
 
-from smartmail.errors import RulesError
+from smartmail.errors import RuleProblem, RulesError
 from smartmail.rules import Rules, default_rules
-from smartmail.rules_file import load_rules
+from smartmail.rules_file import load_rules, rules_from_text
 
 log = logging.getLogger(__name__)
+
+SETTLE_SECONDS = 1.0  # a file changed more recently than this may still be being written
 
 
 class RuleBook:
@@ -29,6 +32,7 @@ class RuleBook:
         self.problem: RulesError | None = None  # why the newest file is not in force
         self.problem_digest = ""  # identifies the broken file version, to report it once
         self._stamp: tuple[float, int] | None = None
+        self._digest = ""  # of the version last read
         self._rules = self._first_load()
 
     def __call__(self) -> Rules:
@@ -49,19 +53,27 @@ class RuleBook:
             return load_rules(self.last_good)
 
     def _load(self) -> Rules:
-        text = self.path.read_bytes()
-        rules = load_rules(self.path)
+        """Load the file as read once: what is checked, kept and reported is one version."""
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            problem = RuleProblem(str(self.path), 0, "", f"cannot read the file: {exc}")
+            self._digest = "unreadable"
+            raise RulesError([problem]) from exc
+        self._digest = hashlib.sha256(data).hexdigest()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problem = RuleProblem(str(self.path), 0, "", f"not UTF-8 text: {exc}")
+            raise RulesError([problem]) from exc
+        rules = rules_from_text(text, str(self.path))
         if self.last_good is not None:
-            self.last_good.write_bytes(text)
+            self.last_good.write_bytes(data)
         self.problem, self.problem_digest = None, ""
         return rules
 
     def _note_problem(self, exc: RulesError) -> None:
-        self.problem = exc
-        try:
-            self.problem_digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
-        except OSError:
-            self.problem_digest = "unreadable"
+        self.problem, self.problem_digest = exc, self._digest
 
     def take_unreported_problem(self) -> RulesError | None:
         """The current problem if nobody was told of this broken version yet; marks it told."""
@@ -90,6 +102,11 @@ class RuleBook:
         try:
             self._rules = self._load()
         except RulesError as exc:
+            if time.time() - stamp[0] < SETTLE_SECONDS:
+                # Maybe caught mid-save (editors write in steps): look again next time
+                # rather than report a half-written file.
+                self._stamp = None
+                return False
             self._note_problem(exc)
             log.error("rules not reloaded, the last good rules stay in force:\n%s", exc)
             return False

@@ -792,6 +792,11 @@ def load_rules(path: str | Path) -> Rules:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise RulesError([RuleProblem(source, 0, "", f"cannot read the file: {error}")]) from None
+    return rules_from_text(text, source)
+
+
+def rules_from_text(text: str, source: str) -> Rules:
+    """Check the text of a rules file; `source` names it in every problem."""
     try:
         data, tree = _read_yaml(text)
     except yaml.YAMLError as error:

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from smartmail import cases, notify, queries, sla
 from smartmail.commands import Amount, Command, Due, Standing, Tagged, help_lines, refusal
-from smartmail.models import CLOSED_STATUSES, Case, Message, Party
+from smartmail.models import CLOSED_STATUSES, Case, Message, Party, TimeEntry
 from smartmail.rules import Route, Rules
 
 
@@ -231,17 +231,17 @@ class Steering:
     def _time(self, command: Command, case: Case) -> str:
         assert isinstance(command.value, timedelta)
         minutes = int(command.value.total_seconds() // 60)
-        cases.log_time(
-            self.session, case, minutes, command.text, self.actor, self.now, self.message
-        )
+        entry = TimeEntry(case_id=case.number, actor=self.actor, minutes=minutes, text=command.text)
+        cases.log_work(self.session, case, entry, self.actor, self.now, self.message)
         return f"time {minutes // 60}h{minutes % 60:02d}m logged"
 
     def _material(self, command: Command, case: Case) -> str:
         assert isinstance(command.value, Amount)
         value = command.value
-        cases.log_material(
-            self.session, case, value.text, value.value, self.actor, self.now, self.message
+        entry = TimeEntry(
+            case_id=case.number, actor=self.actor, material=value.text, amount=value.value
         )
+        cases.log_work(self.session, case, entry, self.actor, self.now, self.message)
         return f"material {value.text} {value.value:.2f} logged"
 
     def _merge(self, command: Command, case: Case) -> str:

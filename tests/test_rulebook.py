@@ -1,3 +1,5 @@
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -5,13 +7,20 @@ import pytest
 from smartmail.errors import RulesError
 from smartmail.rulebook import RuleBook
 
+def write_settled(path: Path, text: str) -> None:
+    """Write `text` as a file saved a while ago (a fresh file may still be mid-save)."""
+    path.write_text(text)
+    old = time.time() - 60
+    os.utime(path, (old, old))
+
+
 BROKEN = "address: felanmalan@bostad.example\npriorities:\n  - name: akut\n    resolve_within: 2x\n"
 
 
 def test_a_broken_edit_keeps_the_last_good_rules(rules_path: Path, tmp_path: Path) -> None:
     book = RuleBook(rules_path, tmp_path)
     good = book()
-    rules_path.write_text(BROKEN)
+    write_settled(rules_path, BROKEN)
     assert book.reload(force=True) is False
     assert book() is good
     assert book.problem is not None
@@ -23,9 +32,9 @@ def test_a_broken_edit_keeps_the_last_good_rules(rules_path: Path, tmp_path: Pat
 def test_a_fixed_file_takes_effect(rules_path: Path, tmp_path: Path) -> None:
     book = RuleBook(rules_path, tmp_path)
     text = rules_path.read_text()
-    rules_path.write_text(BROKEN)
+    write_settled(rules_path, BROKEN)
     book.reload(force=True)
-    rules_path.write_text(text.replace("resolve_within: 24h", "resolve_within: 12h"))
+    write_settled(rules_path, text.replace("resolve_within: 24h", "resolve_within: 12h"))
     assert book.reload(force=True) is True
     assert book.problem is None
     assert book().priority("akut").resolve_within.total_seconds() == 12 * 3600
@@ -35,7 +44,7 @@ def test_a_restart_on_a_broken_file_runs_the_last_good_copy(
     rules_path: Path, tmp_path: Path
 ) -> None:
     RuleBook(rules_path, tmp_path)
-    rules_path.write_text(BROKEN)
+    write_settled(rules_path, BROKEN)
     restarted = RuleBook(rules_path, tmp_path)
     assert restarted().address == "felanmalan@bostad.example"
     assert restarted.problem is not None
@@ -51,3 +60,13 @@ def test_a_broken_file_with_nothing_to_fall_back_on_is_refused(tmp_path: Path) -
 def test_no_file_means_built_in_defaults(tmp_path: Path) -> None:
     book = RuleBook(tmp_path / "missing.yaml", tmp_path, "desk@example.org")
     assert book().address == "desk@example.org"
+
+
+def test_a_file_caught_mid_save_is_looked_at_again(rules_path: Path, tmp_path: Path) -> None:
+    book = RuleBook(rules_path, tmp_path)
+    rules_path.write_text(BROKEN)  # just now: perhaps half written
+    assert book.reload(force=True) is False
+    assert book.problem is None
+    os.utime(rules_path, (time.time() - 60, time.time() - 60))
+    assert book.reload() is False
+    assert book.problem is not None

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import smtplib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Sink
-from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
+from tests.e2e.daemon import RunningDaemon
 
 pytestmark = pytest.mark.e2e
 
@@ -53,18 +51,6 @@ MESSY: dict[str, bytes] = {
 def crlf(raw: bytes) -> bytes:
     """Files keep LF; on the wire every line ends in CRLF."""
     return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, rules_path: Path, sink: Sink) -> Iterator[RunningDaemon]:
-    env = daemon_env(
-        tmp_path / "data", rules_path, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}"
-    )
-    running = start_daemon(env, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def test_messy_mail_is_accepted_stored_and_never_quarantined(daemon: RunningDaemon) -> None:

@@ -5,30 +5,17 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Sink
-from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
+from tests.e2e.daemon import RunningDaemon
 from tests.e2e.mailing import new_mail, send
 
 pytestmark = pytest.mark.e2e
 
 ANNA = "anna@bostad.example"
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, rules_path: Path, sink: Sink) -> Iterator[RunningDaemon]:
-    env = daemon_env(
-        tmp_path / "data", rules_path, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}"
-    )
-    running = start_daemon(env, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def wait_for_log(daemon: RunningDaemon, text: str) -> None:
@@ -66,4 +53,4 @@ def test_a_broken_edit_keeps_the_last_good_rules_and_managers_hear_once(
     sink.wait_to("eva@kund.example", 2)
     first, second = daemon.case(1), daemon.case(2)
     assert first["due_at"] > second["due_at"]  # 24 h then 12 h from about the same time
-    assert len(sink.to(ANNA)) == 1
+    assert len(sink.to(ANNA)) == 1, "".join(daemon.log)

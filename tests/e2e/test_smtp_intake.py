@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Sink
-from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
+from tests.e2e.daemon import RunningDaemon
 
 pytestmark = pytest.mark.e2e
 
 CUSTOMER = "eva.svensson@kund.example"
 DESK = "felanmalan@bostad.example"
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, rules_path: Path, sink: Sink) -> Iterator[RunningDaemon]:
-    env = daemon_env(
-        tmp_path / "data", rules_path, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}"
-    )
-    running = start_daemon(env, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def mail(subject: str, body: str, **headers: str) -> EmailMessage:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Sink
-from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
+from tests.e2e.daemon import RunningDaemon
 from tests.e2e.mailing import new_mail, reply, send
 
 pytestmark = pytest.mark.e2e
@@ -18,18 +16,6 @@ EVA = "eva@kund.example"
 KALLE = "kalle@bostad.example"
 LISA = "lisa@bostad.example"
 ROR = "jobb@rorab.example"
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, rules_path: Path, sink: Sink) -> Iterator[RunningDaemon]:
-    env = daemon_env(
-        tmp_path / "data", rules_path, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}"
-    )
-    running = start_daemon(env, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def open_case(daemon: RunningDaemon, sink: Sink, subject: str = "Stopp i avloppet") -> EmailMessage:
