@@ -98,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.log_level != "DEBUG":
+        # Every SMTP command and every scheduler tick is noise outside debugging.
+        for chatty in ("mail.log", "apscheduler"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.command == "rules" and args.rules_command == "check":
         return cmd_rules_check(settings, args)
     try:
