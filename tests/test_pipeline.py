@@ -243,3 +243,39 @@ def test_the_outbox_sends_once(app: App) -> None:
     assert len(transport.sent) == 2
     _from, _rcpt, body = transport.sent[0]
     assert b"Auto-Submitted: auto-replied" in body
+
+
+def test_a_team_gives_its_cases_to_the_least_loaded_member(app: App) -> None:
+    owners = []
+    for n in range(4):
+        outcome = process(app, raw_mail(f"Stopp {n}", "Stopp i avloppet."))
+        with transaction(app.engine) as session:
+            found = session.get(Case, outcome.case_number)
+            assert found is not None
+            owners.append(found.assignee)
+            if n == 1:  # Lisa closes hers: she is the least loaded again
+                cases.set_status(session, found, "closed", "lisa@bostad.example", NOW)
+    assert owners == [
+        "kalle@bostad.example",
+        "lisa@bostad.example",
+        "lisa@bostad.example",
+        "kalle@bostad.example",
+    ]
+
+
+def test_round_robin_takes_turns(app: App, rules_path: Path) -> None:
+    text = rules_path.read_text().replace(
+        "fastighetsskotare: {members: [kalle@bostad.example, lisa@bostad.example]}",
+        "fastighetsskotare: {members: [kalle@bostad.example, lisa@bostad.example], "
+        "assign: round_robin}",
+    )
+    rules_path.write_text(text)
+    assert app.rules.reload(force=True)
+    owners = []
+    for n in range(3):
+        outcome = process(app, raw_mail(f"Stopp {n}", "Stopp i avloppet."))
+        with transaction(app.engine) as session:
+            found = session.get(Case, outcome.case_number)
+            assert found is not None
+            owners.append(found.assignee)
+    assert owners == ["kalle@bostad.example", "lisa@bostad.example", "kalle@bostad.example"]
