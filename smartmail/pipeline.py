@@ -116,6 +116,17 @@ class Pipeline:
 
     def _process(self, raw: bytes, sha: str, envelope: Envelope, now: datetime) -> Outcome:
         mail = parse(raw)
+        for _ in range(3):
+            try:
+                return self._store(mail, sha, envelope, now)
+            except IntegrityError:
+                # Not a resend: a mail processed alongside (PostgreSQL runs them side by side)
+                # first added a party this one adds too (sender, owner). It has committed by
+                # now, so the next try finds it.
+                continue
+        return self._store(mail, sha, envelope, now)
+
+    def _store(self, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime) -> Outcome:
         try:
             with transaction(self.engine) as session:
                 return self._handle(session, mail, sha, envelope, now)

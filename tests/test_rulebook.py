@@ -7,6 +7,7 @@ import pytest
 from smartmail.errors import RulesError
 from smartmail.rulebook import RuleBook
 
+
 def write_settled(path: Path, text: str) -> None:
     """Write `text` as a file saved a while ago (a fresh file may still be mid-save)."""
     path.write_text(text)
