@@ -164,38 +164,61 @@ class Pipeline:
         ):
             return self._steer(session, mail, message, envelope, case, role, tagged, now)
         if case is not None and (case.status != "closed" or message.automatic):
-            sender = cases.party_for(
-                session, mail.from_addr or "unknown@invalid", mail.from_name, now
-            )
-            cases.add_inbound(session, case, message, sender, role, now, self.rules())
-            self._store_attachments(session, mail, message)
-            if not message.automatic:
-                notify.tell_owner(
-                    self.notify_context(rules), session, case, sender, message.text, now
-                )
-            return Outcome("reply", mail.message_id, case.number, thread.signal)
+            return self._add_to_case(session, mail, message, case, role, thread, now)
         if not guard.may_open_case:
             session.add(message)
             session.flush()
             self._store_attachments(session, mail, message)
             return Outcome("stored", mail.message_id, None, ",".join(guard.hits))
-        new_case, route = self._open(session, mail, message, envelope, rules, now)
-        if case is not None:
+        new_case = self._new_case(session, mail, message, envelope, guard, now)
+        if case is not None:  # it answered a closed case
             cases.follow_up_of(session, new_case, case, now)
+            return Outcome("follow_up", mail.message_id, new_case.number, ",".join(guard.hits))
+        return Outcome("new_case", mail.message_id, new_case.number, ",".join(guard.hits))
+
+    def _add_to_case(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        case: Case,
+        role: str,
+        thread: Thread,
+        now: datetime,
+    ) -> Outcome:
+        """A reply on an open case (or machine mail about any case); the owner hears of it."""
+        rules = self.rules()
+        sender = cases.party_for(session, mail.from_addr or "unknown@invalid", mail.from_name, now)
+        cases.add_inbound(session, case, message, sender, role, now, rules)
+        self._store_attachments(session, mail, message)
+        if not message.automatic:
+            notify.tell_owner(self.notify_context(rules), session, case, sender, message.text, now)
+        return Outcome("reply", mail.message_id, case.number, thread.signal)
+
+    def _new_case(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        envelope: Envelope,
+        guard: GuardResult,
+        now: datetime,
+    ) -> Case:
+        """Open, route and own a case; acknowledge it and tell whoever must act."""
+        rules = self.rules()
+        case, route = self._open(session, mail, message, envelope, rules, now)
         context = self.notify_context(rules)
         if guard.may_answer:
-            notify.acknowledge(context, session, new_case, mail, now)
-        notify.owner_of_new_case(context, session, new_case, mail, now)
+            notify.acknowledge(context, session, case, mail, now)
+        notify.owner_of_new_case(context, session, case, mail, now)
         if rules.role_of(route.recipient) == "contractor":
             # A contractor takes the job; the case itself waits for an owner among the staff.
             person = rules.person(route.recipient)
-            contractor = cases.party_for(
-                session, route.recipient, person.name if person else "", now
-            )
-            cases.forward(session, new_case, contractor, cases.SYSTEM, now, message)
-            notify.job(context, session, new_case, route.recipient, now)
-        kind: OutcomeKind = "follow_up" if case is not None else "new_case"
-        return Outcome(kind, mail.message_id, new_case.number, ",".join(guard.hits))
+            name = person.name if person else ""
+            contractor = cases.party_for(session, route.recipient, name, now)
+            cases.forward(session, case, contractor, cases.SYSTEM, now, message)
+            notify.job(context, session, case, route.recipient, now)
+        return case
 
     def _steer(
         self,
