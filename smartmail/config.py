@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -32,7 +32,13 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "unset = write sent mail as .eml files to `<data dir>/sent/`; "
         "`smtp://host:port` or `smtps://user:pass@host:port` to relay",
     ),
-    "SMARTMAIL_IMAP": ("unset", "`imap://user:pass@host:port/INBOX` or `imaps://...` to poll"),
+    "SMARTMAIL_IMAP": (
+        "unset",
+        "mailboxes to read: `imap://user:pass@host:port/INBOX` or `imaps://...`, "
+        "comma-separated; `?address=` names the function address the mail came to",
+    ),
+    "SMARTMAIL_IMAP_PROCESSED": ("Processed", "IMAP folder that stored mail is moved to"),
+    "SMARTMAIL_IMAP_FAILED": ("Failed", "IMAP folder for mail that will never be accepted"),
     "SMARTMAIL_SECRET": (
         "unset = generated once into `<data dir>/secret`",
         "signs case tokens and reply addresses",
@@ -63,6 +69,24 @@ class Relay:
 
 
 @dataclass(frozen=True)
+class ImapMailbox:
+    """A mailbox to read, and the function address its mail counts as sent to (if any)."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str
+    password: str = field(repr=False)
+    folder: str = "INBOX"
+    address: str | None = None
+
+    def __str__(self) -> str:
+        # For log lines: never the password.
+        scheme = "imaps" if self.tls else "imap"
+        return f"{scheme}://{self.username}@{self.host}:{self.port}/{self.folder}"
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -71,10 +95,12 @@ class Settings:
     lmtp_listen: HostPort | None
     address: str | None
     outbound: Relay | None
-    imap: tuple[str, ...]
+    imap: tuple[ImapMailbox, ...]
     secret: bytes
     max_message_size: int
     log_level: str
+    imap_processed: str = "Processed"
+    imap_failed: str = "Failed"
 
     @property
     def raw_dir(self) -> Path:
@@ -104,6 +130,7 @@ def load_settings(
 
     data_dir = Path(get("SMARTMAIL_DATA_DIR") or "./data").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    imap = parse_imap(get("SMARTMAIL_IMAP"))
     return Settings(
         data_dir=data_dir,
         database_url=get("SMARTMAIL_DATABASE_URL") or f"sqlite:///{data_dir / 'smartmail.db'}",
@@ -112,7 +139,9 @@ def load_settings(
         lmtp_listen=_optional(get("SMARTMAIL_LMTP_LISTEN"), "SMARTMAIL_LMTP_LISTEN"),
         address=_address(get("SMARTMAIL_ADDRESS")),
         outbound=parse_relay(get("SMARTMAIL_OUTBOUND")),
-        imap=tuple(u.strip() for u in (get("SMARTMAIL_IMAP") or "").split(",") if u.strip()),
+        imap=imap,
+        imap_processed=_imap_folder("SMARTMAIL_IMAP_PROCESSED", get, "Processed", imap),
+        imap_failed=_imap_folder("SMARTMAIL_IMAP_FAILED", get, "Failed", imap),
         secret=_secret(get("SMARTMAIL_SECRET"), data_dir),
         max_message_size=_positive_int(
             "SMARTMAIL_MAX_MESSAGE_SIZE", get("SMARTMAIL_MAX_MESSAGE_SIZE"), 26214400
@@ -147,6 +176,82 @@ def parse_relay(value: str | None) -> Relay | None:
         username=unquote(url.username) if url.username else None,
         password=unquote(url.password) if url.password else None,
     )
+
+
+def parse_imap(value: str | None) -> tuple[ImapMailbox, ...]:
+    """SMARTMAIL_IMAP: one or more mailbox URLs, comma-separated (quote a comma as %2C)."""
+    return tuple(parse_imap_url(url.strip()) for url in (value or "").split(",") if url.strip())
+
+
+def parse_imap_url(value: str) -> ImapMailbox:
+    """`imap[s]://user:pass@host[:port][/FOLDER][?address=...]`, user and pass URL-quoted."""
+    shown = _without_password(value)
+    try:
+        url = urlsplit(value)
+    except ValueError as exc:
+        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: {exc}") from exc
+    if url.scheme not in ("imap", "imaps") or not url.hostname:
+        raise ConfigError(
+            f"SMARTMAIL_IMAP={shown!r}: expected imap://user:pass@host:port/FOLDER or imaps://..."
+        )
+    if url.username is None or url.password is None:
+        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: the user and password are missing")
+    try:
+        port = url.port or (993 if url.scheme == "imaps" else 143)
+    except ValueError as exc:
+        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: {exc}") from exc
+    return ImapMailbox(
+        host=url.hostname,
+        port=port,
+        tls=url.scheme == "imaps",
+        username=unquote(url.username),
+        password=unquote(url.password),
+        folder=unquote(url.path.lstrip("/")) or "INBOX",
+        address=_imap_address(shown, url.query),
+    )
+
+
+def _imap_address(shown: str, query: str) -> str | None:
+    try:
+        params = parse_qs(query, strict_parsing=bool(query))
+    except ValueError as exc:
+        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: bad query: {exc}") from exc
+    unknown = sorted(set(params) - {"address"})
+    if unknown:
+        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: unknown parameter {unknown[0]!r}")
+    addresses = params.get("address", [])
+    if len(addresses) > 1:
+        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: more than one address")
+    if not addresses:
+        return None
+    address = addresses[0].strip()
+    if "@" not in address or " " in address:
+        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: address={address!r} is no email address")
+    return address.lower()
+
+
+def _without_password(value: str) -> str:
+    """The URL as error messages may show it: the password replaced by ***."""
+    try:
+        url = urlsplit(value)
+    except ValueError:
+        return "(a malformed URL)"
+    userinfo, at, hostport = url.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return value
+    return url._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}").geturl()
+
+
+def _imap_folder(
+    name: str, get: Callable[[str], str | None], default: str, mailboxes: tuple[ImapMailbox, ...]
+) -> str:
+    """Where filed mail goes; never the folder being read, or the daemon would read it again."""
+    folder = get(name) or default
+    for mailbox in mailboxes:
+        same = folder == mailbox.folder or folder.upper() == mailbox.folder.upper() == "INBOX"
+        if same:
+            raise ConfigError(f"{name}={folder!r} is the folder read from {mailbox}")
+    return folder
 
 
 def _optional(value: str | None, name: str) -> HostPort | None:

@@ -17,6 +17,7 @@ from smartmail import notify
 from smartmail.app import App
 from smartmail.config import HostPort
 from smartmail.db import transaction
+from smartmail.inbound.imap import start_imap
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.models import utcnow
 from smartmail.scheduler import sweep
@@ -95,6 +96,7 @@ class Daemon:
             self.rules_changed.clear()
 
     def _report_rules_problem(self, problem: str) -> None:
+        log.info("telling the managers that %s is broken", self.app.rules.path)
         rules = self.app.rules()
         with transaction(self.app.engine) as session:
             notify.rules_problem(
@@ -147,6 +149,8 @@ class Daemon:
             asyncio.create_task(self.send_outbox_forever()),
             asyncio.create_task(self.watch_rules_forever()),
         ]
+        # Each IMAP task stops its reader thread itself once `stopping` is set.
+        tasks += start_imap(self.app, self.executor, self.stopping, self.outbox_waiting.set)
         if ready:
             ready()
         await self.stopping.wait()

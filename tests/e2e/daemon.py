@@ -59,8 +59,11 @@ def run_cli(
     )
 
 
-def start_daemon(env: dict[str, str], cwd: Path) -> RunningDaemon:
-    """Start `smartmail run` and wait until its listeners say where they are."""
+def start_daemon(env: dict[str, str], cwd: Path, wait_for: str | None = None) -> RunningDaemon:
+    """Start `smartmail run` and wait until its listeners say where they are.
+
+    With `wait_for`, also wait for a log line containing it (e.g. an IMAP reader idling).
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "smartmail", "run"],
         env=env,
@@ -73,15 +76,26 @@ def start_daemon(env: dict[str, str], cwd: Path) -> RunningDaemon:
     ports: dict[str, int] = {}
     log: list[str] = []
     expected = {"SMTP"} | ({"LMTP"} if env.get("SMARTMAIL_LMTP_LISTEN") else set())
+    waiting = wait_for is not None
+    # A line that never comes (e.g. a mailbox it cannot reach) must fail the test, not hang it.
+    watchdog = threading.Timer(30, process.kill)
+    if waiting:
+        watchdog.start()
     for line in process.stderr:
         log.append(line)
         if " listening on " in line:
             channel = line.split(" listening on ")[0].rsplit(" ", 1)[-1]
             ports[channel] = int(line.rsplit(":", 1)[-1])
-        if expected <= ports.keys():
+        waiting = waiting and wait_for not in line
+        if expected <= ports.keys() and not waiting:
             break
     else:
-        raise AssertionError("the daemon stopped before listening:\n" + "".join(log))
+        process.wait()
+        process.stderr.close()
+        raise AssertionError(
+            f"the daemon stopped before {wait_for or 'listening'}:\n" + "".join(log)
+        )
+    watchdog.cancel()
     daemon = RunningDaemon(process, env, cwd, ports["SMTP"], ports.get("LMTP"), log)
 
     def drain() -> None:

@@ -7,6 +7,7 @@ so each test uses a fresh user.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -26,7 +27,7 @@ from imapclient import IMAPClient
 
 from tests.conftest import free_port
 
-PASSWORD = "test-password"  # noqa: S105 (a throwaway loopback server)
+PASSWORD = "test-password"
 MAIL_UID = 8  # Debian's `mail` user: Dovecot refuses to store mail as root (first_valid_uid).
 
 CONFIG = """\
@@ -72,6 +73,8 @@ service imap-login {{
 class Dovecot:
     dir: Path
     port: int
+    instance: str
+    master: subprocess.Popen[bytes] | None = None
 
     @property
     def config(self) -> Path:
@@ -82,21 +85,48 @@ class Dovecot:
         return f"imap://{user}:{PASSWORD}@127.0.0.1:{self.port}/{folder}{query}"
 
     def start(self) -> None:
-        subprocess.run(["dovecot", "-c", str(self.config)], check=True, capture_output=True)
+        # In the foreground (-F), so the master is our child: no pid file, no stray daemon.
+        self.master = subprocess.Popen(
+            ["dovecot", "-F", "-c", str(self.config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._wait_until_serving()
 
     def stop(self) -> None:
-        """Stop the master and wait until it is gone, so the port is free for a restart."""
-        pid_file = self.dir / "run" / "master.pid"
-        if not pid_file.exists():
+        """Stop the master and every process of this instance, as a real server stop does."""
+        if self.master is None:
             return
-        pid = int(pid_file.read_text().strip())
-        subprocess.run(["doveadm", "-c", str(self.config), "stop"], check=False, capture_output=True)
+        self.master.terminate()
+        try:
+            self.master.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.master.kill()
+            self.master.wait()
+        self.master = None
+        # The master leaves imap processes serving their open connections; end them too.
+        leftover = self._processes()
+        for pid in leftover:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         end = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < end:
+        while self._processes() and time.monotonic() < end:
             time.sleep(0.02)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+
+    def _processes(self) -> list[int]:
+        """Pids of this instance's processes, found by their title `dovecot-INSTANCE/...`."""
+        title = f"dovecot-{self.instance}/".encode()
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if (entry / "cmdline").read_bytes().startswith(title):
+                        pids.append(int(entry.name))
+        return pids
+
+    def doveadm(self, *args: str) -> None:
+        subprocess.run(["doveadm", "-c", str(self.config), *args], check=True, capture_output=True)
 
     def restart(self) -> None:
         self.stop()
@@ -131,16 +161,28 @@ class Dovecot:
         with self.client(user) as client:
             client.select_folder(folder, readonly=True)
             uids = client.search("ALL")
+            if not uids:
+                return []
             fetched = client.fetch(uids, [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
             return [
                 data[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].decode().partition(":")[2].strip()
                 for data in fetched.values()
             ]
 
+    def raw_mails(self, user: str, folder: str) -> list[bytes]:
+        """The mails as a reader fetches them (CRLF line ends), oldest first."""
+        with self.client(user) as client:
+            client.select_folder(folder, readonly=True)
+            uids = sorted(client.search("ALL"))
+            fetched = client.fetch(uids, [b"BODY.PEEK[]"]) if uids else {}
+            return [fetched[uid][b"BODY[]"] for uid in uids]
+
     def flags(self, user: str, folder: str) -> list[tuple[bytes, ...]]:
         with self.client(user) as client:
             client.select_folder(folder, readonly=True)
             uids = client.search("ALL")
+            if not uids:
+                return []
             return [data[b"FLAGS"] for data in client.fetch(uids, [b"FLAGS"]).values()]
 
     def _wait_until_serving(self) -> None:
@@ -151,23 +193,18 @@ class Dovecot:
                     if sock.recv(100).startswith(b"* OK"):
                         return
             except OSError:
-                time.sleep(0.02)
+                pass
+            if self.master is not None and self.master.poll() is not None:
+                break
+            time.sleep(0.02)
         log = self.dir / "dovecot.log"
         text = log.read_text() if log.exists() else "(no log)"
         raise AssertionError(f"dovecot did not start on port {self.port}:\n{text}")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def why_not_runnable() -> str | None:
     """The reason these tests cannot run here, or None."""
-    if shutil.which("dovecot") is None or shutil.which("doveadm") is None:
+    if shutil.which("dovecot") is None:
         return "dovecot not found: apt-get install dovecot-imapd dovecot-lmtpd"
     if os.geteuid() != 0:
         return "the private dovecot stores mail as the `mail` user, which needs root"
@@ -185,10 +222,10 @@ def running_dovecot() -> Iterator[Dovecot]:
     path.chmod(0o755)
     (path / "mail").mkdir()
     os.chown(path / "mail", MAIL_UID, MAIL_UID)
-    dovecot = Dovecot(path, free_port())
+    dovecot = Dovecot(path, free_port(), f"smartmail-test-{secrets.token_hex(4)}")
     dovecot.config.write_text(
         CONFIG.format(
-            instance=f"smartmail-test-{secrets.token_hex(4)}",
+            instance=dovecot.instance,
             dir=path,
             uid=MAIL_UID,
             password=PASSWORD,
@@ -201,4 +238,3 @@ def running_dovecot() -> Iterator[Dovecot]:
     finally:
         dovecot.stop()
         shutil.rmtree(path, ignore_errors=True)
-
