@@ -108,54 +108,74 @@ class DeliveryReport:
     failed: int = 0
 
 
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    mail_from: str
+    rcpt_to: list[str]
+    body: bytes
+
+
 def deliver_due(
-    engine: Engine, transport: Transport, now: datetime, limit: int = 100
+    engine: Engine, transport: Transport, now: datetime, limit: int = 50
 ) -> DeliveryReport:
-    """Send every queued mail whose time has come; returns what happened."""
+    """Send every queued mail whose time has come, `limit` at a time; returns what happened."""
     report = DeliveryReport()
+    # A leased or retried row is not due again as of `now`: this ends.
+    while batch := _claim(engine, now, limit):
+        for claimed in batch:
+            error, permanent = _attempt(transport, claimed)
+            _record(engine, claimed.id, error, permanent, now, report)
+    return report
+
+
+def _claim(engine: Engine, now: datetime, limit: int) -> list[Claimed]:
+    """Lease the due rows in one transaction; a row another sender leased is skipped."""
+    claimed = []
     with transaction(engine) as session:
-        ids = session.exec(
-            select(Outbox.id)
+        rows = session.exec(
+            select(Outbox)
             .where(Outbox.status == "queued", Outbox.next_attempt_at <= now)
             .order_by(col(Outbox.id))
             .limit(limit)
         ).all()
-    for outbox_id in ids:
-        assert outbox_id is not None
-        if _claim(engine, outbox_id, now):
-            _deliver_one(engine, transport, outbox_id, now, report)
-    return report
-
-
-def _claim(engine: Engine, outbox_id: int, now: datetime) -> bool:
-    with transaction(engine) as session:
-        result = session.execute(
-            update(Outbox)
-            .where(
-                col(Outbox.id) == outbox_id,
-                col(Outbox.status) == "queued",
-                col(Outbox.next_attempt_at) <= now,
+        for row in rows:
+            result = session.execute(
+                update(Outbox)
+                .where(
+                    col(Outbox.id) == row.id,
+                    col(Outbox.status) == "queued",
+                    col(Outbox.next_attempt_at) <= now,
+                )
+                .values(next_attempt_at=now + LEASE, attempts=col(Outbox.attempts) + 1)
+                .execution_options(synchronize_session=False)
             )
-            .values(next_attempt_at=now + LEASE, attempts=col(Outbox.attempts) + 1)
-        )
-        return bool(getattr(result, "rowcount", 0) == 1)
+            if getattr(result, "rowcount", 0) == 1:
+                assert row.id is not None
+                claimed.append(Claimed(row.id, row.mail_from, row.rcpt_to.split(","), row.body))
+    return claimed
 
 
-def _deliver_one(
-    engine: Engine, transport: Transport, outbox_id: int, now: datetime, report: DeliveryReport
-) -> None:
-    with transaction(engine) as session:
-        row = session.get(Outbox, outbox_id)
-        assert row is not None
-        mail_from, rcpt, body = row.mail_from, row.rcpt_to.split(","), row.body
-    error: str | None = None
-    permanent = False
+def _attempt(transport: Transport, claimed: Claimed) -> tuple[str | None, bool]:
+    """(error, permanent) of one try; (None, False) when it went out."""
     try:
-        transport.send(mail_from, rcpt, body)
+        transport.send(claimed.mail_from, claimed.rcpt_to, claimed.body)
     except PermanentFailure as exc:
-        error, permanent = str(exc), True
+        return str(exc), True
     except TemporaryFailure as exc:
-        error = str(exc)
+        return str(exc), False
+    return None, False
+
+
+def _record(
+    engine: Engine,
+    outbox_id: int,
+    error: str | None,
+    permanent: bool,
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    """Right after each try, so a crash resends at most the mail in flight."""
     with transaction(engine) as session:
         row = session.get(Outbox, outbox_id)
         assert row is not None
