@@ -133,10 +133,11 @@ def case_text(data: dict[str, Any]) -> str:
         "",
     ]
     for m in data["messages"]:
-        arrow = "<-" if m["direction"] == "in" else "->"
-        lines.append(
-            f"{m['at'][:19]} {arrow} {m['from']} ({m['visibility']}, {m['thread_signal']})"
-        )
+        if m["direction"] == "in":
+            who = f"<- {m['from']} ({m['visibility']}, found by {m['thread_signal']})"
+        else:
+            who = f"-> {', '.join(m['to'])} ({m['visibility']})"
+        lines.append(f"{m['at'][:19]} {who}")
         lines.append(f"    {m['subject']}")
         lines.extend(f"    | {line}" for line in m["text"].splitlines()[:20])
     lines.append("")
