@@ -419,6 +419,13 @@ class Pipeline:
         self, sha: str, envelope: Envelope, exc: BaseException, now: datetime
     ) -> Outcome:
         with transaction(self.engine) as session:
+            waiting = session.exec(
+                select(Quarantine).where(
+                    Quarantine.raw_sha256 == sha, col(Quarantine.replayed_at).is_(None)
+                )
+            ).first()
+            if waiting is not None:  # the same bytes again (a resend, an IMAP re-read)
+                return Outcome("quarantined", detail=f"quarantine #{waiting.id}: {waiting.error}")
             row = Quarantine(
                 raw_sha256=sha,
                 channel=envelope.channel,

@@ -279,3 +279,13 @@ def test_round_robin_takes_turns(app: App, rules_path: Path) -> None:
             assert found is not None
             owners.append(found.assignee)
     assert owners == ["kalle@bostad.example", "lisa@bostad.example", "kalle@bostad.example"]
+
+
+def test_the_same_broken_mail_twice_is_quarantined_once(app: App) -> None:
+    broken = BrokenOnce(app.rules())
+    app.pipeline.rules = lambda: broken  # type: ignore[assignment, return-value]
+    raw = raw_mail()
+    assert process(app, raw).kind == "quarantined"
+    assert process(app, raw).kind == "quarantined"
+    with transaction(app.engine) as session:
+        assert len(session.exec(select(Quarantine)).all()) == 1
