@@ -176,25 +176,22 @@ def add_inbound(
     role: str,
     now: datetime,
     rules: Rules | None = None,
+    reopen_on_reply: bool = True,
 ) -> None:
     """Attach an inbound mail to `case`. A customer's answer reopens a resolved case and
-    restarts the clock of a case waiting on them."""
+    restarts the clock of a case waiting on them (not when it carries commands: those say
+    what is to happen)."""
     message.case_id = case.number
     session.add(message)
     session.flush()
-    # Another customer writing on the case (a neighbour, a forward) takes part, but it is
-    # not their case: they join as cc.
-    _join(
-        session,
-        case,
-        sender,
-        "cc" if role == "customer" and case.customer_id != sender.id else role,
-    )
+    # Writing on a case makes one take part (cc); who the customer is, who owns it and which
+    # contractor it was forwarded to are set only by opening, assigning and forwarding.
+    _join(session, case, sender, "customer" if case.customer_id == sender.id else "cc")
     case.updated_at = now
     record_event(
         session, case, "mail_in", sender.email, now, message, visibility=message.visibility
     )
-    if role != "customer" or message.automatic:
+    if role != "customer" or message.automatic or not reopen_on_reply:
         return
     if case.status == "resolved":
         reopen(session, case, sender.email, now, message, rules)
@@ -457,7 +454,7 @@ def merge(
     for row in session.exec(select(CaseParty).where(CaseParty.case_id == case.number)).all():
         party = session.get(Party, row.party_id)
         if party is not None:
-            _join(session, into, party, row.role if row.role != "owner" else "cc")
+            _join(session, into, party, "contractor" if row.role == "contractor" else "cc")
     case.merged_into = into.number
     set_status(session, case, "closed", actor, now, message)
     record_event(session, case, "merged_into", actor, now, message, number=into.number)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from smartmail import cases, reports, views
 from smartmail.app import App, open_app
 from smartmail.config import Settings, load_settings
@@ -88,11 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # For `ingest`, anything that goes wrong before the mail is stored must say "try again"
+    # (75): an MTA bounces the mail on any other code.
+    not_stored = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"smartmail: {exc}", file=sys.stderr)
-        return EX_CONFIG
+        return not_stored
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -108,9 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = open_app(settings)
     except RulesError as exc:
         print(f"smartmail: the rules are wrong:\n{exc}", file=sys.stderr)
-        return EX_CONFIG
-    except TemporaryFailure as exc:
-        print(f"smartmail: {exc}", file=sys.stderr)
+        return not_stored
+    except (TemporaryFailure, SQLAlchemyError, OSError) as exc:
+        print(f"smartmail: cannot start: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     commands: dict[str, Callable[[App, argparse.Namespace], int]] = {
         "run": cmd_run,
@@ -156,6 +161,10 @@ def cmd_ingest(app: App, args: argparse.Namespace) -> int:
     except PermanentFailure as exc:
         print(f"smartmail ingest: {exc}", file=sys.stderr)
         return EX_DATAERR
+    except Exception as exc:  # not stored, not even in quarantine: the MTA must try again
+        log.exception("ingest could not store the mail")
+        print(f"smartmail ingest: not stored, try again: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
     number = f" case {outcome.case_number}" if outcome.case_number else ""
     print(f"{outcome.kind}{number} {outcome.message_id} {outcome.detail}".rstrip())
     _deliver(app, utcnow())
@@ -166,8 +175,8 @@ def _deliver(app: App, now: datetime) -> None:
     """Send what is due; what cannot be sent stays queued for the daemon."""
     try:
         report = deliver_due(app.engine, app.transport, now)
-    except TemporaryFailure as exc:
-        log.warning("outbox not delivered now: %s", exc)
+    except Exception as exc:  # the mail is stored by now: never fail the command for this
+        log.warning("outbox not delivered now (the daemon will): %s", exc)
         return
     if report.retried or report.failed:
         log.warning("outbox: %s", report)

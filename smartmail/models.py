@@ -181,7 +181,7 @@ class Quarantine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     raw_sha256: str = Field(index=True)
     channel: str
-    mail_from: str = ""
+    mail_from: str | None = None  # "" is the null return path, None: no envelope
     rcpt_to: str = ""
     error: str = _text()
     traceback: str = _text()

@@ -214,23 +214,27 @@ def answer(
     by: Party,
     now: datetime,
     attachments: tuple[ParsedAttachment, ...] = (),
+    to: str | None = None,
 ) -> None:
-    """A staff member's public answer, relayed to the customer from the function address."""
+    """A staff member's public answer, relayed from the function address to the customer
+    (`to`: the customer of a case merged into this one)."""
     customer = _customer(session, case)
-    if customer is None or customer.email.endswith("@invalid"):
+    address = to or (customer.email if customer else "")
+    if not address or address.endswith("@invalid"):
         return
+    person = session.exec(select(Party).where(Party.email == address)).first()
     _send(
         ctx,
         session,
         case,
-        to=customer.email,
+        to=address,
         template="answer",
         now=now,
         auto_submitted=None,
         attachments=attachments,
         text=text,
         by_name=by.name or by.email,
-        customer_name=customer.name,
+        customer_name=person.name if person else "",
     )
 
 

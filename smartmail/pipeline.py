@@ -29,9 +29,9 @@ from smartmail.guard import GuardInput, GuardResult, run_guard
 from smartmail.mailer import Templates
 from smartmail.models import Attachment, Case, Message, Party, Quarantine, utcnow
 from smartmail.parse import ParsedMail, parse
-from smartmail.proof import prove_sender
+from smartmail.proof import Proof, prove_sender
 from smartmail.rules import Route, Rules
-from smartmail.steering import Steering
+from smartmail.steering import Report, Steering
 from smartmail.tokens import base_address, find_case_number, parse_reply_address
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class Thread:
     case: Case | None
     signal: str  # reply_address | token | references | new
     notes: tuple[str, ...] = field(default=())
+    addressed: Case | None = None  # the merged case the mail was written on, if redirected
 
 
 class Pipeline:
@@ -144,7 +145,7 @@ class Pipeline:
         thread = self._thread(session, mail, envelope)
         # Only a mail that opens a case gets an automatic answer: count recent ones only then.
         answered = 0
-        if thread.case is None:
+        if thread.case is None or thread.case.status == "closed":
             answered = _answers_since(session, mail.from_addr, now - timedelta(hours=1))
         guard = run_guard(
             GuardInput(
@@ -159,10 +160,17 @@ class Pipeline:
         role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
         tagged = split_commands(mail.reply_text)
         case = thread.case
-        if not guard.machine and (
-            tagged.commands or tagged.problems or (role != "customer" and case is not None)
-        ):
-            return self._steer(session, mail, message, envelope, case, role, tagged, now)
+        if self._steers(mail, guard, role, tagged, case):
+            proof = prove_sender(
+                mail,
+                envelope.rcpt_to,
+                self.function_addresses(),
+                self.settings.secret,
+                rules.trusted_authserv_id,
+            )
+            # A customer's own words may start with "#" too: unproven, it is an ordinary mail.
+            if proof.ok or role != "customer":
+                return self._steer(session, mail, message, thread, role, tagged, proof, now)
         if case is not None and (case.status != "closed" or message.automatic):
             return self._add_to_case(session, mail, message, case, role, thread, now)
         if not guard.may_open_case:
@@ -175,6 +183,15 @@ class Pipeline:
             cases.follow_up_of(session, new_case, case, now)
             return Outcome("follow_up", mail.message_id, new_case.number, ",".join(guard.hits))
         return Outcome("new_case", mail.message_id, new_case.number, ",".join(guard.hits))
+
+    @staticmethod
+    def _steers(
+        mail: ParsedMail, guard: GuardResult, role: str, tagged: Tagged, case: Case | None
+    ) -> bool:
+        """Commands, or an answer from staff or a contractor: from a person we can answer."""
+        if guard.machine or not mail.from_addr:
+            return False
+        return bool(tagged.commands or tagged.problems) or (role != "customer" and case is not None)
 
     def _add_to_case(
         self,
@@ -225,34 +242,26 @@ class Pipeline:
         session: Session,
         mail: ParsedMail,
         message: Message,
-        envelope: Envelope,
-        case: Case | None,
+        thread: Thread,
         role: str,
         tagged: Tagged,
+        proof: Proof,
         now: datetime,
     ) -> Outcome:
         """A mail with commands, or an answer from staff or a contractor."""
         rules = self.rules()
         context = self.notify_context(rules)
+        case = thread.case
         sender = cases.party_for(session, mail.from_addr, mail.from_name, now)
-        proof = prove_sender(
-            mail,
-            envelope.rcpt_to,
-            self.function_addresses(),
-            self.settings.secret,
-            rules.trusted_authserv_id,
-        )
         if tagged.commands:
             message.text = tagged.body
         if not proof.ok:
             return self._unproven(session, mail, message, case, sender, role, proof.reason, now)
-        self._keep(
-            session, mail, message, case, sender, role, tagged.is_note or role == "contractor", now
-        )
+        internal = tagged.is_note or role == "contractor"
+        self._keep(session, mail, message, case, sender, role, internal, now, not tagged.commands)
         report = Steering(session, rules, context, sender, role, message, now).run(tagged, case)
-        if case is not None and tagged.body and not tagged.is_note and role in ("staff", "manager"):
-            notify.answer(context, session, case, tagged.body, sender, now, mail.attachments)
-            cases.first_response(session, case, sender.email, now)
+        if case is not None and not internal and role in ("staff", "manager"):
+            self._answer(session, mail, thread, tagged, sender, report, now)
         if case is not None and role in ("customer", "contractor"):
             notify.tell_owner(context, session, case, sender, tagged.body, now)
         if tagged.commands or tagged.problems:
@@ -264,6 +273,30 @@ class Pipeline:
             "reply" if case else "commands", mail.message_id, number, "; ".join(report.problems)
         )
 
+    def _answer(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        thread: Thread,
+        tagged: Tagged,
+        sender: Party,
+        report: Report,
+        now: datetime,
+    ) -> None:
+        """Relay a staff answer to the customer: the one of the case it was written on."""
+        assert thread.case is not None
+        if not (tagged.body or mail.attachments):
+            return
+        if tagged.problems:  # a mistyped #note must not reach the customer
+            report.problems.append("your text was not sent to the customer: correct and resend")
+            return
+        context = self.notify_context(self.rules())
+        written_on = thread.addressed or thread.case
+        customer = session.get(Party, written_on.customer_id) if written_on.customer_id else None
+        to = customer.email if customer else None
+        notify.answer(context, session, thread.case, tagged.body, sender, now, mail.attachments, to)
+        cases.first_response(session, thread.case, sender.email, now)
+
     def _keep(
         self,
         session: Session,
@@ -274,6 +307,7 @@ class Pipeline:
         role: str,
         internal: bool,
         now: datetime,
+        reopen: bool = True,
     ) -> None:
         """Store the mail: on its case (internal for notes and contractors), else on its own."""
         if case is None:
@@ -283,7 +317,7 @@ class Pipeline:
         elif internal:
             cases.add_note(session, case, message, sender, role, now)
         else:
-            cases.add_inbound(session, case, message, sender, role, now, self.rules())
+            cases.add_inbound(session, case, message, sender, role, now, self.rules(), reopen)
         self._store_attachments(session, mail, message)
 
     def _unproven(
@@ -362,7 +396,8 @@ class Pipeline:
         while case is not None and case.merged_into is not None and hops < 10:
             case, hops = session.get(Case, case.merged_into), hops + 1
         if case is not None and hops:
-            return Thread(case, thread.signal, (*thread.notes, f"merged into case {case.number}"))
+            note = f"merged into case {case.number}"
+            return Thread(case, thread.signal, (*thread.notes, note), thread.case)
         return thread
 
     def _find_thread(self, session: Session, mail: ParsedMail, envelope: Envelope) -> Thread:
@@ -429,7 +464,7 @@ class Pipeline:
             row = Quarantine(
                 raw_sha256=sha,
                 channel=envelope.channel,
-                mail_from=envelope.mail_from or "",
+                mail_from=envelope.mail_from,
                 rcpt_to=",".join(envelope.rcpt_to),
                 error=f"{type(exc).__name__}: {exc}",
                 traceback="".join(traceback.format_exception(exc)),
@@ -453,7 +488,7 @@ class Pipeline:
     def _replay_one(self, row: Quarantine, now: datetime) -> str:
         envelope = Envelope(
             channel=row.channel,
-            mail_from=row.mail_from or None,
+            mail_from=row.mail_from,
             rcpt_to=tuple(r for r in row.rcpt_to.split(",") if r),
         )
         try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from smartmail.parse import ParsedMail
 from smartmail.tokens import parse_reply_address
 
+_PROPERTY = re.compile(r"\b(header\.d|header\.i|smtp\.mailfrom|smtp\.from)\s*=\s*(\S+)", re.I)
 _RESULT = re.compile(r"\b(dkim|spf)\s*=\s*pass\b([^;]*)", re.IGNORECASE)
 
 
@@ -65,7 +66,8 @@ def authentication_passes(header: str, authserv_id: str, sender: str) -> bool:
         return False
     domain = sender.rpartition("@")[2].lower()
     for match in _RESULT.finditer(results):
-        properties = match.group(2).lower()
-        if f"@{domain}" in properties or f"={domain}" in properties:
-            return True
+        for prop in _PROPERTY.finditer(match.group(2)):
+            value = prop.group(2).lower().strip('"')
+            if value == domain or value.endswith(f"@{domain}"):
+                return True
     return False

@@ -27,8 +27,6 @@ from smartmail.rules import Rules
 
 log = logging.getLogger(__name__)
 
-WEEKLY_REPORT_WEEKDAY = 0  # Monday
-
 
 @dataclass
 class SweepReport:
@@ -77,8 +75,8 @@ def sweep(app: App, now: datetime) -> SweepReport:
     _auto_close(app, rules, now, report)
     if _working_morning(rules, now):
         _digests(app, rules, now, report)
-        if now.astimezone(rules.calendar.timezone).weekday() == WEEKLY_REPORT_WEEKDAY:
-            _weekly_report(app, rules, now, report)
+        # The first working morning of the week (Monday, unless it is a holiday).
+        _weekly_report(app, rules, now, report)
     return report
 
 
@@ -161,30 +159,40 @@ def _context(app: App, rules: Rules) -> notify.Context:
 def _auto_close(app: App, rules: Rules, now: datetime, report: SweepReport) -> None:
     cutoff = now - rules.auto_close_after
     with transaction(app.engine) as session:
-        ids = session.exec(
-            select(Case.id).where(Case.status == "resolved", col(Case.resolved_at) <= cutoff)
+        due = session.exec(
+            select(Case.id, Case.resolved_at).where(
+                Case.status == "resolved", col(Case.resolved_at) <= cutoff
+            )
         ).all()
-    for case_id in ids:
-        with transaction(app.engine) as session:
-            case = session.get(Case, case_id)
-            if case is None or case.status != "resolved":
-                continue  # answered or changed meanwhile
-            cases.set_status(session, case, "closed", cases.SYSTEM, now, None, rules)
-            notify.auto_closed(_context(app, rules), session, case, now)
-            report.closed += 1
+    for case_id, resolved_at in due:
+        assert case_id is not None
+        assert resolved_at is not None
+        # Keyed by the resolution: a case resolved again later closes again later.
+        key = f"autoclose:{case_id}:{resolved_at.isoformat(timespec='seconds')}"
+        try:
+            with once(app, key, case_id) as session:
+                case = session.get(Case, case_id)
+                if case is None or case.status != "resolved" or case.resolved_at != resolved_at:
+                    continue  # answered or changed meanwhile
+                cases.set_status(session, case, "closed", cases.SYSTEM, now, None, rules)
+                notify.auto_closed(_context(app, rules), session, case, now)
+                report.closed += 1
+        except AlreadyDone:
+            continue
 
 
 # -- digests and the weekly report ----------------------------------------------------------
 
 
 def _working_morning(rules: Rules, now: datetime) -> bool:
-    """From the first opening of a working day on: the time for digests."""
+    """Business hours of a working day: when digests and the report go out (a daemon that
+    was down all morning sends them late, never in the evening)."""
     calendar = rules.calendar
     local = now.astimezone(calendar.timezone)
     spans = calendar.business_hours.get(local.weekday(), ())
     if not spans or calendar.is_holiday(local.date()):
         return False
-    return local.time() >= spans[0][0]
+    return spans[0][0] <= local.time() < spans[-1][1]
 
 
 def _digests(app: App, rules: Rules, now: datetime, report: SweepReport) -> None:
@@ -225,23 +233,22 @@ def _digest_once(
 
 
 def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -> None:
-    managers = [m.email for m in rules.managers()]
-    if not managers:
-        return
+    """Once a week to each manager, each in a mail (and an outbox row) of their own."""
     week = now.astimezone(rules.calendar.timezone).strftime("%G-W%V")
-    try:
-        with once(app, f"weekly:{week}") as session:
-            figures = reports.compute(session, now - timedelta(days=7), now, now)
-            msg = reports.weekly_report_mail(
-                figures,
-                templates=app.pipeline.templates,
-                language=rules.language,
-                timezone=rules.calendar.timezone,
-                identity=Identity(app.pipeline.address()),
-                to=managers,
-                now=now,
-            )
-            queue(session, msg, case=None, now=now, template="weekly_report")
-    except AlreadyDone:
-        return
-    report.reports += 1
+    for manager in rules.managers():
+        try:
+            with once(app, f"weekly:{week}:{manager.email}") as session:
+                figures = reports.compute(session, now - timedelta(days=7), now, now)
+                msg = reports.weekly_report_mail(
+                    figures,
+                    templates=app.pipeline.templates,
+                    language=manager.language or rules.language,
+                    timezone=rules.calendar.timezone,
+                    identity=Identity(app.pipeline.address()),
+                    to=[manager.email],
+                    now=now,
+                )
+                queue(session, msg, case=None, now=now, template="weekly_report")
+        except AlreadyDone:
+            continue
+        report.reports += 1

@@ -22,7 +22,7 @@ from smartmail import cases
 from smartmail.config import Relay
 from smartmail.db import transaction
 from smartmail.errors import PermanentFailure, TemporaryFailure
-from smartmail.models import Case, Message, Outbox
+from smartmail.models import Case, Message, Outbox, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,26 @@ class SmtpTransport:
         self.timeout = timeout
 
     def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
+        where = f"relay {self.relay.host}:{self.relay.port}"
         try:
-            with self._connect() as smtp:
+            smtp = self._connect()
+        except (OSError, smtplib.SMTPException) as exc:
+            # Connection, TLS or login trouble is ours to fix, never the recipient's fault.
+            raise TemporaryFailure(f"{where}: {exc}") from exc
+        try:
+            with smtp:
                 refused = smtp.sendmail(mail_from, rcpt_to, body)
-        except smtplib.SMTPResponseException as exc:
-            _raise_for_code(exc.smtp_code, exc.smtp_error)
+        except smtplib.SMTPSenderRefused as exc:
+            raise TemporaryFailure(f"{where} refused our sender: {exc.smtp_code}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             _raise_for_code(code, text)
+        except smtplib.SMTPResponseException as exc:
+            _raise_for_code(exc.smtp_code, exc.smtp_error)
+        except UnicodeError as exc:  # a non-ASCII address the relay cannot take
+            raise PermanentFailure(f"{where}: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(f"relay {self.relay.host}:{self.relay.port}: {exc}") from exc
+            raise TemporaryFailure(f"{where}: {exc}") from exc
         if refused:
             code, text = next(iter(refused.values()))
             _raise_for_code(code, text)
@@ -111,49 +121,54 @@ class DeliveryReport:
 @dataclass(frozen=True)
 class Claimed:
     id: int
+    attempts: int  # as leased: if it changed, someone else has the row now
     mail_from: str
     rcpt_to: list[str]
     body: bytes
 
 
 def deliver_due(
-    engine: Engine, transport: Transport, now: datetime, limit: int = 50
+    engine: Engine, transport: Transport, now: datetime, limit: int = 200
 ) -> DeliveryReport:
-    """Send every queued mail whose time has come, `limit` at a time; returns what happened."""
+    """Send every queued mail whose time has come (up to `limit`); returns what happened."""
     report = DeliveryReport()
-    # A leased or retried row is not due again as of `now`: this ends.
-    while batch := _claim(engine, now, limit):
-        for claimed in batch:
-            error, permanent = _attempt(transport, claimed)
-            _record(engine, claimed.id, error, permanent, now, report)
-    return report
-
-
-def _claim(engine: Engine, now: datetime, limit: int) -> list[Claimed]:
-    """Lease the due rows in one transaction; a row another sender leased is skipped."""
-    claimed = []
     with transaction(engine) as session:
-        rows = session.exec(
-            select(Outbox)
+        ids = session.exec(
+            select(Outbox.id)
             .where(Outbox.status == "queued", Outbox.next_attempt_at <= now)
             .order_by(col(Outbox.id))
             .limit(limit)
         ).all()
-        for row in rows:
-            result = session.execute(
-                update(Outbox)
-                .where(
-                    col(Outbox.id) == row.id,
-                    col(Outbox.status) == "queued",
-                    col(Outbox.next_attempt_at) <= now,
-                )
-                .values(next_attempt_at=now + LEASE, attempts=col(Outbox.attempts) + 1)
-                .execution_options(synchronize_session=False)
+    for outbox_id in ids:
+        assert outbox_id is not None
+        claimed = _claim(engine, outbox_id, now)
+        if claimed is not None:
+            error, permanent = _attempt(transport, claimed)
+            _record(engine, claimed, error, permanent, now, report)
+    return report
+
+
+def _claim(engine: Engine, outbox_id: int, now: datetime) -> Claimed | None:
+    """Lease one row just before sending it; None if another sender has it."""
+    # The lease runs from the real time: a long pass must not outlive its own leases.
+    lease_until = max(now, utcnow()) + LEASE
+    with transaction(engine) as session:
+        result = session.execute(
+            update(Outbox)
+            .where(
+                col(Outbox.id) == outbox_id,
+                col(Outbox.status) == "queued",
+                col(Outbox.next_attempt_at) <= now,
             )
-            if getattr(result, "rowcount", 0) == 1:
-                assert row.id is not None
-                claimed.append(Claimed(row.id, row.mail_from, row.rcpt_to.split(","), row.body))
-    return claimed
+            .values(next_attempt_at=lease_until, attempts=col(Outbox.attempts) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return None
+        row = session.get(Outbox, outbox_id)
+        assert row is not None
+        session.refresh(row)
+        return Claimed(outbox_id, row.attempts, row.mail_from, row.rcpt_to.split(","), row.body)
 
 
 def _attempt(transport: Transport, claimed: Claimed) -> tuple[str | None, bool]:
@@ -164,12 +179,15 @@ def _attempt(transport: Transport, claimed: Claimed) -> tuple[str | None, bool]:
         return str(exc), True
     except TemporaryFailure as exc:
         return str(exc), False
+    except Exception as exc:  # a bug or an odd mail must not stop the mail behind it
+        log.exception("outbox %s: sending raised", claimed.id)
+        return f"{type(exc).__name__}: {exc}", False
     return None, False
 
 
 def _record(
     engine: Engine,
-    outbox_id: int,
+    claimed: Claimed,
     error: str | None,
     permanent: bool,
     now: datetime,
@@ -177,8 +195,10 @@ def _record(
 ) -> None:
     """Right after each try, so a crash resends at most the mail in flight."""
     with transaction(engine) as session:
-        row = session.get(Outbox, outbox_id)
+        row = session.get(Outbox, claimed.id)
         assert row is not None
+        if row.attempts != claimed.attempts or row.status != "queued":
+            return  # our lease ran out and another sender took the row over
         if error is None:
             row.status, row.sent_at, row.last_error = "sent", now, ""
             report.sent += 1
@@ -187,14 +207,14 @@ def _record(
         if permanent or now - row.created_at >= GIVE_UP_AFTER:
             row.status = "failed"
             report.failed += 1
-            log.error("outbox %s to %s failed for good: %s", outbox_id, row.rcpt_to, error)
+            log.error("outbox %s to %s failed for good: %s", claimed.id, row.rcpt_to, error)
             _tell_case(session, row, error, now)
         else:
             row.next_attempt_at = now + backoff(row.attempts)
             report.retried += 1
             log.warning(
                 "outbox %s to %s: %s; retry at %s",
-                outbox_id,
+                claimed.id,
                 row.rcpt_to,
                 error,
                 row.next_attempt_at.isoformat(),

@@ -206,7 +206,8 @@ class Steering:
     def _deadline(self, due: Due, case: Case) -> datetime:
         calendar = self.rules.calendar
         if due.after is not None:
-            clock = self.rules.priority(case.priority).clock
+            known = {p.name: p.clock for p in self.rules.priorities}
+            clock = known.get(case.priority, "always")  # a priority the rules dropped
             return sla.add_duration(self.now, due.after, clock, calendar)
         assert due.on is not None
         at = due.at or _closing_time(self.rules, due.on.weekday())

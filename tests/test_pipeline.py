@@ -289,3 +289,30 @@ def test_the_same_broken_mail_twice_is_quarantined_once(app: App) -> None:
     assert process(app, raw).kind == "quarantined"
     with transaction(app.engine) as session:
         assert len(session.exec(select(Quarantine)).all()) == 1
+
+
+def test_a_replayed_bounce_is_still_a_bounce(app: App) -> None:
+    class BrokenRoles(BrokenOnce):
+        def role_of(self, email: str) -> str:
+            if self.broken:
+                raise RuntimeError("roles bug")
+            return self.rules.role_of(email)
+
+    broken = BrokenRoles(app.rules())
+    app.pipeline.rules = lambda: broken  # type: ignore[assignment, return-value]
+    bounce = raw_mail("Undeliverable", "No such user.", "kvitto@shop.example")
+    assert app.pipeline.process(bounce, Envelope("smtp", "", (DESK,)), NOW).kind == "quarantined"
+    broken.broken = False
+    assert app.pipeline.replay() == ["#1: stored"]  # the null sender survived the quarantine
+    assert outgoing(app) == []
+
+
+def test_a_mail_the_transport_chokes_on_does_not_block_the_others(app: App) -> None:
+    process(app, raw_mail())
+    transport = app.transport
+    assert isinstance(transport, MemoryTransport)
+    transport.fail_with = UnicodeEncodeError("ascii", "åsa", 0, 1, "no SMTPUTF8")
+    report = deliver_due(app.engine, transport, NOW)
+    assert report.retried == 2
+    transport.fail_with = None
+    assert deliver_due(app.engine, transport, NOW + timedelta(minutes=2)).sent == 2

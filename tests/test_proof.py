@@ -47,3 +47,8 @@ def test_authentication_results_from_another_server_do_not_count() -> None:
     assert not authentication_passes(
         "mx.example.org; dkim=pass header.d=other.example", "mx.example.org", "kalle@example.org"
     )
+
+
+def test_a_lookalike_domain_does_not_pass() -> None:
+    header = "mx.example.org; dkim=pass header.d=example.org.evil.com"
+    assert not authentication_passes(header, "mx.example.org", "kalle@example.org")

@@ -90,3 +90,66 @@ def test_due_dates_and_help_by_mail(app: App) -> None:
         2026, 11, 27, 15, tzinfo=UTC
     )  # closing time, local 16:00
     assert "#cases <number>" in last_to(app, KALLE).text
+
+
+def outgoing_to(app: App, address: str) -> list[Message]:
+    with transaction(app.engine) as session:
+        query = select(Message).where(Message.to_addrs == address, Message.direction == "out")
+        return list(session.exec(query).all())
+
+
+def test_a_customer_mail_that_starts_with_a_hash_is_an_ordinary_case(app: App) -> None:
+    outcome = mail(app, EVA, "# Felanmälan lgh 1203\nDet är stopp i avloppet.", subject="Stopp")
+    assert (outcome.kind, outcome.case_number) == ("new_case", 1)
+    assert [m.template for m in outgoing_to(app, EVA)] == ["ack"]
+
+
+def test_a_mistyped_note_never_reaches_the_customer(app: App) -> None:
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, KALLE, "#internal\nKunden verkar jobbig.", 1)
+    assert [m.template for m in outgoing_to(app, EVA)] == ["ack"]
+    assert "not sent to the customer" in last_to(app, KALLE).text
+
+
+def test_after_a_merge_the_answer_goes_to_the_customer_it_was_written_to(app: App) -> None:
+    olle = "olle@kund.example"
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, olle, "Stopp i avloppet hos mig med.", subject="Stopp 2")
+    mail(app, KALLE, "#merge 1", 2)
+    mail(app, KALLE, "Hej Olle, vi kommer i morgon.", 2)
+    assert "Hej Olle" in outgoing_to(app, olle)[-1].text
+    assert all("Hej Olle" not in m.text for m in outgoing_to(app, EVA))
+    mail(app, olle, "#mine", 1)
+    assert "#1 " not in last_to(app, olle).text  # Eva's case is not Olle's
+
+
+def test_writing_on_a_case_does_not_make_a_contractor_its_contractor(app: App) -> None:
+    ror = "jobb@rorab.example"
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, ror, "#status resolved", 1)
+    assert case(app, 1).status != "resolved"
+    assert "not forwarded to you" in last_to(app, ror).text
+
+
+def test_closed_case_tokens_cannot_be_used_to_flood_someone_with_acks(app: App) -> None:
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, KALLE, "#close", 1)
+    for _ in range(12):
+        mail(app, EVA, "Igen.", 1)
+    assert len([m for m in outgoing_to(app, EVA) if m.template == "ack"]) == 10
+
+
+def test_a_customer_closing_a_resolved_case_is_no_reopen(app: App) -> None:
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, KALLE, "#status resolved", 1)
+    mail(app, EVA, "#close\nTack!", 1)
+    assert (case(app, 1).status, case(app, 1).reopen_count) == ("closed", 0)
+
+
+def test_commands_without_a_sender_are_stored_not_answered(app: App) -> None:
+    msg = EmailMessage()
+    msg["To"], msg["Subject"] = DESK, "Hej"
+    msg.set_content("#mine")
+    app.pipeline.process(msg.as_bytes(), Envelope("smtp", None, (DESK,)), NOW)
+    with transaction(app.engine) as session:
+        assert session.exec(select(Message).where(Message.to_addrs == "")).first() is None
