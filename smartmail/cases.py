@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -273,24 +273,30 @@ def _resume(
     assert paused_at is not None
     if rules is None or case.due_at is None:
         return
-    clock = rules.priority(case.priority).clock if case.priority in _names(rules) else "always"
-    if clock == "always":
-        waited = now - paused_at
-        case.due_at += waited
-        if case.respond_due_at and case.first_response_at is None:
-            case.respond_due_at += waited
-    else:
+    clock = _clock(rules, case)
+    waited = now - paused_at
+    if clock == "business_hours":
         waited = sla.business_time_between(paused_at, now, rules.calendar)
-        case.due_at = sla.add_business_time(case.due_at, waited, rules.calendar)
-        if case.respond_due_at and case.first_response_at is None:
-            case.respond_due_at = sla.add_business_time(case.respond_due_at, waited, rules.calendar)
+    case.waited_seconds += int(waited.total_seconds())
+    respond_too = case.first_response_at is None
+    case.due_at = _shift(case.due_at, waited, clock, rules)
+    if case.respond_due_at and respond_too:
+        case.respond_due_at = _shift(case.respond_due_at, waited, clock, rules)
     record_event(
         session, case, "clock_resumed", actor, now, message, waited=str(waited), due=case.due_at
     )
 
 
-def _names(rules: Rules) -> set[str]:
-    return {p.name for p in rules.priorities}
+def _clock(rules: Rules, case: Case) -> str:
+    known = {p.name: p.clock for p in rules.priorities}
+    return known.get(case.priority, "always")  # a priority the rules no longer have
+
+
+def _shift(moment: datetime, waited: timedelta, clock: str, rules: Rules) -> datetime:
+    """`moment` moved on by time spent waiting on the customer, on the case's clock."""
+    if clock == "always":
+        return moment + waited
+    return sla.add_business_time(moment, waited, rules.calendar)
 
 
 def reopen(
@@ -328,9 +334,13 @@ def assign(
 
 
 def _retime(case: Case, rules: Rules) -> None:
-    """Deadlines from the creation time on the case's (new) priority."""
+    """Deadlines from the creation time on the case's (new) priority, plus the time the
+    case has waited on the customer so far."""
     priority = rules.priority(case.priority)
-    case.respond_due_at, case.due_at = sla.deadlines(case.created_at, priority, rules.calendar)
+    respond, due = sla.deadlines(case.created_at, priority, rules.calendar)
+    waited = timedelta(seconds=case.waited_seconds)
+    case.due_at = _shift(due, waited, priority.clock, rules)
+    case.respond_due_at = _shift(respond, waited, priority.clock, rules) if respond else None
 
 
 def set_priority(

@@ -76,6 +76,7 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = _at(nullable=True)
     closed_at: datetime | None = _at(nullable=True)
     paused_at: datetime | None = _at(nullable=True)  # the clock stops while we wait on the customer
+    waited_seconds: int = 0  # all the time spent waiting on the customer, on the case's clock
 
     @property
     def number(self) -> int:

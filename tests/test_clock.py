@@ -185,3 +185,39 @@ def test_the_weekly_report_goes_to_the_managers_once_on_monday_morning(app: App)
     (body,) = [b for _from, _to, b in transport.sent if b"image/png" in b]
     assert b"Content-ID" in body
     assert b"multipart/alternative" in body
+
+
+def test_a_priority_change_keeps_the_time_waited_on_the_customer(app: App) -> None:
+    number = report(app, "Stopp i avloppet", "Stopp.", datetime(2026, 11, 23, 9, tzinfo=UTC))
+    rules = app.rules()
+    with transaction(app.engine) as session:
+        found = session.get(Case, number)
+        assert found is not None
+        cases.set_status(
+            session,
+            found,
+            "feedback",
+            "kalle@bostad.example",
+            datetime(2026, 11, 23, 10, tzinfo=UTC),
+            None,
+            rules,
+        )
+        cases.set_status(
+            session,
+            found,
+            "assigned",
+            "eva@kund.example",
+            datetime(2026, 11, 24, 10, tzinfo=UTC),
+            None,
+            rules,
+        )
+        assert found.due_at == datetime(2026, 11, 25, 9, tzinfo=UTC)  # waited 24 h
+        cases.set_priority(
+            session,
+            found,
+            "akut",
+            rules,
+            "kalle@bostad.example",
+            datetime(2026, 11, 24, 11, tzinfo=UTC),
+        )
+        assert found.due_at == datetime(2026, 11, 25, 9, tzinfo=UTC)
