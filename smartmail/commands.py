@@ -337,7 +337,7 @@ def _due(rest: str, spec: Spec) -> tuple[Value, str]:
         moment = datetime.fromisoformat(rest.replace(" kl ", " ").replace(" kl. ", " "))
     except ValueError:
         raise ValueError(f"{spec.usage}: a date like 2026-12-01 or a duration like 3d") from None
-    has_time = ":" in rest
+    has_time = len(rest.split()) > 1  # "2026-12-01 14:00", "2026-12-01 kl 14"
     return Due(on=moment.date(), at=moment.time() if has_time else None), ""
 
 

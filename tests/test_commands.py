@@ -41,6 +41,7 @@ def test_commands_are_the_lines_at_the_top() -> None:
         ("#due 3d", "due", Due(after=timedelta(days=3))),
         ("#due 2026-12-01", "due", Due(on=date(2026, 12, 1))),
         ("#klart 2026-12-01 14:00", "due", Due(on=date(2026, 12, 1), at=time(14, 0))),
+        ("#due 2026-12-01 kl 10", "due", Due(on=date(2026, 12, 1), at=time(10, 0))),
         ("#material vattenlås 249,50", "material", Amount("vattenlås", 249.5)),
         ("#material rör 1 m 120 kr", "material", Amount("rör 1 m", 120.0)),
         ("#merge #12", "merge", 12),
