@@ -551,7 +551,9 @@ def _inbound_message(
         from_addr=mail.from_addr,
         to_addrs=",".join((*mail.to, *mail.cc)),
         subject=mail.subject,
-        text=mail.reply_text or mail.text,
+        # A new case keeps the whole text (the signature may hold the flat and the phone
+        # number); a reply keeps what is new in it.
+        text=mail.text if thread.case is None else (mail.reply_text or mail.text),
         visibility="internal" if guard.machine else "public",
         automatic=guard.machine,
         thread_signal=";".join((thread.signal, *thread.notes)),

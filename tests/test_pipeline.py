@@ -316,3 +316,11 @@ def test_a_mail_the_transport_chokes_on_does_not_block_the_others(app: App) -> N
     assert report.retried == 2
     transport.fail_with = None
     assert deliver_due(app.engine, transport, NOW + timedelta(minutes=2)).sent == 2
+
+
+def test_a_new_case_keeps_the_signature_with_the_address(app: App) -> None:
+    body = "Det är stopp i avloppet.\n\nMvh\nEva Svensson\nStorgatan 5, lgh 1203\n070-123 45 67"
+    process(app, raw_mail(body=body))
+    with transaction(app.engine) as session:
+        stored = session.exec(select(Message).where(Message.direction == "in")).one()
+    assert "lgh 1203" in stored.text
