@@ -135,7 +135,7 @@ def queue(
         from_addr=parseaddr(str(msg["From"]))[1].lower(),
         to_addrs=",".join(recipients),
         subject=str(msg["Subject"]),
-        text=msg.get_content() if not msg.is_multipart() else "",
+        text=_plain_text(msg),
         visibility=visibility,
         automatic=msg["Auto-Submitted"] is not None,
         template=template,
@@ -157,3 +157,9 @@ def queue(
         )
     )
     return message
+
+
+def _plain_text(msg: EmailMessage) -> str:
+    """The text a person reads (also when the mail carries attachments or HTML)."""
+    body = msg.get_body(preferencelist=("plain",))
+    return str(body.get_content()) if isinstance(body, EmailMessage) else ""

@@ -153,3 +153,17 @@ def test_commands_without_a_sender_are_stored_not_answered(app: App) -> None:
     app.pipeline.process(msg.as_bytes(), Envelope("smtp", None, (DESK,)), NOW)
     with transaction(app.engine) as session:
         assert session.exec(select(Message).where(Message.to_addrs == "")).first() is None
+
+
+def test_an_answer_with_an_attachment_is_kept_with_its_text(app: App) -> None:
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    msg = EmailMessage()
+    msg["From"] = KALLE
+    msg["To"] = reply_address(DESK, 1, KALLE, app.settings.secret)
+    msg["Subject"] = "Re: Stopp"
+    msg.set_content("Här är offerten.")
+    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="offert.pdf")
+    app.pipeline.process(msg.as_bytes(), Envelope("smtp", KALLE, (str(msg["To"]),)), NOW)
+    relayed = outgoing_to(app, EVA)[-1]
+    assert relayed.template == "answer"
+    assert "Här är offerten." in relayed.text
