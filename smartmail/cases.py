@@ -274,10 +274,11 @@ def _resume(
     if rules is None or case.due_at is None:
         return
     clock = _clock(rules, case)
-    waited = now - paused_at
-    if clock == "business_hours":
-        waited = sla.business_time_between(paused_at, now, rules.calendar)
-    case.waited_seconds += int(waited.total_seconds())
+    wall = now - paused_at
+    business = sla.business_time_between(paused_at, now, rules.calendar)
+    case.waited_seconds += int(wall.total_seconds())
+    case.waited_business_seconds += int(business.total_seconds())
+    waited = business if clock == "business_hours" else wall
     respond_too = case.first_response_at is None
     case.due_at = _shift(case.due_at, waited, clock, rules)
     if case.respond_due_at and respond_too:
@@ -338,7 +339,10 @@ def _retime(case: Case, rules: Rules) -> None:
     case has waited on the customer so far."""
     priority = rules.priority(case.priority)
     respond, due = sla.deadlines(case.created_at, priority, rules.calendar)
-    waited = timedelta(seconds=case.waited_seconds)
+    seconds = (
+        case.waited_business_seconds if priority.clock == "business_hours" else case.waited_seconds
+    )
+    waited = timedelta(seconds=seconds)
     case.due_at = _shift(due, waited, priority.clock, rules)
     case.respond_due_at = _shift(respond, waited, priority.clock, rules) if respond else None
 
@@ -464,7 +468,8 @@ def merge(
     for row in session.exec(select(CaseParty).where(CaseParty.case_id == case.number)).all():
         party = session.get(Party, row.party_id)
         if party is not None:
-            _join(session, into, party, "contractor" if row.role == "contractor" else "cc")
+            role = {"customer": "merged_customer", "contractor": "contractor"}.get(row.role, "cc")
+            _join(session, into, party, role)
     case.merged_into = into.number
     set_status(session, case, "closed", actor, now, message)
     record_event(session, case, "merged_into", actor, now, message, number=into.number)

@@ -328,16 +328,21 @@ def _material(rest: str, spec: Spec) -> tuple[Value, str]:
     return Amount(match["text"].strip(), float(match["amount"].replace(",", "."))), ""
 
 
+_KL = re.compile(r"\s+kl\.?\s*(\d{1,2})(?:[:.](\d{2}))?\s*$", re.IGNORECASE)
+
+
 def _due(rest: str, spec: Spec) -> tuple[Value, str]:
     try:
         return Due(after=parse_duration(rest)), ""
     except ValueError:
         pass
+    # "2026-12-01 kl 9" / "kl. 9.30" -> "2026-12-01 09:00" / "09:30"
+    text = _KL.sub(lambda m: f" {int(m[1]):02d}:{m[2] or '00'}", rest.strip())
     try:
-        moment = datetime.fromisoformat(rest.replace(" kl ", " ").replace(" kl. ", " "))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{spec.usage}: a date like 2026-12-01 or a duration like 3d") from None
-    has_time = len(rest.split()) > 1  # "2026-12-01 14:00", "2026-12-01 kl 14"
+    has_time = "T" in text or " " in text
     return Due(on=moment.date(), at=moment.time() if has_time else None), ""
 
 

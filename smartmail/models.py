@@ -76,7 +76,10 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = _at(nullable=True)
     closed_at: datetime | None = _at(nullable=True)
     paused_at: datetime | None = _at(nullable=True)  # the clock stops while we wait on the customer
-    waited_seconds: int = 0  # all the time spent waiting on the customer, on the case's clock
+    # All the time spent waiting on the customer, on either clock (a priority change may
+    # move the case to the other one).
+    waited_seconds: int = 0
+    waited_business_seconds: int = 0
 
     @property
     def number(self) -> int:

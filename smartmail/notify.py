@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from smartmail import mailer
 from smartmail.commands import help_lines
 from smartmail.mailer import Identity, Templates
-from smartmail.models import Case, Message, Party
+from smartmail.models import Case, CaseParty, Message, Party
 from smartmail.parse import ParsedAttachment, ParsedMail
 from smartmail.rules import Rules
 from smartmail.tokens import reply_address, tokenized_subject
@@ -214,28 +214,33 @@ def answer(
     by: Party,
     now: datetime,
     attachments: tuple[ParsedAttachment, ...] = (),
-    to: str | None = None,
 ) -> None:
-    """A staff member's public answer, relayed from the function address to the customer
-    (`to`: the customer of a case merged into this one)."""
-    customer = _customer(session, case)
-    address = to or (customer.email if customer else "")
-    if not address or address.endswith("@invalid"):
-        return
-    person = session.exec(select(Party).where(Party.email == address)).first()
-    _send(
-        ctx,
-        session,
-        case,
-        to=address,
-        template="answer",
-        now=now,
-        auto_submitted=None,
-        attachments=attachments,
-        text=text,
-        by_name=by.name or by.email,
-        customer_name=person.name if person else "",
+    """A staff member's public answer, relayed from the function address to the customer,
+    and to the customers of cases merged into this one (merging makes it their case too)."""
+    for customer in _answered(session, case):
+        _send(
+            ctx,
+            session,
+            case,
+            to=customer.email,
+            template="answer",
+            now=now,
+            auto_submitted=None,
+            attachments=attachments,
+            text=text,
+            by_name=by.name or by.email,
+            customer_name=customer.name,
+        )
+
+
+def _answered(session: Session, case: Case) -> list[Party]:
+    query = (
+        select(Party)
+        .join(CaseParty, col(CaseParty.party_id) == col(Party.id))
+        .where(CaseParty.case_id == case.number, CaseParty.role == "merged_customer")
     )
+    people = [_customer(session, case), *session.exec(query).all()]
+    return [p for p in people if p is not None and p.email and not p.email.endswith("@invalid")]
 
 
 def tell_owner(

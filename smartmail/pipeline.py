@@ -65,7 +65,6 @@ class Thread:
     case: Case | None
     signal: str  # reply_address | token | references | new
     notes: tuple[str, ...] = field(default=())
-    addressed: Case | None = None  # the merged case the mail was written on, if redirected
 
 
 class Pipeline:
@@ -191,7 +190,9 @@ class Pipeline:
         """Commands, or an answer from staff or a contractor: from a person we can answer."""
         if guard.machine or not mail.from_addr:
             return False
-        return bool(tagged.commands or tagged.problems) or (role != "customer" and case is not None)
+        if role == "customer":  # their words may start with "#": only real commands count
+            return bool(tagged.commands)
+        return bool(tagged.commands or tagged.problems) or case is not None
 
     def _add_to_case(
         self,
@@ -223,6 +224,8 @@ class Pipeline:
     ) -> Case:
         """Open, route and own a case; acknowledge it and tell whoever must act."""
         rules = self.rules()
+        # A new case keeps the whole text: the signature may hold the flat and phone number.
+        message.text = mail.text or message.text
         case, route = self._open(session, mail, message, envelope, rules, now)
         context = self.notify_context(rules)
         if guard.may_answer:
@@ -257,10 +260,11 @@ class Pipeline:
             message.text = tagged.body
         if not proof.ok:
             return self._unproven(session, mail, message, case, sender, role, proof.reason, now)
-        internal = tagged.is_note or role == "contractor"
+        # A staff mail whose commands had mistakes may be a mistyped #note: keep it internal.
+        internal = tagged.is_note or role == "contractor" or bool(tagged.problems)
         self._keep(session, mail, message, case, sender, role, internal, now, not tagged.commands)
         report = Steering(session, rules, context, sender, role, message, now).run(tagged, case)
-        if case is not None and not internal and role in ("staff", "manager"):
+        if case is not None and not tagged.is_note and role in ("staff", "manager"):
             self._answer(session, mail, thread, tagged, sender, report, now)
         if case is not None and role in ("customer", "contractor"):
             notify.tell_owner(context, session, case, sender, tagged.body, now)
@@ -283,7 +287,7 @@ class Pipeline:
         report: Report,
         now: datetime,
     ) -> None:
-        """Relay a staff answer to the customer: the one of the case it was written on."""
+        """Relay a staff answer to the customer (and to those of cases merged into it)."""
         assert thread.case is not None
         if not (tagged.body or mail.attachments):
             return
@@ -291,10 +295,7 @@ class Pipeline:
             report.problems.append("your text was not sent to the customer: correct and resend")
             return
         context = self.notify_context(self.rules())
-        written_on = thread.addressed or thread.case
-        customer = session.get(Party, written_on.customer_id) if written_on.customer_id else None
-        to = customer.email if customer else None
-        notify.answer(context, session, thread.case, tagged.body, sender, now, mail.attachments, to)
+        notify.answer(context, session, thread.case, tagged.body, sender, now, mail.attachments)
         cases.first_response(session, thread.case, sender.email, now)
 
     def _keep(
@@ -397,7 +398,7 @@ class Pipeline:
             case, hops = session.get(Case, case.merged_into), hops + 1
         if case is not None and hops:
             note = f"merged into case {case.number}"
-            return Thread(case, thread.signal, (*thread.notes, note), thread.case)
+            return Thread(case, thread.signal, (*thread.notes, note))
         return thread
 
     def _find_thread(self, session: Session, mail: ParsedMail, envelope: Envelope) -> Thread:
@@ -551,9 +552,7 @@ def _inbound_message(
         from_addr=mail.from_addr,
         to_addrs=",".join((*mail.to, *mail.cc)),
         subject=mail.subject,
-        # A new case keeps the whole text (the signature may hold the flat and the phone
-        # number); a reply keeps what is new in it.
-        text=mail.text if thread.case is None else (mail.reply_text or mail.text),
+        text=mail.reply_text or mail.text,  # what is new in it; a new case takes all of it
         visibility="internal" if guard.machine else "public",
         automatic=guard.machine,
         thread_signal=";".join((thread.signal, *thread.notes)),

@@ -68,9 +68,10 @@ class SmtpTransport:
             # Connection, TLS or login trouble is ours to fix, never the recipient's fault.
             raise TemporaryFailure(f"{where}: {exc}") from exc
         try:
-            with smtp:
-                refused = smtp.sendmail(mail_from, rcpt_to, body)
+            refused = smtp.sendmail(mail_from, rcpt_to, body)
         except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code == 552:  # too large for the relay: it will never go
+                raise PermanentFailure(f"{where}: 552 {exc.smtp_error!r}") from exc
             raise TemporaryFailure(f"{where} refused our sender: {exc.smtp_code}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
@@ -81,6 +82,8 @@ class SmtpTransport:
             raise PermanentFailure(f"{where}: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TemporaryFailure(f"{where}: {exc}") from exc
+        finally:
+            _hang_up(smtp)
         if refused:
             code, text = next(iter(refused.values()))
             _raise_for_code(code, text)
@@ -98,6 +101,14 @@ class SmtpTransport:
         if self.relay.username:
             smtp.login(self.relay.username, self.relay.password or "")
         return smtp
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """QUIT, ignoring its trouble: once the relay said 250 to DATA, the mail is its."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 def _raise_for_code(code: int, text: bytes | str) -> None:

@@ -221,3 +221,24 @@ def test_a_priority_change_keeps_the_time_waited_on_the_customer(app: App) -> No
             datetime(2026, 11, 24, 11, tzinfo=UTC),
         )
         assert found.due_at == datetime(2026, 11, 25, 9, tzinfo=UTC)
+
+
+def test_a_priority_change_to_the_other_clock_counts_the_wait_on_that_clock(app: App) -> None:
+    # Monday 2026-11-23 09:00 local, akut (always): waits in feedback Mon 10:00 - Tue 10:00
+    # local: 24 h on the wall, 9 business hours (Mon 10-16, Tue 07-10).
+    number = report(app, "Stopp i avloppet", "Stopp.", local(2026, 11, 23, 9))
+    rules = app.rules()
+    with transaction(app.engine) as session:
+        found = session.get(Case, number)
+        assert found is not None
+        cases.set_status(
+            session, found, "feedback", "kalle@bostad.example", local(2026, 11, 23, 10), None, rules
+        )
+        cases.set_status(
+            session, found, "assigned", "eva@kund.example", local(2026, 11, 24, 10), None, rules
+        )
+        cases.set_priority(
+            session, found, "normal", rules, "kalle@bostad.example", local(2026, 11, 24, 11)
+        )
+        # 3 working days from Mon 09:00 is Thu 09:00; plus 9 business hours: Fri 09:00
+        assert found.due_at == local(2026, 11, 27, 9)

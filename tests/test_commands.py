@@ -42,6 +42,8 @@ def test_commands_are_the_lines_at_the_top() -> None:
         ("#due 2026-12-01", "due", Due(on=date(2026, 12, 1))),
         ("#klart 2026-12-01 14:00", "due", Due(on=date(2026, 12, 1), at=time(14, 0))),
         ("#due 2026-12-01 kl 10", "due", Due(on=date(2026, 12, 1), at=time(10, 0))),
+        ("#due 2026-12-01 kl. 9.30", "due", Due(on=date(2026, 12, 1), at=time(9, 30))),
+        ("#due 2026-12-01T14:00", "due", Due(on=date(2026, 12, 1), at=time(14, 0))),
         ("#material vattenlås 249,50", "material", Amount("vattenlås", 249.5)),
         ("#material rör 1 m 120 kr", "material", Amount("rör 1 m", 120.0)),
         ("#merge #12", "merge", 12),
