@@ -62,3 +62,19 @@ def test_ingest_of_a_shipped_sample(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["case", "show", "1", "--json"]) == 0
     assert '"number": 1' in capsys.readouterr().out
     assert main(["case", "show", "9"]) == 65
+
+
+def test_sweep_runs_the_clock_as_of_a_time_and_sends_what_it_causes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = next(SAMPLES.glob("stopp-i-avlopp.eml"))
+    assert main(["ingest", str(sample)]) == 0
+    capsys.readouterr()
+    assert main(["sweep", "--now", "2099-01-05T09:00:00+01:00"]) == 0
+    out = capsys.readouterr().out
+    assert "escalations 1" in out
+    sent = list((tmp_path / "data" / "sent").glob("*.eml"))
+    assert any(b"Auto-Submitted: auto-generated" in p.read_bytes() for p in sent)
+    with pytest.raises(SystemExit) as usage:  # a time without a zone is refused
+        main(["sweep", "--now", "2099-01-05T09:00"])
+    assert usage.value.code == 2
