@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -160,15 +160,13 @@ def parse_host_port(name: str, value: str) -> HostPort:
 def parse_relay(value: str | None) -> Relay | None:
     if value is None:
         return None
-    url = urlsplit(value)
-    if url.scheme not in ("smtp", "smtps") or not url.hostname:
-        raise ConfigError(
-            f"SMARTMAIL_OUTBOUND={value!r}: expected smtp://host:port or smtps://user:pass@host:port"
-        )
-    try:
-        port = url.port or (465 if url.scheme == "smtps" else 25)
-    except ValueError as exc:
-        raise ConfigError(f"SMARTMAIL_OUTBOUND={value!r}: {exc}") from exc
+    url, port = _server_url(
+        "SMARTMAIL_OUTBOUND",
+        value,
+        {"smtp": 25, "smtps": 465},
+        "smtp://host:port or smtps://user:pass@host:port",
+    )
+    assert url.hostname is not None
     return Relay(
         host=url.hostname,
         port=port,
@@ -176,6 +174,22 @@ def parse_relay(value: str | None) -> Relay | None:
         username=unquote(url.username) if url.username else None,
         password=unquote(url.password) if url.password else None,
     )
+
+
+def _server_url(
+    name: str, value: str, default_ports: dict[str, int], expected: str
+) -> tuple[SplitResult, int]:
+    """A server URL of one of the schemes, and its port; errors never show the password."""
+    shown = _without_password(value)
+    try:
+        url = urlsplit(value)
+        scheme_ok = url.scheme in default_ports and bool(url.hostname)
+        port = (url.port or default_ports[url.scheme]) if scheme_ok else 0
+    except ValueError as exc:
+        raise ConfigError(f"{name}={shown!r}: {exc}") from exc
+    if not scheme_ok:
+        raise ConfigError(f"{name}={shown!r}: expected {expected}")
+    return url, port
 
 
 def parse_imap(value: str | None) -> tuple[ImapMailbox, ...]:
@@ -186,20 +200,15 @@ def parse_imap(value: str | None) -> tuple[ImapMailbox, ...]:
 def parse_imap_url(value: str) -> ImapMailbox:
     """`imap[s]://user:pass@host[:port][/FOLDER][?address=...]`, user and pass URL-quoted."""
     shown = _without_password(value)
-    try:
-        url = urlsplit(value)
-    except ValueError as exc:
-        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: {exc}") from exc
-    if url.scheme not in ("imap", "imaps") or not url.hostname:
-        raise ConfigError(
-            f"SMARTMAIL_IMAP={shown!r}: expected imap://user:pass@host:port/FOLDER or imaps://..."
-        )
+    url, port = _server_url(
+        "SMARTMAIL_IMAP",
+        value,
+        {"imap": 143, "imaps": 993},
+        "imap://user:pass@host:port/FOLDER or imaps://...",
+    )
     if url.username is None or url.password is None:
         raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: the user and password are missing")
-    try:
-        port = url.port or (993 if url.scheme == "imaps" else 143)
-    except ValueError as exc:
-        raise ConfigError(f"SMARTMAIL_IMAP={shown!r}: {exc}") from exc
+    assert url.hostname is not None
     return ImapMailbox(
         host=url.hostname,
         port=port,

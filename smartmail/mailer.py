@@ -45,9 +45,6 @@ class Templates:
             autoescape=False,  # plain-text mail  # noqa: S701
         )
 
-    def languages(self) -> list[str]:
-        return sorted({name.split("/", 1)[0] for name in self.env.list_templates()})
-
     def render(self, language: str, name: str, timezone: ZoneInfo, **context: Any) -> Rendered:
         """Render `name` in `language` (else English); dates shown in `timezone`."""
         template = self.env.select_template(

@@ -116,18 +116,7 @@ def test_a_case_resolved_in_time_gets_nothing(app: App) -> None:
 
 def test_the_clock_stands_still_while_waiting_on_the_customer(app: App) -> None:
     number = report(app, "Stopp i avloppet", "Stopp.", datetime(2026, 11, 23, 9, tzinfo=UTC))
-    with transaction(app.engine) as session:
-        found = session.get(Case, number)
-        assert found is not None
-        cases.set_status(
-            session,
-            found,
-            "feedback",
-            "kalle@bostad.example",
-            datetime(2026, 11, 23, 10, tzinfo=UTC),
-            None,
-            app.rules(),
-        )
+    wait_on_customer(app, number, datetime(2026, 11, 23, 10, tzinfo=UTC), None)
     # past the original deadline (24th 09:00) while waiting: nothing fires
     assert sweep_at(app, datetime(2026, 11, 24, 11, tzinfo=UTC)).escalations == 0
     ack = next(m for m in sent(app, "ack"))
@@ -187,58 +176,41 @@ def test_the_weekly_report_goes_to_the_managers_once_on_monday_morning(app: App)
     assert b"multipart/alternative" in body
 
 
-def test_a_priority_change_keeps_the_time_waited_on_the_customer(app: App) -> None:
-    number = report(app, "Stopp i avloppet", "Stopp.", datetime(2026, 11, 23, 9, tzinfo=UTC))
+def wait_on_customer(app: App, number: int, since: datetime, until: datetime | None) -> Case:
+    """The case waits in feedback from `since` (until the customer answers at `until`)."""
     rules = app.rules()
     with transaction(app.engine) as session:
         found = session.get(Case, number)
         assert found is not None
-        cases.set_status(
-            session,
-            found,
-            "feedback",
-            "kalle@bostad.example",
-            datetime(2026, 11, 23, 10, tzinfo=UTC),
-            None,
-            rules,
-        )
-        cases.set_status(
-            session,
-            found,
-            "assigned",
-            "eva@kund.example",
-            datetime(2026, 11, 24, 10, tzinfo=UTC),
-            None,
-            rules,
-        )
-        assert found.due_at == datetime(2026, 11, 25, 9, tzinfo=UTC)  # waited 24 h
-        cases.set_priority(
-            session,
-            found,
-            "akut",
-            rules,
-            "kalle@bostad.example",
-            datetime(2026, 11, 24, 11, tzinfo=UTC),
-        )
-        assert found.due_at == datetime(2026, 11, 25, 9, tzinfo=UTC)
+        cases.set_status(session, found, "feedback", "kalle@bostad.example", since, None, rules)
+        if until is not None:
+            cases.set_status(session, found, "assigned", EVA, until, None, rules)
+        return found
+
+
+def reprioritise(app: App, number: int, priority: str, at: datetime) -> Case:
+    with transaction(app.engine) as session:
+        found = session.get(Case, number)
+        assert found is not None
+        cases.set_priority(session, found, priority, app.rules(), "kalle@bostad.example", at)
+        return found
+
+
+def test_a_priority_change_keeps_the_time_waited_on_the_customer(app: App) -> None:
+    number = report(app, "Stopp i avloppet", "Stopp.", datetime(2026, 11, 23, 9, tzinfo=UTC))
+    waited = wait_on_customer(
+        app, number, datetime(2026, 11, 23, 10, tzinfo=UTC), datetime(2026, 11, 24, 10, tzinfo=UTC)
+    )
+    assert waited.due_at == datetime(2026, 11, 25, 9, tzinfo=UTC)  # waited 24 h
+    changed = reprioritise(app, number, "akut", datetime(2026, 11, 24, 11, tzinfo=UTC))
+    assert changed.due_at == datetime(2026, 11, 25, 9, tzinfo=UTC)
 
 
 def test_a_priority_change_to_the_other_clock_counts_the_wait_on_that_clock(app: App) -> None:
     # Monday 2026-11-23 09:00 local, akut (always): waits in feedback Mon 10:00 - Tue 10:00
     # local: 24 h on the wall, 9 business hours (Mon 10-16, Tue 07-10).
     number = report(app, "Stopp i avloppet", "Stopp.", local(2026, 11, 23, 9))
-    rules = app.rules()
-    with transaction(app.engine) as session:
-        found = session.get(Case, number)
-        assert found is not None
-        cases.set_status(
-            session, found, "feedback", "kalle@bostad.example", local(2026, 11, 23, 10), None, rules
-        )
-        cases.set_status(
-            session, found, "assigned", "eva@kund.example", local(2026, 11, 24, 10), None, rules
-        )
-        cases.set_priority(
-            session, found, "normal", rules, "kalle@bostad.example", local(2026, 11, 24, 11)
-        )
-        # 3 working days from Mon 09:00 is Thu 09:00; plus 9 business hours: Fri 09:00
-        assert found.due_at == local(2026, 11, 27, 9)
+    wait_on_customer(app, number, local(2026, 11, 23, 10), local(2026, 11, 24, 10))
+    changed = reprioritise(app, number, "normal", local(2026, 11, 24, 11))
+    # 3 working days from Mon 09:00 is Thu 09:00; plus 9 business hours: Fri 09:00
+    assert changed.due_at == local(2026, 11, 27, 9)

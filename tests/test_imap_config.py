@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from smartmail.config import ImapMailbox, load_settings, parse_imap, parse_imap_url
+from smartmail.config import ImapMailbox, load_settings, parse_imap, parse_imap_url, parse_relay
 from smartmail.errors import ConfigError
 
 
@@ -115,3 +115,12 @@ def test_a_filing_folder_may_not_be_the_folder_read(tmp_path: Path, folder: str)
             },
             env_file=None,
         )
+
+
+def test_a_bad_relay_url_never_shows_its_password() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_relay("smtps://kalle:hemligt@mx.example.org:notaport")
+    assert "hemligt" not in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        parse_relay("http://kalle:hemligt@mx.example.org")
+    assert "hemligt" not in str(error.value)
