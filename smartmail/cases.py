@@ -31,7 +31,7 @@ def record_event(
         actor=actor,
         kind=kind,
         detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
-        message_pk=message.id if message else None,
+        message=message,
     )
     session.add(event)
     return event
@@ -59,9 +59,10 @@ def is_party(session: Session, case: Case, email: str) -> bool:
     return session.exec(statement).first() is not None
 
 
-def _join(session: Session, case: Case, party: Party, role: str) -> None:
+def _join(session: Session, case: Case, party: Party, role: str, *, look: bool = True) -> None:
+    """`party` takes part in `case` as `role`; look=False: the case is new, nobody is in yet."""
     assert party.id is not None
-    if session.get(CaseParty, (case.number, party.id, role)) is None:
+    if not look or session.get(CaseParty, (case.number, party.id, role)) is None:
         session.add(CaseParty(case_id=case.number, party_id=party.id, role=role))
 
 
@@ -138,11 +139,10 @@ def open_case(
         due_at=resolve_due,
     )
     session.add(case)
-    session.flush()
-    _join(session, case, customer, "customer")
+    session.flush()  # its number goes into the token of every mail about it
+    _join(session, case, customer, "customer", look=False)
     message.case_id = case.number
     session.add(message)
-    session.flush()
     record_event(session, case, "created", customer.email, now, message, channel=channel)
     record_event(
         session,
@@ -158,7 +158,7 @@ def open_case(
     )
     if owner:
         owner_party = party_for(session, owner, _name_of(rules, owner), now)
-        _join(session, case, owner_party, "owner")
+        _join(session, case, owner_party, "owner", look=False)
         record_event(session, case, "assigned", SYSTEM, now, message, to=owner, team=team)
     return case
 
@@ -183,7 +183,6 @@ def add_inbound(
     what is to happen)."""
     message.case_id = case.number
     session.add(message)
-    session.flush()
     # Writing on a case makes one take part (cc); who the customer is, who owns it and which
     # contractor it was forwarded to are set only by opening, assigning and forwarding.
     _join(session, case, sender, "customer" if case.customer_id == sender.id else "cc")
@@ -210,7 +209,6 @@ def add_outbound(session: Session, case: Case, message: Message, now: datetime) 
     """Record a mail we send on `case` (the outbox row goes with it)."""
     message.case_id = case.number
     session.add(message)
-    session.flush()
     record_event(
         session,
         case,
@@ -435,7 +433,7 @@ def log_work(
 ) -> None:
     """Time worked (minutes) or material used (an amount) on the case, for invoicing."""
     entry.case_id, entry.at, entry.actor = case.number, now, actor
-    entry.message_pk = message.id if message else None
+    entry.message = message
     session.add(entry)
     if entry.minutes:
         record_event(

@@ -103,10 +103,6 @@ class Settings:
     imap_failed: str = "Failed"
 
     @property
-    def raw_dir(self) -> Path:
-        return self.data_dir / "raw"
-
-    @property
     def attachment_dir(self) -> Path:
         return self.data_dir / "attachments"
 

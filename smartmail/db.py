@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -60,3 +61,10 @@ def transaction(engine: Engine) -> Iterator[Session]:
         if exc.connection_invalidated:
             raise TemporaryFailure(f"database connection lost: {exc.orig}") from exc
         raise
+
+
+def insert_once(session: Session, table: type[SQLModel], **values: Any) -> None:
+    """INSERT the row unless one with the same key is there (the same bytes kept twice)."""
+    dialect = session.get_bind().dialect.name
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    session.execute(insert(table).values(**values).on_conflict_do_nothing())

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import relationship
+from sqlmodel import Field, Relationship, SQLModel
 
 from smartmail.errors import SmartmailError
 
@@ -118,9 +119,20 @@ class Message(SQLModel, table=True):
     created_at: datetime = _at()
 
 
+def _of_message() -> Any:
+    """A link to the Message a row belongs to: the row can be added before the message has
+    its id (the flush fills it in), so one flush writes a mail and all it caused."""
+    # Spelled out for SQLAlchemy: the annotations here are strings (future annotations).
+    return Relationship(sa_relationship=relationship("Message"))
+
+
 class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    message_pk: int = Field(foreign_key="message.id", index=True)
+    # None only until the flush: then its message's id
+    message_pk: int | None = Field(
+        default=None, foreign_key="message.id", index=True, nullable=False
+    )
+    message: Message | None = _of_message()
     filename: str
     content_type: str
     size: int
@@ -137,6 +149,7 @@ class Event(SQLModel, table=True):
     kind: str
     detail: str = _text()
     message_pk: int | None = Field(default=None, foreign_key="message.id")
+    message: Message | None = _of_message()
 
 
 class TimeEntry(SQLModel, table=True):
@@ -151,6 +164,7 @@ class TimeEntry(SQLModel, table=True):
     amount: float = 0.0
     text: str = _text()
     message_pk: int | None = Field(default=None, foreign_key="message.id")
+    message: Message | None = _of_message()
 
 
 class Notice(SQLModel, table=True):
@@ -168,6 +182,7 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     message_pk: int | None = Field(default=None, foreign_key="message.id")
+    message: Message | None = _of_message()
     mail_from: str
     rcpt_to: str  # comma separated
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -177,6 +192,15 @@ class Outbox(SQLModel, table=True):
     last_error: str = _text()
     created_at: datetime = _at()
     sent_at: datetime | None = _at(nullable=True)
+
+
+class RawMail(SQLModel, table=True):
+    """An inbound mail's bytes as received: in the same transaction as all it caused, so
+    one commit (one fsync) makes the mail, its case and its answers durable together."""
+
+    sha256: str = Field(primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime = _at()
 
 
 class Quarantine(SQLModel, table=True):

@@ -142,16 +142,16 @@ def _via_mailparser(data: bytes, defects: list[str]) -> ParsedMail:
     msg = parsed.message
     if not isinstance(msg, Message):
         raise TypeError("mailparser returned no message")
-    raw_from = _raw_first(msg).get("from")
+    raw = _raw_first(msg)
     envelope = _Envelope(
-        sender=_better_names(_pairs(parsed.from_), _stdlib_addresses(raw_from)),
+        sender=_better_names(_pairs(parsed.from_), lambda: _stdlib_addresses(raw.get("from"))),
         to=_pairs(parsed.to),
         cc=_pairs(parsed.cc),
         reply_to=_pairs(parsed.reply_to),
         date=_utc(parsed.date),
     )
     found = [str(name) for name in sorted(parsed.defects_categories)]
-    return _build(data, msg, envelope, [*defects, *found])
+    return _build(data, msg, raw, envelope, [*defects, *found])
 
 
 def _via_stdlib_default(data: bytes, defects: list[str]) -> ParsedMail:
@@ -172,7 +172,7 @@ def _via_stdlib(data: bytes, defects: list[str], policy: Policy) -> ParsedMail:
         reply_to=_stdlib_addresses(raw.get("reply-to")),
         date=_stdlib_date(raw.get("date")),
     )
-    return _build(data, msg, envelope, [*defects, *_message_defects(msg)])
+    return _build(data, msg, raw, envelope, [*defects, *_message_defects(msg)])
 
 
 def _minimal(data: bytes, defects: list[str]) -> ParsedMail:
@@ -198,9 +198,11 @@ def _minimal(data: bytes, defects: list[str]) -> ParsedMail:
     )
 
 
-def _build(data: bytes, msg: Message, envelope: _Envelope, defects: list[str]) -> ParsedMail:
-    headers = _headers(msg)
-    raw = _raw_first(msg)
+def _build(
+    data: bytes, msg: Message, raw: dict[str, str], envelope: _Envelope, defects: list[str]
+) -> ParsedMail:
+    # Decoding starts from the raw values: the same first value per name, read once.
+    headers = {key: _decode_unfolded(value) for key, value in raw.items()}
     body = _Body()
     _walk(msg, body, 0)
     text = _body_text(body)
@@ -252,7 +254,14 @@ _HEADER_CONTROLS = re.compile("[\x00-\x1f\x7f]")
 _ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")
 
 
+#: Every character that _clean changes: the keys of _CLEAN_TABLE and surrogates.
+_UNCLEAN = re.compile("[\x00\x80-\x9f\ud800-\udfff]")
+
+
 def _clean(text: str) -> str:
+    # Most text has nothing to clean, and one search is much cheaper than translate.
+    if not _UNCLEAN.search(text):
+        return text
     return _SURROGATES.sub("", text.translate(_CLEAN_TABLE))
 
 
@@ -303,10 +312,20 @@ def _decode_words(match: re.Match[str]) -> str:
     )
 
 
+def _unfold(value: object) -> str:
+    """A raw header value on one line, 8-bit bytes decoded."""
+    return _repair(str(value).replace("\r", "").replace("\n", ""))
+
+
 def _decode_header(value: object) -> str:
     """Decode a raw header value: 8-bit bytes, RFC 2047 words, one line."""
-    text = _repair(str(value).replace("\r", "").replace("\n", ""))
-    text = _ENCODED_WORDS.sub(_decode_words, text)
+    return _decode_unfolded(_unfold(value))
+
+
+def _decode_unfolded(text: str) -> str:
+    """Decode the RFC 2047 words of a value that _unfold returned."""
+    if "=?" in text:  # cheap test before the regex: most values have no encoded words
+        text = _ENCODED_WORDS.sub(_decode_words, text)
     return _HEADER_CONTROLS.sub(" ", _clean(text)).strip()
 
 
@@ -331,17 +350,8 @@ def _raw_first(msg: Message) -> dict[str, str]:
     for name, value in msg.raw_items():
         key = _header_name(name)
         if key and key not in first:
-            first[key] = _repair(str(value).replace("\r", "").replace("\n", ""))
+            first[key] = _unfold(value)
     return first
-
-
-def _headers(msg: Message) -> dict[str, str]:
-    decoded: dict[str, str] = {}
-    for name, value in msg.raw_items():
-        key = _header_name(name)
-        if key and key not in decoded:
-            decoded[key] = _decode_header(value)
-    return decoded
 
 
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
@@ -366,9 +376,11 @@ def _pairs(value: Any) -> Pairs:
     return [(str(pair[0]), str(pair[1])) for pair in value if len(pair) == 2]
 
 
-def _better_names(pairs: Pairs, fallback: Pairs) -> Pairs:
+def _better_names(pairs: Pairs, fallback: Callable[[], Pairs]) -> Pairs:
     """mail-parser writes names with raw 8-bit bytes as "\\udcXX" escapes: use the stdlib's."""
-    names = {addr.lower(): name for name, addr in fallback}
+    if not any("\\udc" in name for name, _addr in pairs):
+        return pairs  # the usual case: spare the second address parse
+    names = {addr.lower(): name for name, addr in fallback()}
     return [
         (names.get(addr.lower(), name) if "\\udc" in name else name, addr) for name, addr in pairs
     ]
@@ -601,10 +613,27 @@ def _false_signature(signature: str) -> bool:
     return bool(_SIGNATURE_PREFIX.match(first)) and not _SIGNATURE_WORD.match(first)
 
 
-def _latest_reply(text: str) -> str:
+def _reply_patterns() -> dict[str, Any]:
+    """The reply parser's regexes, built once: it would rebuild them for every mail."""
     # keep_hyphen_lists: otherwise a "- item" list is taken for a signature.
+    prototype = ReplyMessage(text="", languages=list(_REPLY_LANGUAGES), keep_hyphen_lists=True)
+    return {
+        "_header_regex": prototype.HEADER_REGEX,
+        "_disclaimers_regex": prototype.DISCLAIMERS_REGEX,
+        "_signature_regex": prototype.SIGNATURE_REGEX,
+    }
+
+
+_REPLY_PATTERNS = _reply_patterns()
+
+
+def _latest_reply(text: str) -> str:
+    # The patterns depend only on the languages and keep_hyphen_lists, which match the prototype's.
     message = ReplyMessage(
-        text=text[:_REPLY_SCAN_CHARS], languages=list(_REPLY_LANGUAGES), keep_hyphen_lists=True
+        text=text[:_REPLY_SCAN_CHARS],
+        languages=list(_REPLY_LANGUAGES),
+        keep_hyphen_lists=True,
+        **_REPLY_PATTERNS,
     ).read()
     if not message.replies:
         return ""

@@ -1,13 +1,15 @@
 """process(raw, envelope) -> Outcome: one inbound mail, start to end, in one transaction.
 
-    raw bytes -> keep -> parse -> guard -> thread -> store (+ outbox) -> Outcome
+    raw bytes -> parse -> guard -> thread -> store (raw + case + outbox) -> Outcome
 
-The raw bytes are on disk before anything else can fail. A mail whose processing raises is
-a bug, not bad input: it is quarantined with the error, and `smartmail replay` re-runs it.
+The raw bytes are stored in the same transaction as everything the mail causes, so one
+commit makes it all durable. A mail whose processing raises is a bug, not bad input: it is
+quarantined, raw bytes and error, and `smartmail replay` re-runs it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import traceback
 from collections.abc import Callable
@@ -23,11 +25,11 @@ from smartmail import cases, notify
 from smartmail.blobs import BlobStore
 from smartmail.commands import Tagged, split_commands
 from smartmail.config import Settings
-from smartmail.db import transaction
+from smartmail.db import insert_once, transaction
 from smartmail.errors import TemporaryFailure
 from smartmail.guard import GuardInput, GuardResult, run_guard
 from smartmail.mailer import Templates
-from smartmail.models import Attachment, Case, Message, Party, Quarantine, utcnow
+from smartmail.models import Attachment, Case, Message, Party, Quarantine, RawMail, utcnow
 from smartmail.parse import ParsedMail, parse
 from smartmail.proof import Proof, prove_sender
 from smartmail.rules import Route, Rules
@@ -79,7 +81,6 @@ class Pipeline:
         self.engine = engine
         self.rules = rules
         self.templates = templates or Templates()
-        self.raw_store = BlobStore(settings.raw_dir, ".eml")
         self.attachment_store = BlobStore(settings.attachment_dir)
 
     # -- the function addresses ------------------------------------------------------------
@@ -100,10 +101,7 @@ class Pipeline:
         self, raw: bytes, envelope: Envelope, now: datetime | None = None, quarantine: bool = True
     ) -> Outcome:
         now = now or utcnow()
-        try:
-            sha = self.raw_store.put(raw)
-        except OSError as exc:
-            raise TemporaryFailure(f"cannot keep the raw mail: {exc}") from exc
+        sha = hashlib.sha256(raw).hexdigest()
         try:
             return self._process(raw, sha, envelope, now)
         except TemporaryFailure:
@@ -112,23 +110,26 @@ class Pipeline:
             if not quarantine:
                 raise
             log.exception("quarantined mail %s from %s", sha[:12], envelope.mail_from)
-            return self._quarantine(sha, envelope, exc, now)
+            return self._quarantine(raw, sha, envelope, exc, now)
 
     def _process(self, raw: bytes, sha: str, envelope: Envelope, now: datetime) -> Outcome:
         mail = parse(raw)
         for _ in range(3):
             try:
-                return self._store(mail, sha, envelope, now)
+                return self._store(mail, raw, sha, envelope, now)
             except IntegrityError:
                 # Not a resend: a mail processed alongside (PostgreSQL runs them side by side)
                 # first added a party this one adds too (sender, owner). It has committed by
                 # now, so the next try finds it.
                 continue
-        return self._store(mail, sha, envelope, now)
+        return self._store(mail, raw, sha, envelope, now)
 
-    def _store(self, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime) -> Outcome:
+    def _store(
+        self, mail: ParsedMail, raw: bytes, sha: str, envelope: Envelope, now: datetime
+    ) -> Outcome:
         try:
             with transaction(self.engine) as session:
+                insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
                 return self._handle(session, mail, sha, envelope, now)
         except IntegrityError:
             # The unique Message-ID says we have it already: stored once, answered once.
@@ -174,7 +175,6 @@ class Pipeline:
             return self._add_to_case(session, mail, message, case, role, thread, now)
         if not guard.may_open_case:
             session.add(message)
-            session.flush()
             self._store_attachments(session, mail, message)
             return Outcome("stored", mail.message_id, None, ",".join(guard.hits))
         new_case = self._new_case(session, mail, message, envelope, guard, now)
@@ -314,7 +314,6 @@ class Pipeline:
         if case is None:
             message.visibility = "internal"
             session.add(message)
-            session.flush()
         elif internal:
             cases.add_note(session, case, message, sender, role, now)
         else:
@@ -438,12 +437,14 @@ class Pipeline:
     # -- storage ---------------------------------------------------------------------------
 
     def _store_attachments(self, session: Session, mail: ParsedMail, message: Message) -> None:
-        assert message.id is not None
         for part in mail.attachments:
-            digest = self.attachment_store.put(part.payload)
+            try:
+                digest = self.attachment_store.put(part.payload)
+            except OSError as exc:  # a full or read-only disk: the sender tries again later
+                raise TemporaryFailure(f"cannot keep an attachment: {exc}") from exc
             session.add(
                 Attachment(
-                    message_pk=message.id,
+                    message=message,
                     filename=part.filename,
                     content_type=part.content_type,
                     size=len(part.payload),
@@ -452,9 +453,10 @@ class Pipeline:
             )
 
     def _quarantine(
-        self, sha: str, envelope: Envelope, exc: BaseException, now: datetime
+        self, raw: bytes, sha: str, envelope: Envelope, exc: BaseException, now: datetime
     ) -> Outcome:
         with transaction(self.engine) as session:
+            insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
             waiting = session.exec(
                 select(Quarantine).where(
                     Quarantine.raw_sha256 == sha, col(Quarantine.replayed_at).is_(None)
@@ -492,8 +494,12 @@ class Pipeline:
             mail_from=row.mail_from,
             rcpt_to=tuple(r for r in row.rcpt_to.split(",") if r),
         )
+        with transaction(self.engine) as session:
+            kept = session.get(RawMail, row.raw_sha256)
+            assert kept is not None, f"quarantine #{row.id} lost its raw mail"
+            raw = kept.data
         try:
-            outcome = self.process(self.raw_store.get(row.raw_sha256), envelope, now, False)
+            outcome = self.process(raw, envelope, now, False)
         except Exception as exc:  # still broken: keep it quarantined with the newest error
             with transaction(self.engine) as session:
                 stored = session.get(Quarantine, row.id)

@@ -227,6 +227,17 @@ def test_unknown_charset_does_not_raise() -> None:
     assert any("x-unknown" in defect for defect in parsed.defects)
 
 
+def test_nul_and_c1_controls_are_cleaned() -> None:
+    raw = mail(
+        b"x\x00y \xc2\x85 z\n",
+        X_Note=b"a\x00b \x85 =?utf-8?Q?=C2=85?=",
+        Content_Type="text/plain; charset=utf-8",
+    )
+    parsed = parse(raw)
+    assert parsed.headers["x-note"] == "ab \u2026 \u2026"
+    assert parsed.text == "xy \u2026 z"
+
+
 def test_mangled_charset_in_header() -> None:
     assert parse(mail(Subject="=?iso-gb2312?Q?r=E4kning?=")).subject == "räkning"
 

@@ -14,7 +14,7 @@ from smartmail import cases
 from smartmail.app import App
 from smartmail.db import transaction
 from smartmail.errors import PermanentFailure, TemporaryFailure
-from smartmail.models import Attachment, Case, Event, Message, Outbox, Quarantine
+from smartmail.models import Attachment, Case, Event, Message, Outbox, Quarantine, RawMail
 from smartmail.pipeline import Envelope
 from smartmail.rules import Route, Rules
 from smartmail.sender import deliver_due
@@ -53,7 +53,8 @@ def outgoing(app: App) -> list[Message]:
 
 
 def test_a_new_mail_opens_a_routed_case_and_is_acknowledged(app: App) -> None:
-    outcome = process(app, raw_mail())
+    raw = raw_mail()
+    outcome = process(app, raw)
     assert outcome.kind == "new_case"
     assert outcome.case_number == 1
     with transaction(app.engine) as session:
@@ -69,14 +70,16 @@ def test_a_new_mail_opens_a_routed_case_and_is_acknowledged(app: App) -> None:
     sent = {m.to_addrs: m for m in outgoing(app)}
     assert set(sent) == {CUSTOMER, "kalle@bostad.example"}
     assert "[#1-" in sent[CUSTOMER].subject
-    assert (app.settings.raw_dir / outcome_raw_path(app)).exists()
+    assert kept_raw(app) == raw
 
 
-def outcome_raw_path(app: App) -> Path:
+def kept_raw(app: App) -> bytes:
     with transaction(app.engine) as session:
         message = session.exec(select(Message).where(Message.direction == "in")).one()
         assert message.raw_sha256
-        return app.pipeline.raw_store.path(message.raw_sha256).relative_to(app.settings.raw_dir)
+        kept = session.get(RawMail, message.raw_sha256)
+        assert kept is not None
+        return kept.data
 
 
 def test_the_same_message_id_is_stored_and_answered_once(app: App) -> None:
