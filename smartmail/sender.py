@@ -1,7 +1,9 @@
 """Delivers the outbox: over an SMTP relay, or as .eml files when none is set.
 
-A row is claimed with a lease (its next attempt moved ahead) before sending, so two senders
-never send the same row at once, and a sender that dies mid-send leaves it to be retried.
+Rows are claimed a few at a time with a lease (their next attempt moved ahead) before
+sending, so two senders never send the same row at once, and a sender that dies mid-send
+leaves them to be retried. The results of a batch are recorded together right after it,
+so a crash resends at most one batch.
 Temporary failures back off; permanent ones (5xx) are recorded and not retried.
 """
 
@@ -27,6 +29,9 @@ from smartmail.models import Case, Message, Outbox, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# Rows leased at once: even if every one of them hits the relay's timeouts, the last is
+# tried well within the lease. One transaction leases them all (fewer database writes).
+CLAIM_BATCH = 8
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 BACKOFF_CAP = timedelta(hours=4)
 GIVE_UP_AFTER = timedelta(days=3)
@@ -143,43 +148,47 @@ def deliver_due(
 ) -> DeliveryReport:
     """Send every queued mail whose time has come (up to `limit`); returns what happened."""
     report = DeliveryReport()
-    with transaction(engine) as session:
-        ids = session.exec(
-            select(Outbox.id)
-            .where(Outbox.status == "queued", Outbox.next_attempt_at <= now)
-            .order_by(col(Outbox.id))
-            .limit(limit)
-        ).all()
-    for outbox_id in ids:
-        assert outbox_id is not None
-        claimed = _claim(engine, outbox_id, now)
-        if claimed is not None:
-            error, permanent = _attempt(transport, claimed)
-            _record(engine, claimed, error, permanent, now, report)
+    tried = 0
+    while tried < limit:
+        batch = _claim(engine, now, min(CLAIM_BATCH, limit - tried))
+        if not batch:
+            break
+        tries = [(claimed, *_attempt(transport, claimed)) for claimed in batch]
+        _record(engine, tries, now, report)
+        tried += len(batch)
     return report
 
 
-def _claim(engine: Engine, outbox_id: int, now: datetime) -> Claimed | None:
-    """Lease one row just before sending it; None if another sender has it."""
+def _claim(engine: Engine, now: datetime, count: int) -> list[Claimed]:
+    """Lease up to `count` due rows, oldest first, just before sending them."""
     # The lease runs from the real time: a long pass must not outlive its own leases.
     lease_until = max(now, utcnow()) + LEASE
     with transaction(engine) as session:
-        result = session.execute(
+        # Rows due while we hold the write lock (SQLite) or their row locks (PostgreSQL,
+        # where a racing sender skips them): the UPDATE leases exactly those.
+        mine = session.exec(
+            select(Outbox.id)
+            .where(Outbox.status == "queued", Outbox.next_attempt_at <= now)
+            .order_by(col(Outbox.id))
+            .limit(count)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not mine:
+            return []
+        session.execute(
             update(Outbox)
-            .where(
-                col(Outbox.id) == outbox_id,
-                col(Outbox.status) == "queued",
-                col(Outbox.next_attempt_at) <= now,
-            )
+            .where(col(Outbox.id).in_(mine))
             .values(next_attempt_at=lease_until, attempts=col(Outbox.attempts) + 1)
             .execution_options(synchronize_session=False)
         )
-        if getattr(result, "rowcount", 0) != 1:
-            return None
-        row = session.get(Outbox, outbox_id)
-        assert row is not None
-        session.refresh(row)
-        return Claimed(outbox_id, row.attempts, row.mail_from, row.rcpt_to.split(","), row.body)
+        rows = session.exec(
+            select(Outbox).where(col(Outbox.id).in_(mine)).order_by(col(Outbox.id))
+        ).all()
+        return [
+            Claimed(row.id, row.attempts, row.mail_from, row.rcpt_to.split(","), row.body)
+            for row in rows
+            if row.id is not None
+        ]
 
 
 def _attempt(transport: Transport, claimed: Claimed) -> tuple[str | None, bool]:
@@ -198,38 +207,48 @@ def _attempt(transport: Transport, claimed: Claimed) -> tuple[str | None, bool]:
 
 def _record(
     engine: Engine,
+    tries: list[tuple[Claimed, str | None, bool]],
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    """What became of each (claimed, error, permanent) of a batch, in one transaction."""
+    with transaction(engine) as session:
+        for claimed, error, permanent in tries:
+            _record_one(session, claimed, error, permanent, now, report)
+
+
+def _record_one(
+    session: Session,
     claimed: Claimed,
     error: str | None,
     permanent: bool,
     now: datetime,
     report: DeliveryReport,
 ) -> None:
-    """Right after each try, so a crash resends at most the mail in flight."""
-    with transaction(engine) as session:
-        row = session.get(Outbox, claimed.id)
-        assert row is not None
-        if row.attempts != claimed.attempts or row.status != "queued":
-            return  # our lease ran out and another sender took the row over
-        if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, ""
-            report.sent += 1
-            return
-        row.last_error = error
-        if permanent or now - row.created_at >= GIVE_UP_AFTER:
-            row.status = "failed"
-            report.failed += 1
-            log.error("outbox %s to %s failed for good: %s", claimed.id, row.rcpt_to, error)
-            _tell_case(session, row, error, now)
-        else:
-            row.next_attempt_at = now + backoff(row.attempts)
-            report.retried += 1
-            log.warning(
-                "outbox %s to %s: %s; retry at %s",
-                claimed.id,
-                row.rcpt_to,
-                error,
-                row.next_attempt_at.isoformat(),
-            )
+    row = session.get(Outbox, claimed.id)
+    assert row is not None
+    if row.attempts != claimed.attempts or row.status != "queued":
+        return  # our lease ran out and another sender took the row over
+    if error is None:
+        row.status, row.sent_at, row.last_error = "sent", now, ""
+        report.sent += 1
+        return
+    row.last_error = error
+    if permanent or now - row.created_at >= GIVE_UP_AFTER:
+        row.status = "failed"
+        report.failed += 1
+        log.error("outbox %s to %s failed for good: %s", claimed.id, row.rcpt_to, error)
+        _tell_case(session, row, error, now)
+    else:
+        row.next_attempt_at = now + backoff(row.attempts)
+        report.retried += 1
+        log.warning(
+            "outbox %s to %s: %s; retry at %s",
+            claimed.id,
+            row.rcpt_to,
+            error,
+            row.next_attempt_at.isoformat(),
+        )
 
 
 def _tell_case(session: Session, row: Outbox, error: str, now: datetime) -> None:

@@ -8,7 +8,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from smartmail import cases
 from smartmail.app import App
@@ -235,6 +235,20 @@ def test_the_outbox_retries_temporary_failures_and_records_permanent_ones(app: A
         assert all("550" in r.last_error for r in rows)
         kinds = session.exec(select(Event.kind).where(Event.case_id == 1)).all()
         assert kinds.count("delivery_failed") == 2
+
+
+def test_one_pass_sends_in_batches_up_to_its_limit_oldest_first(app: App) -> None:
+    for n in range(12):  # 24 mails (an ack and an owner notice each): several batches
+        process(app, raw_mail(f"Stopp nr {n}", sender=f"kund{n}@kund.example"), f"kund{n}@x")
+    transport = app.transport
+    assert isinstance(transport, MemoryTransport)
+    assert deliver_due(app.engine, transport, NOW, limit=10).sent == 10
+    assert deliver_due(app.engine, transport, NOW).sent == 14
+    assert deliver_due(app.engine, transport, NOW).sent == 0
+    with transaction(app.engine) as session:
+        rows = session.exec(select(Outbox).order_by(col(Outbox.id))).all()
+    assert [[row.rcpt_to] for row in rows] == [rcpt for _from, rcpt, _body in transport.sent]
+    assert {row.attempts for row in rows} == {1}
 
 
 def test_the_outbox_sends_once(app: App) -> None:
