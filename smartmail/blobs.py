@@ -1,4 +1,4 @@
-"""Content-addressed files under the data dir: raw mail and attachments, written once, durably."""
+"""Content-addressed files under the data dir: attachments, written once, durably."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from pathlib import Path
 class BlobStore:
     """Files named by the SHA-256 of their bytes, fanned out by the first two hex digits."""
 
-    def __init__(self, root: Path, suffix: str = "") -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.suffix = suffix
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / f"{sha256}{self.suffix}"
+        return self.root / sha256[:2] / sha256
 
     def put(self, data: bytes) -> str:
         """Store `data` unless already there; return its SHA-256. Durable when this returns."""
@@ -34,9 +33,6 @@ class BlobStore:
         os.replace(tmp, target)  # atomic: a reader sees the whole file or none
         _fsync_dir(target.parent)
         return digest
-
-    def get(self, sha256: str) -> bytes:
-        return self.path(sha256).read_bytes()
 
 
 def _fsync_dir(path: Path) -> None:
