@@ -17,6 +17,7 @@ from smartmail import notify
 from smartmail.app import App
 from smartmail.config import HostPort
 from smartmail.db import transaction
+from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.imap import start_imap
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.models import utcnow
@@ -36,6 +37,7 @@ class Daemon:
         # SQLite takes one writer at a time: queueing in one thread beats lock retries.
         workers = 1 if app.engine.dialect.name == "sqlite" else 4
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
+        self.writer = GroupCommit(app.pipeline, self.executor, workers)
         self.sender_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
         self.outbox_waiting = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -49,7 +51,7 @@ class Daemon:
             await self._listen(self.app.settings.lmtp_listen, "lmtp", hostname)
 
     async def _listen(self, where: HostPort, channel: str, hostname: str) -> None:
-        handler = MailHandler(self.app.pipeline, self.executor, channel, self.outbox_waiting.set)
+        handler = MailHandler(self.app.pipeline, self.writer, channel, self.outbox_waiting.set)
         factory = make_server_factory(
             handler,
             lmtp=channel == "lmtp",
@@ -150,7 +152,7 @@ class Daemon:
             asyncio.create_task(self.watch_rules_forever()),
         ]
         # Each IMAP task stops its reader thread itself once `stopping` is set.
-        tasks += start_imap(self.app, self.executor, self.stopping, self.outbox_waiting.set)
+        tasks += start_imap(self.app, self.writer, self.stopping, self.outbox_waiting.set)
         if ready:
             ready()
         await self.stopping.wait()

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Engine, func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from smartmail import cases, notify
@@ -100,43 +100,97 @@ class Pipeline:
     def process(
         self, raw: bytes, envelope: Envelope, now: datetime | None = None, quarantine: bool = True
     ) -> Outcome:
-        now = now or utcnow()
-        sha = hashlib.sha256(raw).hexdigest()
-        try:
-            return self._process(raw, sha, envelope, now)
-        except TemporaryFailure:
-            raise
-        except Exception as exc:
-            if not quarantine:
-                raise
-            log.exception("quarantined mail %s from %s", sha[:12], envelope.mail_from)
-            return self._quarantine(raw, sha, envelope, exc, now)
+        """One mail in its own transaction; raises TemporaryFailure if it was not stored."""
+        result = self.process_many([(raw, envelope)], now, quarantine)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-    def _process(self, raw: bytes, sha: str, envelope: Envelope, now: datetime) -> Outcome:
-        mail = parse(raw)
-        for _ in range(3):
-            try:
-                return self._store(mail, raw, sha, envelope, now)
-            except IntegrityError:
-                # Not a resend: a mail processed alongside (PostgreSQL runs them side by side)
-                # first added a party this one adds too (sender, owner). It has committed by
-                # now, so the next try finds it.
-                continue
-        return self._store(mail, raw, sha, envelope, now)
+    def process_many(
+        self,
+        mails: Sequence[tuple[bytes, Envelope]],
+        now: datetime | None = None,
+        quarantine: bool = True,
+    ) -> list[Outcome | Exception]:
+        """Several mails, each in a savepoint of one transaction: one commit makes all durable.
+
+        Each result is the mail's Outcome, or the exception that kept it from being stored:
+        a TemporaryFailure (try again later), or with `quarantine` off the error itself.
+        A database that fails the whole transaction fails every mail in it.
+        """
+        now = now or utcnow()
+        # Parsed before the transaction: the write lock is held for the storing alone.
+        parsed = [
+            (raw, hashlib.sha256(raw).hexdigest(), envelope, _parsed(raw))
+            for raw, envelope in mails
+        ]
+        try:
+            with transaction(self.engine) as session:
+                return [
+                    self._one(session, raw, sha, envelope, mail, now, quarantine)
+                    for raw, sha, envelope, mail in parsed
+                ]
+        except TemporaryFailure as exc:
+            return [exc] * len(mails)
+
+    def _one(
+        self,
+        session: Session,
+        raw: bytes,
+        sha: str,
+        envelope: Envelope,
+        mail: ParsedMail | Exception,
+        now: datetime,
+        quarantine: bool,
+    ) -> Outcome | Exception:
+        try:
+            if isinstance(mail, Exception):
+                raise mail
+            return self._store(session, mail, raw, sha, envelope, now)
+        except TemporaryFailure as exc:
+            return exc
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                raise  # the transaction is gone: every mail in it is a temporary failure
+            error: Exception = exc
+        except Exception as exc:
+            error = exc
+        if not quarantine:
+            return error
+        log.error("quarantined mail %s from %s", sha[:12], envelope.mail_from, exc_info=error)
+        try:
+            with session.begin_nested():
+                return self._quarantine(session, raw, sha, envelope, error, now)
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                raise
+            log.exception("could not quarantine mail %s", sha[:12])
+            return TemporaryFailure(f"could not quarantine: {exc}")
 
     def _store(
-        self, mail: ParsedMail, raw: bytes, sha: str, envelope: Envelope, now: datetime
+        self,
+        session: Session,
+        mail: ParsedMail,
+        raw: bytes,
+        sha: str,
+        envelope: Envelope,
+        now: datetime,
     ) -> Outcome:
-        try:
-            with transaction(self.engine) as session:
-                insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
-                return self._handle(session, mail, sha, envelope, now)
-        except IntegrityError:
-            # The unique Message-ID says we have it already: stored once, answered once.
-            with transaction(self.engine) as session:
+        for attempt in range(4):
+            try:
+                with session.begin_nested():
+                    insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
+                    return self._handle(session, mail, sha, envelope, now)
+            except IntegrityError:
+                # The unique Message-ID says we have it already: stored once, answered once.
                 if _known(session, mail.message_id):
                     return Outcome("duplicate", mail.message_id)
-            raise
+                if attempt == 3:
+                    raise
+                # Not a resend: a mail processed alongside (PostgreSQL runs them side by side)
+                # first added a party this one adds too (sender, owner). It has committed by
+                # now, so the next try, a new statement, sees it.
+        raise AssertionError("unreachable")
 
     def _handle(
         self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
@@ -453,29 +507,34 @@ class Pipeline:
             )
 
     def _quarantine(
-        self, raw: bytes, sha: str, envelope: Envelope, exc: BaseException, now: datetime
+        self,
+        session: Session,
+        raw: bytes,
+        sha: str,
+        envelope: Envelope,
+        exc: BaseException,
+        now: datetime,
     ) -> Outcome:
-        with transaction(self.engine) as session:
-            insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
-            waiting = session.exec(
-                select(Quarantine).where(
-                    Quarantine.raw_sha256 == sha, col(Quarantine.replayed_at).is_(None)
-                )
-            ).first()
-            if waiting is not None:  # the same bytes again (a resend, an IMAP re-read)
-                return Outcome("quarantined", detail=f"quarantine #{waiting.id}: {waiting.error}")
-            row = Quarantine(
-                raw_sha256=sha,
-                channel=envelope.channel,
-                mail_from=envelope.mail_from,
-                rcpt_to=",".join(envelope.rcpt_to),
-                error=f"{type(exc).__name__}: {exc}",
-                traceback="".join(traceback.format_exception(exc)),
-                created_at=now,
+        insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
+        waiting = session.exec(
+            select(Quarantine).where(
+                Quarantine.raw_sha256 == sha, col(Quarantine.replayed_at).is_(None)
             )
-            session.add(row)
-            session.flush()
-            return Outcome("quarantined", detail=f"quarantine #{row.id}: {row.error}")
+        ).first()
+        if waiting is not None:  # the same bytes again (a resend, an IMAP re-read)
+            return Outcome("quarantined", detail=f"quarantine #{waiting.id}: {waiting.error}")
+        row = Quarantine(
+            raw_sha256=sha,
+            channel=envelope.channel,
+            mail_from=envelope.mail_from,
+            rcpt_to=",".join(envelope.rcpt_to),
+            error=f"{type(exc).__name__}: {exc}",
+            traceback="".join(traceback.format_exception(exc)),
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return Outcome("quarantined", detail=f"quarantine #{row.id}: {row.error}")
 
     # -- replay ----------------------------------------------------------------------------
 
@@ -513,6 +572,14 @@ class Pipeline:
             stored.replayed_at = now
         number = f" case {outcome.case_number}" if outcome.case_number else ""
         return f"#{row.id}: {outcome.kind}{number}"
+
+
+def _parsed(raw: bytes) -> ParsedMail | Exception:
+    """The parsed mail, or what parsing raised (a bug: the mail is quarantined)."""
+    try:
+        return parse(raw)
+    except Exception as exc:
+        return exc
 
 
 def _known(session: Session, message_id: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -340,3 +341,56 @@ def test_a_new_case_keeps_the_signature_with_the_address(app: App) -> None:
     with transaction(app.engine) as session:
         stored = session.exec(select(Message).where(Message.direction == "in")).one()
     assert "lgh 1203" in stored.text
+
+
+class BrokenFor(BrokenOnce):
+    """Routing raises for one subject only: the bug meets one mail of a batch."""
+
+    def route(self, mail: object, to_address: str | None = None) -> Route:
+        if getattr(mail, "subject", "") == "boom":
+            raise RuntimeError("routing bug")
+        return self.rules.route(mail, to_address)  # type: ignore[arg-type]
+
+
+def test_mails_stored_together_each_keep_their_own_outcome(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = BrokenFor(app.rules())
+    app.pipeline.rules = lambda: broken  # type: ignore[assignment, return-value]
+    first = raw_mail(Message_ID="<first@kund.example>")
+    reply = raw_mail("Re: Stopp", "Nu rinner det över.", In_Reply_To="<first@kund.example>")
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "olle@kund.example", DESK, "Bild"
+    msg.set_content("Se bild.")
+    msg.add_attachment(b"cannot keep", maintype="image", subtype="png", filename="a.png")
+    put = app.pipeline.attachment_store.put
+
+    def full_disk(data: bytes) -> str:
+        if data == b"cannot keep":
+            raise OSError(28, "No space left on device")
+        return put(data)
+
+    monkeypatch.setattr(app.pipeline.attachment_store, "put", full_disk)
+    batch = [first, first, reply, raw_mail("boom"), msg.as_bytes(), raw_mail("Hissen står still")]
+    results = app.pipeline.process_many(
+        [(raw, Envelope("smtp", CUSTOMER, (DESK,))) for raw in batch], NOW
+    )
+
+    kinds = [r.kind if not isinstance(r, Exception) else type(r).__name__ for r in results]
+    assert kinds == [
+        "new_case",
+        "duplicate",
+        "reply",
+        "quarantined",
+        "TemporaryFailure",
+        "new_case",
+    ]
+    assert [r.case_number for r in results if not isinstance(r, Exception)] == [1, None, 1, None, 2]
+    with transaction(app.engine) as session:
+        assert len(session.exec(select(Case)).all()) == 2
+        assert session.exec(select(Quarantine)).one().error == "RuntimeError: routing bug"
+        subjects = set(session.exec(select(Message.subject).where(Message.direction == "in")))
+        assert "Bild" not in subjects  # not stored: the sending server tries again
+        assert session.get(RawMail, hashlib.sha256(msg.as_bytes()).hexdigest()) is None
+    monkeypatch.setattr(app.pipeline.attachment_store, "put", put)
+    assert process(app, msg.as_bytes()).kind == "new_case"  # its next try, disk freed

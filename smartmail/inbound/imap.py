@@ -19,7 +19,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from imapclient.exceptions import LoginError
 from smartmail.app import App
 from smartmail.config import ImapMailbox
 from smartmail.errors import TemporaryFailure
+from smartmail.inbound.group import GroupCommit
 from smartmail.pipeline import Envelope, Outcome
 
 log = logging.getLogger(__name__)
@@ -315,15 +315,15 @@ def _take_exists(client: Any) -> bool:
 
 
 def start_imap(
-    app: App, executor: Executor, stopping: asyncio.Event, on_stored: Callable[[], None]
+    app: App, writer: GroupCommit, stopping: asyncio.Event, on_stored: Callable[[], None]
 ) -> list[asyncio.Task[None]]:
     """One task per configured mailbox; each ends once `stopping` is set and its thread ended."""
     loop = asyncio.get_running_loop()
 
     def process(raw: bytes, envelope: Envelope) -> Outcome:
-        # Through the daemon's pipeline executor: on SQLite, one writer queue for every intake.
+        # Through the daemon's writer: on SQLite, one writer queue for every intake.
         try:
-            future = executor.submit(app.pipeline.process, raw, envelope)
+            future = asyncio.run_coroutine_threadsafe(writer.process(raw, envelope), loop)
         except RuntimeError as exc:  # shutting down: the mail stays for the next start
             raise TemporaryFailure(str(exc)) from exc
         return future.result()

@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
@@ -17,6 +15,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from smartmail.errors import PermanentFailure, TemporaryFailure
+from smartmail.inbound.group import GroupCommit
 from smartmail.pipeline import Envelope, Pipeline
 
 log = logging.getLogger(__name__)
@@ -28,12 +27,12 @@ class MailHandler:
     def __init__(
         self,
         pipeline: Pipeline,
-        executor: Executor,
+        writer: GroupCommit,
         channel: str = "smtp",
         on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
-        self.executor = executor
+        self.writer = writer
         self.channel = channel
         self.on_stored = on_stored or (lambda: None)
 
@@ -59,9 +58,8 @@ class MailHandler:
             mail_from="" if mail_from == "<>" else mail_from,
             rcpt_to=tuple(envelope.rcpt_tos),
         )
-        loop = asyncio.get_running_loop()
         try:
-            outcome = await loop.run_in_executor(self.executor, self.pipeline.process, raw, inbound)
+            outcome = await self.writer.process(raw, inbound)
         except TemporaryFailure as exc:
             log.warning("451 for mail from %s: %s", mail_from, exc)
             status = "451 4.3.0 Temporary failure, please try again later"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import smtplib
+import threading
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -93,3 +95,44 @@ def test_ingest_pipe_has_the_exit_codes_of_the_contract(daemon: RunningDaemon) -
     assert again.stdout.startswith(b"duplicate")
     assert daemon.cli("ingest", "-", input=b"").returncode == 65
     assert daemon.cli("ingest", "/nonexistent.eml").returncode == 66
+
+
+def test_a_burst_over_many_connections_is_stored_once_each(daemon: RunningDaemon) -> None:
+    """Mail arriving together is committed together; each still gets its own answer."""
+    mails = [
+        new_customer_mail(
+            f"kund{i}@kund.example", f"Ärende {i}", f"Fönstret {i} går inte att stänga."
+        )
+        for i in range(10)
+    ]
+    twice = mails[0]
+    replies: list[bytes] = []
+
+    def deliver(msg: EmailMessage) -> None:
+        with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as client:
+            client.ehlo()
+            client.mail(str(msg["From"]))
+            client.rcpt(DESK)
+            code, reply = client.data(msg.as_bytes())
+            assert code == 250, reply
+            replies.append(reply)
+
+    threads = [threading.Thread(target=deliver, args=(m,)) for m in [*mails, twice]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    kinds = sorted(reply.split()[1].decode() for reply in replies)
+    assert kinds == ["duplicate"] + ["new_case"] * 10
+    numbers = {int(reply.split()[-1]) for reply in replies if b"new_case" in reply}
+    assert numbers == set(range(1, 11))
+    listed = daemon.cli("case", "list", "--json")
+    assert listed.returncode == 0
+    assert len(json.loads(listed.stdout)) == 10
+
+
+def new_customer_mail(sender: str, subject: str, body: str) -> EmailMessage:
+    msg = mail(subject, body)
+    msg.replace_header("From", sender)
+    return msg
