@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from smartmail import sla
@@ -14,6 +14,28 @@ from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Par
 from smartmail.rules import Route, Rules
 
 SYSTEM = "system"
+
+# Statements for every mail, built once: building one costs more than running it.
+_PARTY_BY_EMAIL = select(Party).where(Party.email == bindparam("email"))
+_IS_PARTY = (
+    select(CaseParty.case_id)
+    .join(Party, col(Party.id) == col(CaseParty.party_id))
+    .where(CaseParty.case_id == bindparam("case"), Party.email == bindparam("email"))
+)
+_LOAD = (
+    select(Case.assignee, func.count())
+    .where(
+        col(Case.assignee).in_(bindparam("members", expanding=True)),
+        col(Case.status).in_(OPEN_STATUSES),
+    )
+    .group_by(col(Case.assignee))
+)
+_LAST_OF_TEAM = (
+    select(Case.assignee)
+    .where(Case.team == bindparam("team"), col(Case.assignee).is_not(None))
+    .order_by(col(Case.id).desc())
+    .limit(1)
+)
 
 
 def record_event(
@@ -40,7 +62,7 @@ def record_event(
 def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
     """The party with this address, created on first sight; a better name replaces none."""
     email = email.lower()
-    party = session.exec(select(Party).where(Party.email == email)).first()
+    party = session.exec(_PARTY_BY_EMAIL, params={"email": email}).first()
     if party is None:
         party = Party(email=email, name=name, created_at=now)
         session.add(party)
@@ -51,12 +73,8 @@ def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
 
 
 def is_party(session: Session, case: Case, email: str) -> bool:
-    statement = (
-        select(CaseParty.case_id)
-        .join(Party, col(Party.id) == col(CaseParty.party_id))
-        .where(CaseParty.case_id == case.number, Party.email == email.lower())
-    )
-    return session.exec(statement).first() is not None
+    found = session.exec(_IS_PARTY, params={"case": case.number, "email": email.lower()})
+    return found.first() is not None
 
 
 def _join(session: Session, case: Case, party: Party, role: str, *, look: bool = True) -> None:
@@ -84,24 +102,14 @@ def pick_owner(session: Session, rules: Rules, recipient: str) -> tuple[str | No
 
 
 def _least_loaded(session: Session, members: tuple[str, ...]) -> str:
-    statement = (
-        select(Case.assignee, func.count())
-        .where(col(Case.assignee).in_(members), col(Case.status).in_(OPEN_STATUSES))
-        .group_by(col(Case.assignee))
-    )
-    load = {assignee: count for assignee, count in session.exec(statement)}
+    rows = session.exec(_LOAD, params={"members": list(members)})
+    load = {assignee: count for assignee, count in rows}
     # min() keeps the first of equals: ties go to the member listed first
     return min(members, key=lambda member: load.get(member, 0))
 
 
 def _next_in_turn(session: Session, team: str, members: tuple[str, ...]) -> str:
-    statement = (
-        select(Case.assignee)
-        .where(Case.team == team, col(Case.assignee).is_not(None))
-        .order_by(col(Case.id).desc())
-        .limit(1)
-    )
-    last = session.exec(statement).first()
+    last = session.exec(_LAST_OF_TEAM, params={"team": team}).first()
     if last not in members:
         return members[0]
     return members[(members.index(last) + 1) % len(members)]

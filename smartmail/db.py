@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -65,6 +66,11 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 def insert_once(session: Session, table: type[SQLModel], **values: Any) -> None:
     """INSERT the row unless one with the same key is there (the same bytes kept twice)."""
-    dialect = session.get_bind().dialect.name
+    session.execute(_insert_once(session.get_bind().dialect.name, table), values)
+
+
+@functools.cache
+def _insert_once(dialect: str, table: type[SQLModel]) -> Any:
+    # Built once per table: building a statement costs more than running it.
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return insert(table).on_conflict_do_nothing()

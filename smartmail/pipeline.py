@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, bindparam, func
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
@@ -37,6 +37,24 @@ from smartmail.steering import Report, Steering
 from smartmail.tokens import base_address, find_case_number, parse_reply_address
 
 log = logging.getLogger(__name__)
+
+# Statements for every mail, built once: building one costs more than running it.
+_CASE_OF_MESSAGES = (
+    select(Message.case_id)
+    .where(
+        col(Message.message_id).in_(bindparam("ids", expanding=True)),
+        col(Message.case_id).is_not(None),
+    )
+    .order_by(col(Message.id).desc())
+    .limit(1)
+)
+_KNOWN = select(Message.id).where(Message.message_id == bindparam("message_id"))
+_ANSWERS_SINCE = select(func.count()).where(
+    Message.to_addrs == bindparam("address"),
+    Message.direction == "out",
+    col(Message.automatic).is_(True),
+    Message.created_at >= bindparam("since"),
+)
 
 OutcomeKind = Literal[
     "new_case", "reply", "follow_up", "commands", "duplicate", "stored", "quarantined"
@@ -474,12 +492,7 @@ class Pipeline:
         ids = list(dict.fromkeys((*mail.in_reply_to, *mail.references)))
         if not ids:
             return Thread(None, "new")
-        known = session.exec(
-            select(Message.case_id)
-            .where(col(Message.message_id).in_(ids), col(Message.case_id).is_not(None))
-            .order_by(col(Message.id).desc())
-            .limit(1)
-        ).first()
+        known = session.exec(_CASE_OF_MESSAGES, params={"ids": ids}).first()
         case = session.get(Case, known) if known is not None else None
         if case is None:
             return Thread(None, "new")
@@ -583,8 +596,7 @@ def _parsed(raw: bytes) -> ParsedMail | Exception:
 
 
 def _known(session: Session, message_id: str) -> bool:
-    query = select(Message.id).where(Message.message_id == message_id)
-    return session.exec(query).first() is not None
+    return session.exec(_KNOWN, params={"message_id": message_id}).first() is not None
 
 
 def _warned_lately(session: Session, address: str, now: datetime) -> bool:
@@ -601,13 +613,8 @@ def _warned_lately(session: Session, address: str, now: datetime) -> bool:
 def _answers_since(session: Session, address: str, since: datetime) -> int:
     if not address:
         return 0
-    query = select(func.count()).where(
-        Message.to_addrs == address.lower(),
-        Message.direction == "out",
-        col(Message.automatic).is_(True),
-        Message.created_at >= since,
-    )
-    return int(session.exec(query).one())
+    found = session.exec(_ANSWERS_SINCE, params={"address": address.lower(), "since": since})
+    return int(found.one())
 
 
 def _inbound_message(

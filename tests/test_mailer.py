@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -158,7 +159,9 @@ def test_the_wire_reads_back_as_before(name: str, to: list[str]) -> None:
     assert got["MIME-Version"] == "1.0"
     assert got.get_content() == expected.get_content()
 
-    # queue() reads these straight off the composed message
+    # queue() stores compose's summary: what reading the mail back gives
+    read = mailer.summarize(got)
+    assert new.summary == replace(read, text=read.text.replace("\r\n", "\n"))
     for header in QUEUE_READS:
         assert str(new[header]) == str(old[header]), header
     assert mailer._plain_text(new) == mailer._plain_text(old)
@@ -219,6 +222,7 @@ def test_attachments_and_alternatives_still_fit() -> None:
     )
     msg.add_attachment(b"\x89PNG...", maintype="image", subtype="png", filename="bild.png")
     assert mailer._plain_text(msg) == "Se bilagan, Åsa.\n"
+    assert mailer.summarize(msg).text == "Se bilagan, Åsa.\n"
     got = read_back(wire(msg))
     assert got.get_content_type() == "multipart/mixed"
     text, image = got.iter_parts()
@@ -247,4 +251,5 @@ def test_changed_headers_are_read_as_changed() -> None:
     assert msg["Subject"] == "Två"
     assert msg.get("subject") == "Två"
     assert msg.get("X-Nothing", "none") == "none"
+    assert mailer.summarize(msg).subject == "Två"  # compose's summary is void once changed
     assert read_back(wire(msg))["Subject"] == "Två"
