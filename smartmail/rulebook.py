@@ -102,9 +102,11 @@ class RuleBook:
         try:
             self._rules = self._load()
         except RulesError as exc:
-            if time.time() - stamp[0] < SETTLE_SECONDS:
-                # Maybe caught mid-save (editors write in steps): look again next time
-                # rather than report a half-written file.
+            after = self._file_stamp()
+            if after != stamp or after is None or time.time() - after[0] < SETTLE_SECONDS:
+                # Maybe caught mid-save (editors write in steps, and a save may start between
+                # our look and our read): look again next time rather than report a
+                # half-written file.
                 self._stamp = None
                 return False
             self._note_problem(exc)

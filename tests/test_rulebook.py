@@ -71,3 +71,24 @@ def test_a_file_caught_mid_save_is_looked_at_again(rules_path: Path, tmp_path: P
     os.utime(rules_path, (time.time() - 60, time.time() - 60))
     assert book.reload() is False
     assert book.problem is not None
+
+
+def test_a_save_that_starts_between_look_and_read_is_looked_at_again(
+    rules_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file looked settled, but the editor emptied it before we read it."""
+    book = RuleBook(rules_path, tmp_path)
+    good = book()
+    write_settled(rules_path, rules_path.read_text() + "\n")
+    read_bytes = Path.read_bytes
+
+    def read_mid_save(path: Path) -> bytes:
+        if path == rules_path:
+            path.write_text("")  # the save begins: truncated, not yet written
+            return b""
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_mid_save)
+    assert book.reload(force=True) is False
+    assert book.problem is None  # nobody is told of a file that is only being saved
+    assert book() is good
