@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
@@ -14,6 +15,7 @@ from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Par
 from smartmail.rules import Route, Rules
 
 SYSTEM = "system"
+_Row = TypeVar("_Row")
 
 # Statements for every mail, built once: building one costs more than running it.
 _PARTY_BY_EMAIL = select(Party).where(Party.email == bindparam("email"))
@@ -60,16 +62,33 @@ def record_event(
 
 
 def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
-    """The party with this address, created on first sight; a better name replaces none."""
+    """The party with this address, created on first sight; a better name replaces none.
+
+    A new party is only added: cases and events link to it, and the next flush writes it.
+    """
     email = email.lower()
-    party = session.exec(_PARTY_BY_EMAIL, params={"email": email}).first()
+    party = _pending(session, Party, lambda p: p.email == email)
+    if party is None:
+        with session.no_autoflush:  # a pending party is found above, not in the database
+            party = session.exec(_PARTY_BY_EMAIL, params={"email": email}).first()
     if party is None:
         party = Party(email=email, name=name, created_at=now)
         session.add(party)
-        session.flush()
     elif name and not party.name:
         party.name = name
     return party
+
+
+def _pending(session: Session, kind: type[_Row], match: Callable[[_Row], bool]) -> _Row | None:
+    """A row of `kind` added in this transaction and not flushed yet, that `match`es."""
+    return next((o for o in session.new if isinstance(o, kind) and match(o)), None)
+
+
+def is_customer(case: Case, party: Party) -> bool:
+    """Is `party` the customer of `case` (also while either is not flushed yet)?"""
+    if party.id is not None and case.customer_id == party.id:
+        return True
+    return case.customer is party
 
 
 def is_party(session: Session, case: Case, email: str) -> bool:
@@ -79,9 +98,23 @@ def is_party(session: Session, case: Case, email: str) -> bool:
 
 def _join(session: Session, case: Case, party: Party, role: str, *, look: bool = True) -> None:
     """`party` takes part in `case` as `role`; look=False: the case is new, nobody is in yet."""
-    assert party.id is not None
-    if not look or session.get(CaseParty, (case.number, party.id, role)) is None:
-        session.add(CaseParty(case_id=case.number, party_id=party.id, role=role))
+    if not look or not _takes_part(session, case, party, role):
+        session.add(CaseParty(case_id=case.number, party=party, role=role))
+
+
+def _takes_part(session: Session, case: Case, party: Party, role: str) -> bool:
+    number = case.number
+    added = _pending(
+        session,
+        CaseParty,
+        lambda p: p.case_id == number and p.party is party and p.role == role,
+    )
+    if added is not None:
+        return True
+    if party.id is None:  # new in this transaction: in no case yet
+        return False
+    with session.no_autoflush:  # the pending ones were looked at above
+        return session.get(CaseParty, (number, party.id, role)) is not None
 
 
 def pick_owner(session: Session, rules: Rules, recipient: str) -> tuple[str | None, str]:
@@ -129,7 +162,8 @@ def open_case(
     """A new case from `message`, routed, timed and owned; `message` is attached to it."""
     priority = rules.priority(route.priority)
     respond_due, resolve_due = sla.deadlines(now, priority, rules.calendar)
-    owner, team = pick_owner(session, rules, route.recipient)
+    with session.no_autoflush:  # what is pending (the customer, say) changes no one's load
+        owner, team = pick_owner(session, rules, route.recipient)
     case = Case(
         subject=subject,
         status="assigned" if owner else "new",
@@ -138,7 +172,7 @@ def open_case(
         group=route.group,
         assignee=owner,
         team=team,
-        customer_id=customer.id,
+        customer=customer,
         channel=channel,
         route_reason=route.reason,
         created_at=now,
@@ -193,7 +227,7 @@ def add_inbound(
     session.add(message)
     # Writing on a case makes one take part (cc); who the customer is, who owns it and which
     # contractor it was forwarded to are set only by opening, assigning and forwarding.
-    _join(session, case, sender, "customer" if case.customer_id == sender.id else "cc")
+    _join(session, case, sender, "customer" if is_customer(case, sender) else "cc")
     case.updated_at = now
     record_event(
         session, case, "mail_in", sender.email, now, message, visibility=message.visibility

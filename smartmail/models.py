@@ -65,6 +65,7 @@ class Case(SQLModel, table=True):
     assignee: str | None = Field(default=None, index=True)
     team: str = ""  # the team the case was routed to, if any (round-robin remembers by it)
     customer_id: int | None = Field(default=None, foreign_key="party.id", index=True)
+    customer: Party | None = Relationship(sa_relationship=relationship("Party"))
     channel: str = ""
     route_reason: str = _text()
     reopen_count: int = 0
@@ -92,7 +93,12 @@ class CaseParty(SQLModel, table=True):
     """Who takes part in a case, and as what (customer, owner, contractor, cc)."""
 
     case_id: int = Field(foreign_key="case.id", primary_key=True)
-    party_id: int = Field(foreign_key="party.id", primary_key=True, index=True)
+    # None only until the flush: then its party's id
+    party_id: int | None = Field(
+        default=None, foreign_key="party.id", primary_key=True, index=True, nullable=False
+    )
+    # Linked, so a party met for the first time needs no flush to take part.
+    party: Party | None = Relationship(sa_relationship=relationship("Party"))
     role: str = Field(primary_key=True)
 
 

@@ -101,7 +101,7 @@ def owner_of_new_case(
     """Tell the owner what the problem is, who reported it and by when it must be done."""
     if not case.assignee:
         return
-    customer = session.get(Party, case.customer_id) if case.customer_id else None
+    customer = case.customer
     _send(
         ctx,
         session,
@@ -134,7 +134,7 @@ def rules_problem(ctx: Context, session: Session, problem: str, source: str, now
 
 
 def _customer(session: Session, case: Case) -> Party | None:
-    return session.get(Party, case.customer_id) if case.customer_id else None
+    return case.customer
 
 
 def assigned(ctx: Context, session: Session, case: Case, by: str, now: datetime) -> None:

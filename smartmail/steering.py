@@ -87,7 +87,7 @@ class Steering:
             return Standing(self.role)
         return Standing(
             self.role,
-            own_case=case.customer_id == self.sender.id,
+            own_case=cases.is_customer(case, self.sender),
             forwarded_to_them=cases.has_role(self.session, case, self.actor, "contractor"),
         )
 
