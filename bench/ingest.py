@@ -6,7 +6,9 @@ One run measures three phases on the same generated mails, each on a fresh tempo
 data dir (SQLite, loopback only, outgoing mail discarded after the outbox is written):
 
 1. floor: stdlib parse + one INSERT and commit per mail, same pragmas as smartmail;
-2. pipeline in-process: `Pipeline.process` for each mail, one after another;
+2. pipeline in-process: `Pipeline.process` for each mail, one after another (one commit
+   each, as `smartmail ingest`); then `Pipeline.process_many` on groups of 8 (one commit
+   per group, as the daemon's group commit does for mail that arrives together);
 3. SMTP: the daemon's listener in this process, N mails from concurrent smtplib clients
    in a separate process (as real clients are: they do not share the daemon's interpreter).
 
@@ -55,12 +57,13 @@ from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
 from smartmail.db import transaction
 from smartmail.models import Message, Outbox
-from smartmail.pipeline import Envelope
+from smartmail.pipeline import Envelope, Outcome
 from smartmail.tokens import case_token
 from smartmail.views import list_cases
 
 ADDRESS = "felanmalan@bostad.example"
 SECRET = "bench-secret"
+GROUP = 8  # mails per commit in the grouped in-process phase
 STOCKHOLM = timezone(timedelta(hours=1))
 
 # The office the project ships: its routing is what a real desk runs.
@@ -475,6 +478,35 @@ def process_all(app: App, mails: Sequence[Mail]) -> tuple[float, list[float], st
     return wall, durations, f"outcomes {_kinds(kinds)}, {misthreaded} on an unexpected case"
 
 
+def run_grouped(mails: Sequence[Mail], settings: Settings, size: int = GROUP) -> Phase:
+    """process_many on groups of `size`: each mail's duration is its group's."""
+    app = open_app(settings, transport=DiscardTransport())
+    kinds: Counter[str] = Counter()
+    misthreaded = 0
+    durations: list[float] = []
+    try:
+        start = time.perf_counter()
+        for first in range(0, len(mails), size):
+            group = mails[first : first + size]
+            began = time.perf_counter()
+            results = app.pipeline.process_many(
+                [(mail.raw, Envelope("smtp", mail.sender, (ADDRESS,))) for mail in group]
+            )
+            durations += [time.perf_counter() - began] * len(group)
+            for mail, result in zip(group, results, strict=True):
+                kind = result.kind if isinstance(result, Outcome) else type(result).__name__
+                kinds[kind] += 1
+                misthreaded += not isinstance(result, Outcome) or result.case_number != mail.case
+        wall = time.perf_counter() - start
+        check = (
+            f"outcomes {_kinds(kinds)}, {misthreaded} on an unexpected case; "
+            f"{store_check(app.engine, _new_count(mails))}"
+        )
+    finally:
+        app.engine.dispose()
+    return Phase(f"pipeline, {size} per commit", wall, durations, check)
+
+
 def run_inprocess(mails: Sequence[Mail], settings: Settings) -> InProcess:
     app = open_app(settings, transport=DiscardTransport())
     try:
@@ -708,13 +740,14 @@ def row(phase: Phase, floor: Phase | None, rate: bool = True) -> str:
     )
 
 
-def table(floor: Phase, inprocess: InProcess, smtp: Phase) -> list[str]:
+def table(floor: Phase, inprocess: InProcess, grouped: Phase, smtp: Phase) -> list[str]:
     header = f"{'phase':<26}{'mails/s':>8}{'ms/mail':>10}{'x floor':>10}{'p50 ms':>9}{'p99 ms':>9}"
     return [
         header,
         row(floor, None),
         row(inprocess.phase, floor),
         *(row(sub, floor, rate=False) for sub in inprocess.rows()),
+        row(grouped, floor),
         row(smtp, floor),
     ]
 
@@ -753,9 +786,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"check floor: {floor.check}", flush=True)
         inprocess = run_inprocess(mails, make_settings(root, "inprocess", rules))
         print(f"check pipeline in-process: {inprocess.phase.check}", flush=True)
+        grouped = run_grouped(mails, make_settings(root, "grouped", rules))
+        print(f"check pipeline grouped: {grouped.check}", flush=True)
         smtp = run_smtp(mails, make_settings(root, "smtp", rules), args.clients)
         print(f"check SMTP: {smtp.check}", flush=True)
-        print("\n".join(["", *table(floor, inprocess, smtp)]), flush=True)
+        print("\n".join(["", *table(floor, inprocess, grouped, smtp)]), flush=True)
         if args.profile:
             print("\nprofile of the in-process phase (fresh data dir), by cumulative time:")
             print(profile_inprocess(mails, make_settings(root, "profile", rules)))

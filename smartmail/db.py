@@ -66,7 +66,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 def insert_once(session: Session, table: type[SQLModel], **values: Any) -> None:
     """INSERT the row unless one with the same key is there (the same bytes kept twice)."""
-    session.execute(_insert_once(session.get_bind().dialect.name, table), values)
+    connection = session.connection()  # plain SQL: no objects to track, no ORM to pay for
+    connection.execute(_insert_once(connection.dialect.name, table), values)
 
 
 @functools.cache
