@@ -287,12 +287,13 @@ class _MailWords:
 
     segments: tuple[tuple[str, ...], ...]
     vocabulary: tuple[str, ...]  # sorted, unique
+    words: frozenset[str]
 
     @classmethod
     def of(cls, mail: ParsedMail) -> _MailWords:
         segments = (tuple(_tokens(mail.subject)), tuple(_tokens(mail.text[:MAX_TEXT_CHARS])))
-        vocabulary = tuple(sorted({w for segment in segments for w in segment}))
-        return cls(segments, vocabulary)
+        words = frozenset(w for segment in segments for w in segment)
+        return cls(segments, tuple(sorted(words)), words)
 
     def find(self, rule_word: str) -> str | None:
         """The text word (or phrase) that ``rule_word`` matches, None if none does."""
@@ -311,6 +312,8 @@ class _MailWords:
 
     def _find_phrase(self, tokens: tuple[str, ...]) -> str | None:
         head, last, size = tokens[:-1], tokens[-1], len(tokens)
+        if not self.words.issuperset(head):  # the usual answer, without walking the text
+            return None
         for segment in self.segments:
             for i in range(len(segment) - size + 1):
                 if segment[i : i + size - 1] == head and segment[i + size - 1].startswith(last):
