@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel import Locale
 from babel.dates import format_datetime as babel_datetime
 from sqlmodel import Session
 
@@ -54,7 +55,7 @@ class Templates:
         template = self.env.select_template(
             [f"{language}/{name}.txt", f"{FALLBACK_LANGUAGE}/{name}.txt"]
         )
-        chosen = template.name.split("/", 1)[0] if template.name else language
+        chosen = _locale(template.name.split("/", 1)[0] if template.name else language)
 
         def when(value: datetime | None) -> str:
             if value is None:
@@ -67,6 +68,12 @@ class Templates:
         if not first.startswith("Subject:"):
             raise jinja2.TemplateError(f"{template.name}: the first line must be 'Subject: ...'")
         return Rendered(first.removeprefix("Subject:").strip(), body.lstrip("\n"))
+
+
+@functools.lru_cache(maxsize=64)
+def _locale(language: str) -> Locale:
+    # Parsed once: babel would otherwise look the locale up again for every date.
+    return Locale.parse(language)
 
 
 @dataclass(frozen=True)
