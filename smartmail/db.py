@@ -56,12 +56,15 @@ def transaction(engine: Engine) -> Iterator[Session]:
     try:
         with Session(engine, expire_on_commit=False) as session, session.begin():
             yield session
-    except OperationalError as exc:
-        raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
     except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise TemporaryFailure(f"database connection lost: {exc.orig}") from exc
+        if lost(exc):
+            raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
         raise
+
+
+def lost(exc: DBAPIError) -> bool:
+    """Does this error end the whole transaction (database away, locked, connection gone)?"""
+    return isinstance(exc, OperationalError) or exc.connection_invalidated
 
 
 def insert_once(session: Session, table: type[SQLModel], **values: Any) -> None:

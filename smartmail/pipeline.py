@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Engine, bindparam, func
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from smartmail import cases, notify
 from smartmail.blobs import BlobStore
 from smartmail.commands import Tagged, split_commands
 from smartmail.config import Settings
-from smartmail.db import insert_once, transaction
+from smartmail.db import insert_once, lost, transaction
 from smartmail.errors import TemporaryFailure
 from smartmail.guard import GuardInput, GuardResult, run_guard
 from smartmail.mailer import Templates
@@ -170,7 +170,7 @@ class Pipeline:
         except TemporaryFailure as exc:
             return exc
         except DBAPIError as exc:
-            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            if lost(exc):
                 raise  # the transaction is gone: every mail in it is a temporary failure
             error: Exception = exc
         except Exception as exc:
@@ -182,7 +182,7 @@ class Pipeline:
             with session.begin_nested():
                 return self._quarantine(session, raw, sha, envelope, error, now)
         except DBAPIError as exc:
-            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            if lost(exc):
                 raise
             log.exception("could not quarantine mail %s", sha[:12])
             return TemporaryFailure(f"could not quarantine: {exc}")
