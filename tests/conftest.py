@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,6 +18,7 @@ from aiosmtpd.controller import Controller
 
 from smartmail.app import App, open_app
 from smartmail.config import Settings, load_settings
+from smartmail.models import Case
 
 TEST_RULES = textwrap.dedent(
     """\
@@ -161,3 +163,15 @@ def sink() -> Iterator[Sink]:
         yield handler
     finally:
         controller.stop()
+
+
+def assert_routed_as_a_blocked_drain(case: Case | None, received: datetime) -> None:
+    """What the starting rules make of "Stopp i avloppet": urgent, to Kalle, due in 24 h."""
+    assert case is not None
+    assert (case.category, case.group, case.priority) == (
+        "Skador i lägenheten",
+        "Stopp i avlopp",
+        "akut",
+    )
+    assert case.assignee == "kalle@bostad.example"
+    assert case.due_at == received + timedelta(hours=24)

@@ -19,7 +19,7 @@ from smartmail.models import Attachment, Case, Event, Message, Outbox, Quarantin
 from smartmail.pipeline import Envelope
 from smartmail.rules import Route, Rules
 from smartmail.sender import deliver_due
-from tests.conftest import MemoryTransport
+from tests.conftest import MemoryTransport, assert_routed_as_a_blocked_drain
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CUSTOMER = "eva@kund.example"
@@ -59,15 +59,7 @@ def test_a_new_mail_opens_a_routed_case_and_is_acknowledged(app: App) -> None:
     assert outcome.kind == "new_case"
     assert outcome.case_number == 1
     with transaction(app.engine) as session:
-        case = session.get(Case, 1)
-        assert case is not None
-        assert (case.category, case.group, case.priority) == (
-            "Skador i lägenheten",
-            "Stopp i avlopp",
-            "akut",
-        )
-        assert case.assignee == "kalle@bostad.example"
-        assert case.due_at == NOW + timedelta(hours=24)
+        assert_routed_as_a_blocked_drain(session.get(Case, 1), NOW)
     sent = {m.to_addrs: m for m in outgoing(app)}
     assert set(sent) == {CUSTOMER, "kalle@bostad.example"}
     assert "[#1-" in sent[CUSTOMER].subject

@@ -25,7 +25,7 @@ from smartmail.models import Case, Message, Notice, Outbox
 from smartmail.pipeline import Envelope, Outcome
 from smartmail.scheduler import SweepReport, sweep
 from smartmail.sender import DeliveryReport, deliver_due
-from tests.conftest import MemoryTransport, Sink
+from tests.conftest import MemoryTransport, Sink, assert_routed_as_a_blocked_drain
 from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
 from tests.e2e.mailing import DESK, new_mail, send
 from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
@@ -96,15 +96,7 @@ def test_the_pipeline_stores_threads_and_dedupes_on_postgresql(pg_app: App) -> N
     first = process(pg_app, raw_mail("Stopp i avloppet", "Det är stopp i avloppet."))
     assert (first.kind, first.case_number) == ("new_case", 1)
     with transaction(pg_app.engine) as session:
-        case = session.get(Case, 1)
-        assert case is not None
-        assert (case.category, case.group, case.priority) == (
-            "Skador i lägenheten",
-            "Stopp i avlopp",
-            "akut",
-        )
-        assert case.assignee == "kalle@bostad.example"
-        assert case.due_at == NOW + timedelta(hours=24)
+        assert_routed_as_a_blocked_drain(session.get(Case, 1), NOW)
         ack = session.exec(select(Message).where(Message.template == "ack")).one()
         queued = session.exec(select(Outbox).where(Outbox.message_pk == ack.id)).one()
     assert ack.to_addrs == EVA
