@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from smartmail.errors import RuleProblem, RulesError
@@ -17,14 +18,22 @@ from smartmail.rules_file import load_rules, rules_from_text
 
 log = logging.getLogger(__name__)
 
-SETTLE_SECONDS = 1.0  # a file changed more recently than this may still be being written
+# A broken version is reported only when it reads the same twice this far apart: an editor
+# that is saving leaves the file empty or half written for a moment. Our own monotonic clock
+# judges this, not the file's mtime, which a shared or virtual file system may set from a
+# clock of its own.
+SETTLE_SECONDS = 1.0
 
 
 class RuleBook:
     """Callable: `book()` gives the rules in force. A broken file never replaces good rules."""
 
     def __init__(
-        self, path: Path, data_dir: Path | None = None, fallback_address: str | None = None
+        self,
+        path: Path,
+        data_dir: Path | None = None,
+        fallback_address: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self.last_good = data_dir / "rules.last-good.yaml" if data_dir else None
@@ -33,6 +42,8 @@ class RuleBook:
         self.problem_digest = ""  # identifies the broken file version, to report it once
         self._stamp: tuple[float, int] | None = None
         self._digest = ""  # of the version last read
+        self._clock = clock
+        self._failing: tuple[str, float] | None = None  # a failing version, when first read
         self._rules = self._first_load()
 
     def __call__(self) -> Rules:
@@ -102,15 +113,19 @@ class RuleBook:
         try:
             self._rules = self._load()
         except RulesError as exc:
-            after = self._file_stamp()
-            if after != stamp or after is None or time.time() - after[0] < SETTLE_SECONDS:
-                # Maybe caught mid-save (editors write in steps, and a save may start between
-                # our look and our read): look again next time rather than report a
-                # half-written file.
-                self._stamp = None
+            if not self._failed_settled():
+                self._stamp = None  # maybe caught mid-save: look again next time
                 return False
             self._note_problem(exc)
             log.error("rules not reloaded, the last good rules stay in force:\n%s", exc)
             return False
+        self._failing = None
         log.info("rules reloaded from %s", self.path)
         return True
+
+    def _failed_settled(self) -> bool:
+        """True when the version just read failed, unchanged, for SETTLE_SECONDS or more."""
+        now = self._clock()
+        if self._failing is None or self._failing[0] != self._digest:
+            self._failing = (self._digest, now)
+        return now - self._failing[1] >= SETTLE_SECONDS
