@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from smartmail import sla
+from smartmail.db import insert_object, insert_row
 from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Party, TimeEntry
 from smartmail.rules import Route, Rules
 
@@ -23,6 +24,11 @@ _IS_PARTY = (
     select(CaseParty.case_id)
     .join(Party, col(Party.id) == col(CaseParty.party_id))
     .where(CaseParty.case_id == bindparam("case"), Party.email == bindparam("email"))
+)
+_TAKES_PART = select(CaseParty.case_id).where(
+    CaseParty.case_id == bindparam("case"),
+    CaseParty.party_id == bindparam("party"),
+    CaseParty.role == bindparam("role"),
 )
 _LOAD = (
     select(Case.assignee, func.count())
@@ -48,23 +54,29 @@ def record_event(
     now: datetime,
     message: Message | None = None,
     **detail: Any,
-) -> Event:
-    event = Event(
-        case_id=case.number,
-        at=now,
-        actor=actor,
-        kind=kind,
-        detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
-        message=message,
-    )
-    session.add(event)
-    return event
+) -> None:
+    row = {
+        "case_id": case.number,
+        "at": now,
+        "actor": actor,
+        "kind": kind,
+        "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
+        "message_pk": message.id if message is not None else None,
+    }
+    insert_row(session, Event, row)
+
+
+def _store_message(session: Session, case: Case, message: Message) -> None:
+    """Write `message` on `case`: it is in the database from here on, with its id."""
+    message.case_id = case.number
+    insert_object(session, message)
 
 
 def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
     """The party with this address, created on first sight; a better name replaces none.
 
-    A new party is only added: cases and events link to it, and the next flush writes it.
+    A new party is only added: a case links to it, and the flush that numbers the case
+    writes it.
     """
     email = email.lower()
     party = _pending(session, Party, lambda p: p.email == email)
@@ -98,23 +110,16 @@ def is_party(session: Session, case: Case, email: str) -> bool:
 
 def _join(session: Session, case: Case, party: Party, role: str, *, look: bool = True) -> None:
     """`party` takes part in `case` as `role`; look=False: the case is new, nobody is in yet."""
-    if not look or not _takes_part(session, case, party, role):
-        session.add(CaseParty(case_id=case.number, party=party, role=role))
+    if party.id is None:  # met for the first time: written now for its id, in no case yet
+        session.flush()
+    elif look and _takes_part(session, case, party, role):
+        return
+    insert_row(session, CaseParty, {"case_id": case.number, "party_id": party.id, "role": role})
 
 
 def _takes_part(session: Session, case: Case, party: Party, role: str) -> bool:
-    number = case.number
-    added = _pending(
-        session,
-        CaseParty,
-        lambda p: p.case_id == number and p.party is party and p.role == role,
-    )
-    if added is not None:
-        return True
-    if party.id is None:  # new in this transaction: in no case yet
-        return False
-    with session.no_autoflush:  # the pending ones were looked at above
-        return session.get(CaseParty, (number, party.id, role)) is not None
+    found = session.exec(_TAKES_PART, params={"case": case.number, "party": party.id, "role": role})
+    return found.first() is not None
 
 
 def pick_owner(session: Session, rules: Rules, recipient: str) -> tuple[str | None, str]:
@@ -183,8 +188,7 @@ def open_case(
     session.add(case)
     session.flush()  # its number goes into the token of every mail about it
     _join(session, case, customer, "customer", look=False)
-    message.case_id = case.number
-    session.add(message)
+    _store_message(session, case, message)
     record_event(session, case, "created", customer.email, now, message, channel=channel)
     record_event(
         session,
@@ -223,8 +227,7 @@ def add_inbound(
     """Attach an inbound mail to `case`. A customer's answer reopens a resolved case and
     restarts the clock of a case waiting on them (not when it carries commands: those say
     what is to happen)."""
-    message.case_id = case.number
-    session.add(message)
+    _store_message(session, case, message)
     # Writing on a case makes one take part (cc); who the customer is, who owns it and which
     # contractor it was forwarded to are set only by opening, assigning and forwarding.
     _join(session, case, sender, "customer" if is_customer(case, sender) else "cc")
@@ -249,8 +252,7 @@ def follow_up_of(session: Session, new_case: Case, old_case: Case, now: datetime
 
 def add_outbound(session: Session, case: Case, message: Message, now: datetime) -> None:
     """Record a mail we send on `case` (the outbox row goes with it)."""
-    message.case_id = case.number
-    session.add(message)
+    _store_message(session, case, message)
     record_event(
         session,
         case,
@@ -475,8 +477,8 @@ def log_work(
 ) -> None:
     """Time worked (minutes) or material used (an amount) on the case, for invoicing."""
     entry.case_id, entry.at, entry.actor = case.number, now, actor
-    entry.message = message
-    session.add(entry)
+    entry.message_pk = message.id if message is not None else None
+    insert_object(session, entry)
     if entry.minutes:
         record_event(
             session, case, "time", actor, now, message, minutes=entry.minutes, text=entry.text

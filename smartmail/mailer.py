@@ -24,6 +24,7 @@ from babel.dates import format_datetime as babel_datetime
 from sqlmodel import Session
 
 from smartmail import cases
+from smartmail.db import insert_object
 from smartmail.guard import LOOP_HEADER
 from smartmail.models import Case, Message, Outbox
 
@@ -269,17 +270,16 @@ def queue(
     if case is not None:
         cases.add_outbound(session, case, message, now)
     else:
-        session.add(message)
-    session.add(
-        Outbox(
-            message=message,
-            mail_from=message.from_addr,
-            rcpt_to=message.to_addrs,
-            body=msg.as_bytes(policy=SMTP),  # CRLF line ends, as on the wire
-            created_at=now,
-            next_attempt_at=now,
-        )
+        insert_object(session, message)
+    row = Outbox(
+        message_pk=message.id,
+        mail_from=message.from_addr,
+        rcpt_to=message.to_addrs,
+        body=msg.as_bytes(policy=SMTP),  # CRLF line ends, as on the wire
+        created_at=now,
+        next_attempt_at=now,
     )
+    insert_object(session, row)
     return message
 
 

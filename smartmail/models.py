@@ -93,12 +93,7 @@ class CaseParty(SQLModel, table=True):
     """Who takes part in a case, and as what (customer, owner, contractor, cc)."""
 
     case_id: int = Field(foreign_key="case.id", primary_key=True)
-    # None only until the flush: then its party's id
-    party_id: int | None = Field(
-        default=None, foreign_key="party.id", primary_key=True, index=True, nullable=False
-    )
-    # Linked, so a party met for the first time needs no flush to take part.
-    party: Party | None = Relationship(sa_relationship=relationship("Party"))
+    party_id: int = Field(foreign_key="party.id", primary_key=True, index=True)
     role: str = Field(primary_key=True)
 
 
@@ -125,20 +120,9 @@ class Message(SQLModel, table=True):
     created_at: datetime = _at()
 
 
-def _of_message() -> Any:
-    """A link to the Message a row belongs to: the row can be added before the message has
-    its id (the flush fills it in), so one flush writes a mail and all it caused."""
-    # Spelled out for SQLAlchemy: the annotations here are strings (future annotations).
-    return Relationship(sa_relationship=relationship("Message"))
-
-
 class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    # None only until the flush: then its message's id
-    message_pk: int | None = Field(
-        default=None, foreign_key="message.id", index=True, nullable=False
-    )
-    message: Message | None = _of_message()
+    message_pk: int = Field(foreign_key="message.id", index=True)
     filename: str
     content_type: str
     size: int
@@ -155,7 +139,6 @@ class Event(SQLModel, table=True):
     kind: str
     detail: str = _text()
     message_pk: int | None = Field(default=None, foreign_key="message.id")
-    message: Message | None = _of_message()
 
 
 class TimeEntry(SQLModel, table=True):
@@ -170,7 +153,6 @@ class TimeEntry(SQLModel, table=True):
     amount: float = 0.0
     text: str = _text()
     message_pk: int | None = Field(default=None, foreign_key="message.id")
-    message: Message | None = _of_message()
 
 
 class Notice(SQLModel, table=True):
@@ -188,7 +170,6 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     message_pk: int | None = Field(default=None, foreign_key="message.id")
-    message: Message | None = _of_message()
     mail_from: str
     rcpt_to: str  # comma separated
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

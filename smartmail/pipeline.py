@@ -27,7 +27,7 @@ from smartmail import cases, notify
 from smartmail.blobs import BlobStore
 from smartmail.commands import Tagged, split_commands
 from smartmail.config import Settings
-from smartmail.db import insert_once, lost, transaction
+from smartmail.db import insert_object, insert_once, insert_row, lost, transaction
 from smartmail.errors import TemporaryFailure
 from smartmail.guard import GuardInput, GuardResult, run_guard
 from smartmail.mailer import Templates
@@ -248,7 +248,7 @@ class Pipeline:
         if case is not None and (case.status != "closed" or message.automatic):
             return self._add_to_case(session, mail, message, case, role, thread, now)
         if not guard.may_open_case:
-            session.add(message)
+            insert_object(session, message)
             self._store_attachments(session, mail, message)
             return Outcome("stored", mail.message_id, None, ",".join(guard.hits))
         new_case = self._new_case(session, mail, message, envelope, guard, now)
@@ -387,7 +387,7 @@ class Pipeline:
         """Store the mail: on its case (internal for notes and contractors), else on its own."""
         if case is None:
             message.visibility = "internal"
-            session.add(message)
+            insert_object(session, message)
         elif internal:
             cases.add_note(session, case, message, sender, role, now)
         else:
@@ -511,15 +511,14 @@ class Pipeline:
                 digest = self.attachment_store.put(part.payload)
             except OSError as exc:  # a full or read-only disk: the sender tries again later
                 raise TemporaryFailure(f"cannot keep an attachment: {exc}") from exc
-            session.add(
-                Attachment(
-                    message=message,
-                    filename=part.filename,
-                    content_type=part.content_type,
-                    size=len(part.payload),
-                    sha256=digest,
-                )
-            )
+            row = {
+                "message_pk": message.id,
+                "filename": part.filename,
+                "content_type": part.content_type,
+                "size": len(part.payload),
+                "sha256": digest,
+            }
+            insert_row(session, Attachment, row)
 
     def _quarantine(
         self,
