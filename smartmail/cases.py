@@ -55,13 +55,26 @@ def record_event(
     message: Message | None = None,
     **detail: Any,
 ) -> None:
+    message_pk = message.id if message is not None else None
+    _write_event(session, case, kind, actor, now, message_pk, detail)
+
+
+def _write_event(
+    session: Session,
+    case: Case,
+    kind: str,
+    actor: str,
+    now: datetime,
+    message_pk: int | None,
+    detail: dict[str, Any],
+) -> None:
     row = {
         "case_id": case.number,
         "at": now,
         "actor": actor,
         "kind": kind,
         "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
-        "message_pk": message.id if message is not None else None,
+        "message_pk": message_pk,
     }
     insert_row(session, Event, row)
 
@@ -250,19 +263,13 @@ def follow_up_of(session: Session, new_case: Case, old_case: Case, now: datetime
     record_event(session, old_case, "followed_up_by", SYSTEM, now, number=new_case.number)
 
 
-def add_outbound(session: Session, case: Case, message: Message, now: datetime) -> None:
-    """Record a mail we send on `case` (the outbox row goes with it)."""
-    _store_message(session, case, message)
-    record_event(
-        session,
-        case,
-        "mail_out",
-        SYSTEM,
-        now,
-        message,
-        to=message.to_addrs,
-        subject=message.subject,
-    )
+def add_outbound(session: Session, case: Case, message: dict[str, Any], now: datetime) -> int:
+    """Record a mail we send on `case` (a Message row's values); gives the message's id,
+    for the outbox row that goes with it."""
+    message_pk: int = insert_row(session, Message, {**message, "case_id": case.number})
+    detail = {"to": message["to_addrs"], "subject": message["subject"]}
+    _write_event(session, case, "mail_out", SYSTEM, now, message_pk, detail)
+    return message_pk
 
 
 def note_delivery_failure(

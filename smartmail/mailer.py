@@ -24,7 +24,7 @@ from babel.dates import format_datetime as babel_datetime
 from sqlmodel import Session
 
 from smartmail import cases
-from smartmail.db import insert_object
+from smartmail.db import insert_row
 from smartmail.guard import LOOP_HEADER
 from smartmail.models import Case, Message, Outbox
 
@@ -251,36 +251,36 @@ def queue(
     visibility: str = "public",
     channel: str = "system",
     template: str = "",
-) -> Message:
+) -> None:
     """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction."""
     summary = summarize(msg)
-    message = Message(
-        message_id=summary.message_id,
-        direction="out",
-        channel=channel,
-        from_addr=summary.sender,
-        to_addrs=",".join(summary.recipients),
-        subject=summary.subject,
-        text=summary.text,
-        visibility=visibility,
-        automatic=summary.automatic,
-        template=template,
-        created_at=now,
-    )
+    recipients = ",".join(summary.recipients)
+    message = {
+        "message_id": summary.message_id,
+        "direction": "out",
+        "channel": channel,
+        "from_addr": summary.sender,
+        "to_addrs": recipients,
+        "subject": summary.subject,
+        "text": summary.text,
+        "visibility": visibility,
+        "automatic": summary.automatic,
+        "template": template,
+        "created_at": now,
+    }
     if case is not None:
-        cases.add_outbound(session, case, message, now)
+        message_pk = cases.add_outbound(session, case, message, now)
     else:
-        insert_object(session, message)
-    row = Outbox(
-        message_pk=message.id,
-        mail_from=message.from_addr,
-        rcpt_to=message.to_addrs,
-        body=msg.as_bytes(policy=SMTP),  # CRLF line ends, as on the wire
-        created_at=now,
-        next_attempt_at=now,
-    )
-    insert_object(session, row)
-    return message
+        message_pk = insert_row(session, Message, message)
+    row = {
+        "message_pk": message_pk,
+        "mail_from": summary.sender,
+        "rcpt_to": recipients,
+        "body": msg.as_bytes(policy=SMTP),  # CRLF line ends, as on the wire
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+    insert_row(session, Outbox, row)
 
 
 def summarize(msg: EmailMessage) -> Summary:
