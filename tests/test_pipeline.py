@@ -383,6 +383,8 @@ def test_mails_stored_together_each_keep_their_own_outcome(
         assert session.exec(select(Quarantine)).one().error == "RuntimeError: routing bug"
         subjects = set(session.exec(select(Message.subject).where(Message.direction == "in")))
         assert "Bild" not in subjects  # not stored: the sending server tries again
+        created = session.exec(select(Event).where(Event.kind == "created")).all()
+        assert [e.case_id for e in created] == [1, 2]  # nor the events of its rolled-back case
         assert session.get(RawMail, hashlib.sha256(msg.as_bytes()).hexdigest()) is None
     monkeypatch.setattr(app.pipeline.attachment_store, "put", put)
     assert process(app, msg.as_bytes()).kind == "new_case"  # its next try, disk freed
