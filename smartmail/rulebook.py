@@ -40,7 +40,6 @@ class RuleBook:
         self.fallback_address = fallback_address or "support@localhost"
         self.problem: RulesError | None = None  # why the newest file is not in force
         self.problem_digest = ""  # identifies the broken file version, to report it once
-        self._stamp: tuple[float, int] | None = None
         self._digest = ""  # of the version last read
         self._clock = clock
         self._failing: tuple[str, float] | None = None  # a failing version, when first read
@@ -53,9 +52,8 @@ class RuleBook:
         if not self.path.exists():
             log.warning("no rules file at %s: using built-in defaults", self.path)
             return default_rules(self.fallback_address)
-        self._stamp = self._file_stamp()
         try:
-            return self._load()
+            return self._load(self._read())
         except RulesError as exc:
             if self.last_good is None or not self.last_good.exists():
                 raise  # nothing good to fall back on: refuse to start
@@ -63,8 +61,8 @@ class RuleBook:
             log.error("%s is broken; running on the last good copy %s", self.path, self.last_good)
             return load_rules(self.last_good)
 
-    def _load(self) -> Rules:
-        """Load the file as read once: what is checked, kept and reported is one version."""
+    def _read(self) -> bytes:
+        """The file's bytes, once: what is checked, kept and reported is one version."""
         try:
             data = self.path.read_bytes()
         except OSError as exc:
@@ -72,6 +70,9 @@ class RuleBook:
             self._digest = "unreadable"
             raise RulesError([problem]) from exc
         self._digest = hashlib.sha256(data).hexdigest()
+        return data
+
+    def _load(self, data: bytes) -> Rules:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -97,31 +98,31 @@ class RuleBook:
             marker.write_text(self.problem_digest)
         return self.problem
 
-    def _file_stamp(self) -> tuple[float, int] | None:
-        try:
-            stat = self.path.stat()
-        except OSError:
-            return None
-        return (stat.st_mtime, stat.st_size)
-
     def reload(self, force: bool = False) -> bool:
-        """Load the file again if it changed (or when forced); True when new rules took effect."""
-        stamp = self._file_stamp()
-        if stamp is None or (stamp == self._stamp and not force):
-            return False
-        self._stamp = stamp
+        """Load the file again if its content changed (or when forced); True when new rules
+        took effect. The content, not the mtime, tells a change: a file system may keep
+        coarse times, and an editor may save the same size twice within one tick."""
+        if not self.path.exists():
+            return False  # gone for a moment (a save by rename), or for good: keep the rules
+        seen = self._digest
         try:
-            self._rules = self._load()
+            data = self._read()
+            if self._digest == seen and not force and not self._unsettled():
+                return False
+            self._rules = self._load(data)
         except RulesError as exc:
             if not self._failed_settled():
-                self._stamp = None  # maybe caught mid-save: look again next time
-                return False
+                return False  # maybe caught mid-save: looked at again next time
             self._note_problem(exc)
             log.error("rules not reloaded, the last good rules stay in force:\n%s", exc)
             return False
         self._failing = None
         log.info("rules reloaded from %s", self.path)
         return True
+
+    def _unsettled(self) -> bool:
+        """Is the version read a failing one that nobody was told of yet?"""
+        return self._failing is not None and self.problem_digest != self._digest
 
     def _failed_settled(self) -> bool:
         """True when the version just read failed, unchanged, for SETTLE_SECONDS or more."""

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,16 @@ def test_a_version_that_changes_while_failing_waits_anew(rules_path: Path, tmp_p
     assert book.reload() is False
     assert book.problem is not None
     assert "resolve_within" in str(book.problem)
+
+
+def test_a_change_is_told_by_content_not_by_size_or_time(rules_path: Path, tmp_path: Path) -> None:
+    """A coarse file system clock can give two saves of one size the same mtime."""
+    book = RuleBook(rules_path, tmp_path)
+    before = rules_path.stat()
+    text = rules_path.read_text()
+    rules_path.write_text(text.replace("resolve_within: 24h", "resolve_within: 12h"))
+    os.utime(rules_path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert rules_path.stat().st_size == before.st_size
+    assert book.reload() is True
+    assert book().priority("akut").resolve_within.total_seconds() == 12 * 3600
+    assert book.reload() is False  # read again, unchanged: nothing to do
