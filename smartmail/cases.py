@@ -56,6 +56,7 @@ def record_event(
     **detail: Any,
 ) -> None:
     message_pk = message.id if message is not None else None
+    assert message is None or message_pk is not None, "a message is stored before its events"
     _write_event(session, case, kind, actor, now, message_pk, detail)
 
 
