@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
-from smartmail import sla
+from smartmail import prepared, sla
 from smartmail.db import insert_object, insert_row
 from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Party, TimeEntry
 from smartmail.rules import Route, Rules
@@ -29,14 +30,6 @@ _TAKES_PART = select(CaseParty.case_id).where(
     CaseParty.case_id == bindparam("case"),
     CaseParty.party_id == bindparam("party"),
     CaseParty.role == bindparam("role"),
-)
-_LOAD = (
-    select(Case.assignee, func.count())
-    .where(
-        col(Case.assignee).in_(bindparam("members", expanding=True)),
-        col(Case.status).in_(OPEN_STATUSES),
-    )
-    .group_by(col(Case.assignee))
 )
 _LAST_OF_TEAM = (
     select(Case.assignee)
@@ -118,8 +111,8 @@ def is_customer(case: Case, party: Party) -> bool:
 
 
 def is_party(session: Session, case: Case, email: str) -> bool:
-    found = session.exec(_IS_PARTY, params={"case": case.number, "email": email.lower()})
-    return found.first() is not None
+    found = prepared.first(session, _IS_PARTY, case=case.number, email=email.lower())
+    return found is not None
 
 
 def _join(session: Session, case: Case, party: Party, role: str, *, look: bool = True) -> None:
@@ -132,8 +125,8 @@ def _join(session: Session, case: Case, party: Party, role: str, *, look: bool =
 
 
 def _takes_part(session: Session, case: Case, party: Party, role: str) -> bool:
-    found = session.exec(_TAKES_PART, params={"case": case.number, "party": party.id, "role": role})
-    return found.first() is not None
+    found = prepared.first(session, _TAKES_PART, case=case.number, party=party.id, role=role)
+    return found is not None
 
 
 def pick_owner(session: Session, rules: Rules, recipient: str) -> tuple[str | None, str]:
@@ -154,14 +147,23 @@ def pick_owner(session: Session, rules: Rules, recipient: str) -> tuple[str | No
 
 
 def _least_loaded(session: Session, members: tuple[str, ...]) -> str:
-    rows = session.exec(_LOAD, params={"members": list(members)})
-    load = {assignee: count for assignee, count in rows}
+    load = dict(prepared.rows(session, _load(members)))
     # min() keeps the first of equals: ties go to the member listed first
     return min(members, key=lambda member: load.get(member, 0))
 
 
+@functools.lru_cache(maxsize=64)
+def _load(members: tuple[str, ...]) -> Any:
+    """Open cases per member; one statement per team, its members written into it."""
+    return (
+        select(Case.assignee, func.count())
+        .where(col(Case.assignee).in_(members), col(Case.status).in_(OPEN_STATUSES))
+        .group_by(col(Case.assignee))
+    )
+
+
 def _next_in_turn(session: Session, team: str, members: tuple[str, ...]) -> str:
-    last = session.exec(_LAST_OF_TEAM, params={"team": team}).first()
+    last = prepared.first(session, _LAST_OF_TEAM, team=team)
     if last not in members:
         return members[0]
     return members[(members.index(last) + 1) % len(members)]

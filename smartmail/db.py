@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
-from smartmail import models  # noqa: F401  (registers the tables)
+from smartmail import models, prepared  # noqa: F401  (models registers the tables)
 from smartmail.errors import TemporaryFailure
 
 
@@ -69,27 +69,30 @@ def lost(exc: DBAPIError) -> bool:
 
 def insert_once(session: Session, table: type[SQLModel], **values: Any) -> None:
     """INSERT the row unless one with the same key is there (the same bytes kept twice)."""
-    connection = session.connection()  # plain SQL: no objects to track, no ORM to pay for
-    connection.execute(_insert_once(connection.dialect.name, table), values)
+    dialect = session.connection().dialect.name
+    prepared.execute(session, _insert_once(dialect, table), values, insert=True)[0].close()
 
 
 @functools.cache
 def _insert_once(dialect: str, table: type[SQLModel]) -> Any:
-    # Built once per table: building a statement costs more than running it.
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
     return insert(table).on_conflict_do_nothing()
 
 
 def insert_row(session: Session, table: type[SQLModel], values: dict[str, Any]) -> Any:
-    """INSERT one row with plain SQL; gives its new primary key.
+    """INSERT one row, run as a prepared statement; gives its new primary key.
 
     For rows written once and never changed by the code that writes them (messages, events,
-    outbox rows, ...): the ORM's unit of work costs several times the INSERT itself, and
-    the row is in the transaction at once, for queries and for a savepoint's rollback alike.
+    outbox rows, ...): the ORM's unit of work, even SQLAlchemy's execution path, costs
+    several times the INSERT itself. The row is in the transaction at once, for queries
+    and for a savepoint's rollback alike.
     """
-    key = session.connection().execute(_insert(table), values).inserted_primary_key
-    assert key is not None, "an INSERT gives the key it made"
-    return key[0]
+    returning = session.connection().dialect.name != "sqlite"  # SQLite has the cursor's rowid
+    cursor, _ = prepared.execute(session, _insert(table, returning), values, insert=True)
+    try:
+        return cursor.fetchone()[0] if returning else cursor.lastrowid
+    finally:
+        cursor.close()
 
 
 def insert_object(session: Session, row: SQLModel) -> None:
@@ -100,8 +103,9 @@ def insert_object(session: Session, row: SQLModel) -> None:
 
 
 @functools.cache
-def _insert(table: type[SQLModel]) -> Insert:
-    return insert(table)
+def _insert(table: type[SQLModel], returning: bool) -> Insert:
+    statement = insert(table)
+    return statement.returning(inspect(table).primary_key[0]) if returning else statement
 
 
 @functools.cache

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_timedelta
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from smartmail import mailer
+from smartmail import mailer, prepared
 from smartmail.commands import help_lines
 from smartmail.mailer import Identity, Templates
 from smartmail.models import Case, CaseParty, Message, Party
@@ -19,6 +20,13 @@ from smartmail.tokens import reply_address, tokenized_subject
 
 if TYPE_CHECKING:
     from smartmail.steering import Report
+
+_FIRST_TEXT = (
+    select(Message.text)
+    .where(Message.case_id == bindparam("case"), Message.direction == "in")
+    .order_by(col(Message.id))
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -158,13 +166,8 @@ def assigned(ctx: Context, session: Session, case: Case, by: str, now: datetime)
 
 def first_text(session: Session, case: Case) -> str:
     """What the customer first wrote: the problem, for owners and contractors."""
-    message = session.exec(
-        select(Message)
-        .where(Message.case_id == case.number, Message.direction == "in")
-        .order_by(col(Message.id))
-        .limit(1)
-    ).first()
-    return message.text if message else ""
+    text = prepared.first(session, _FIRST_TEXT, case=case.number)
+    return text if text is not None else ""
 
 
 def job(ctx: Context, session: Session, case: Case, contractor: str, now: datetime) -> None:

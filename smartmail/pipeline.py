@@ -11,19 +11,20 @@ and error, and `smartmail replay` re-runs it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine, bindparam, func
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
-from smartmail import cases, notify
+from smartmail import cases, notify, prepared
 from smartmail.blobs import BlobStore
 from smartmail.commands import Tagged, split_commands
 from smartmail.config import Settings
@@ -41,15 +42,6 @@ from smartmail.tokens import base_address, find_case_number, parse_reply_address
 log = logging.getLogger(__name__)
 
 # Statements for every mail, built once: building one costs more than running it.
-_CASE_OF_MESSAGES = (
-    select(Message.case_id)
-    .where(
-        col(Message.message_id).in_(bindparam("ids", expanding=True)),
-        col(Message.case_id).is_not(None),
-    )
-    .order_by(col(Message.id).desc())
-    .limit(1)
-)
 _KNOWN = select(Message.id).where(Message.message_id == bindparam("message_id"))
 _ANSWERS_SINCE = select(func.count()).where(
     Message.to_addrs == bindparam("address"),
@@ -494,7 +486,8 @@ class Pipeline:
         ids = list(dict.fromkeys((*mail.in_reply_to, *mail.references)))
         if not ids:
             return Thread(None, "new")
-        known = session.exec(_CASE_OF_MESSAGES, params={"ids": ids}).first()
+        statement, values = _case_of_messages(ids)
+        known = prepared.first(session, statement, **values)
         case = session.get(Case, known) if known is not None else None
         if case is None:
             return Thread(None, "new")
@@ -596,8 +589,32 @@ def _parsed(raw: bytes) -> ParsedMail | Exception:
         return exc
 
 
+def _case_of_messages(ids: list[str]) -> tuple[Any, dict[str, str]]:
+    """The statement for the newest case named by `ids`, and its values.
+
+    Lists are padded to a power of two with their last id: a handful of statements serve
+    every length of References.
+    """
+    size = 1 << (len(ids) - 1).bit_length()
+    padded = ids + ids[-1:] * (size - len(ids))
+    return _case_of_message_ids(size), {f"id{i}": value for i, value in enumerate(padded)}
+
+
+@functools.lru_cache(maxsize=16)
+def _case_of_message_ids(size: int) -> Any:
+    return (
+        select(Message.case_id)
+        .where(
+            col(Message.message_id).in_([bindparam(f"id{i}") for i in range(size)]),
+            col(Message.case_id).is_not(None),
+        )
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    )
+
+
 def _known(session: Session, message_id: str) -> bool:
-    return session.exec(_KNOWN, params={"message_id": message_id}).first() is not None
+    return prepared.first(session, _KNOWN, message_id=message_id) is not None
 
 
 def _warned_lately(session: Session, address: str, now: datetime) -> bool:
@@ -614,8 +631,7 @@ def _warned_lately(session: Session, address: str, now: datetime) -> bool:
 def _answers_since(session: Session, address: str, since: datetime) -> int:
     if not address:
         return 0
-    found = session.exec(_ANSWERS_SINCE, params={"address": address.lower(), "since": since})
-    return int(found.one())
+    return int(prepared.first(session, _ANSWERS_SINCE, address=address.lower(), since=since))
 
 
 def _inbound_message(

@@ -1,0 +1,102 @@
+"""Prepared statements on SQLite and on a real PostgreSQL server: they write and read what
+SQLAlchemy would, and fail as SQLAlchemy would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from smartmail import prepared
+from smartmail.db import insert_once, insert_row, make_engine, transaction
+from smartmail.models import OPEN_STATUSES, Case, Message, Outbox, RawMail
+from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+
+AT = datetime(2026, 11, 23, 9, 30, 15, 250000, tzinfo=timezone(timedelta(hours=1)))
+BY_MESSAGE_ID = select(Message.id, Message.created_at, Message.automatic, Message.channel).where(
+    Message.message_id == bindparam("message_id")
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'smartmail.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def test_a_row_goes_in_with_its_defaults_and_comes_back_as_the_orm_gives_it(
+    engine: Engine,
+) -> None:
+    with transaction(engine) as session:
+        first = insert_row(session, Message, {"message_id": "<a@x>", "direction": "in"} | at())
+        second = insert_row(session, Message, {"message_id": "<b@x>", "direction": "out"} | at())
+        found = prepared.rows(session, BY_MESSAGE_ID, message_id="<b@x>")
+    assert second == first + 1
+    # The left-out columns have their defaults; the time is UTC with its zone, as put in.
+    assert found == [(second, AT.astimezone(UTC), False, "")]
+    with transaction(engine) as session:
+        stored = session.get(Message, second)
+        assert stored is not None
+        assert (stored.visibility, stored.created_at) == ("public", AT)
+
+
+def at() -> dict[str, datetime]:
+    return {"created_at": AT}
+
+
+def test_a_query_sees_what_the_session_holds_pending_unless_autoflush_is_off(
+    engine: Engine,
+) -> None:
+    open_cases = select(func.count()).where(col(Case.status).in_(OPEN_STATUSES))
+    with transaction(engine) as session:
+        session.add(Case(subject="stopp i avloppet", created_at=AT, updated_at=AT))
+        with session.no_autoflush:
+            assert prepared.first(session, open_cases) == 0
+        assert prepared.first(session, open_cases) == 1  # an IN list written into the SQL
+
+
+def test_a_duplicate_fails_as_sqlalchemy_fails_and_a_savepoint_takes_the_rows_back(
+    engine: Engine,
+) -> None:
+    with transaction(engine) as session:
+        insert_row(session, Message, {"message_id": "<a@x>", "direction": "in"} | at())
+        with pytest.raises(IntegrityError):
+            resend_in_a_savepoint(session)
+        assert prepared.first(session, select(func.count()).select_from(Outbox)) == 0
+        assert prepared.first(session, BY_MESSAGE_ID, message_id="<a@x>") is not None
+
+
+def resend_in_a_savepoint(session: Session) -> None:
+    with session.begin_nested():
+        insert_row(session, Outbox, {"mail_from": "a@x", "rcpt_to": "b@x", "body": b"x"} | nx())
+        insert_row(session, Message, {"message_id": "<a@x>", "direction": "in"} | at())
+
+
+def nx() -> dict[str, datetime]:
+    return {"created_at": AT, "next_attempt_at": AT}
+
+
+def test_the_same_bytes_are_kept_once(engine: Engine) -> None:
+    with transaction(engine) as session:
+        for _ in range(2):
+            insert_once(session, RawMail, sha256="ab12", data=b"mail", received_at=AT)
+        kept = prepared.rows(session, select(RawMail.data, RawMail.received_at))
+    assert kept == [(b"mail", AT.astimezone(UTC))]
+
+
+def test_no_row_gives_none(engine: Engine) -> None:
+    with transaction(engine) as session:
+        assert prepared.first(session, BY_MESSAGE_ID, message_id="<nowhere@x>") is None
+        assert prepared.rows(session, BY_MESSAGE_ID, message_id="<nowhere@x>") == []
