@@ -625,20 +625,42 @@ def _reply_patterns() -> dict[str, Any]:
 
 
 _REPLY_PATTERNS = _reply_patterns()
+_NO_HEADER = re.compile(r"(?!)")  # matches nowhere: the text was searched for headers already
 
 
 def _latest_reply(text: str) -> str:
+    text = text[:_REPLY_SCAN_CHARS]
     # The patterns depend only on the languages and keep_hyphen_lists, which match the prototype's.
-    message = ReplyMessage(
-        text=text[:_REPLY_SCAN_CHARS],
-        languages=list(_REPLY_LANGUAGES),
-        keep_hyphen_lists=True,
-        **_REPLY_PATTERNS,
-    ).read()
+    reply = ReplyMessage(
+        text=text, languages=list(_REPLY_LANGUAGES), keep_hyphen_lists=True, **_REPLY_PATTERNS
+    )
+    # Only the first reply is kept. When text comes before the first header, that text is
+    # the first reply: the parser is given only it, and told there is no header to look
+    # for (it would look again, then read each older reply in the quoted history).
+    first_header = _first_header_at(reply.text)
+    if first_header is not None:
+        reply.text = reply.text[:first_header]
+        reply._header_regex = _NO_HEADER
+    message = reply.read()
     if not message.replies:
         return ""
-    reply = message.replies[0]
-    return str(reply.full_body if _false_signature(reply.signatures) else reply.body)
+    first = message.replies[0]
+    return str(first.full_body if _false_signature(first.signatures) else first.body)
+
+
+def _first_header_at(text: str) -> int | None:
+    """Where the parser's first reply ends: the first header, when text comes before it;
+    the end when there is no header. None: the parser must read the text itself.
+
+    As the parser finds it: the first header is the first non-empty group of the header
+    pattern, looked up by its text.
+    """
+    for match in _REPLY_PATTERNS["_header_regex"].finditer(text):
+        header = next((group for group in match.groups() if group), None)
+        if header is not None:
+            at = text.find(header)
+            return at if text[:at].strip() else None
+    return len(text)
 
 
 def _strip_quoted(text: str) -> str:

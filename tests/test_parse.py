@@ -107,6 +107,25 @@ def test_english_reply_without_quoted_history() -> None:
     assert parse(mail(body)).reply_text == "Still broken, please send someone."
 
 
+def test_only_the_newest_reply_of_a_long_thread() -> None:
+    older = "".join(
+        f"Den {day} nov. 2026 kl. 09:00 skrev Felanmälan <felanmalan@example.com>:\n"
+        f"> Svar nummer {day}.\n> #close\n\n"
+        for day in range(1, 9)
+    )
+    body = f"Tack, nu fungerar det!\n\nMvh Anna\n\n{older}"
+    parsed = parse(mail(body.encode(), Content_Type="text/plain; charset=utf-8"))
+    assert parsed.reply_text == "Tack, nu fungerar det!"
+
+
+def test_a_mail_that_starts_with_a_quote_header_keeps_its_text() -> None:
+    body = (
+        b"On Tue, Nov 3, 2026 at 10:12 AM Support <support@example.com> wrote:\n"
+        b"> We have booked a plumber.\n\nThe plumber never came.\n"
+    )
+    assert parse(mail(body)).reply_text == "The plumber never came."
+
+
 def test_reply_keeps_lists_and_words_that_start_like_sign_offs() -> None:
     body = "Hej!\n\nTaket läcker i trapphuset:\n- plan 2\n- plan 3\n\nHälsningar\nPer\n"
     reply = parse(mail(body.encode(), Content_Type="text/plain; charset=utf-8")).reply_text
