@@ -72,6 +72,13 @@ class Outcome:
     detail: str = ""
 
 
+class _OneFailed(Exception):
+    """A mail of a batch stored without savepoints failed: the batch is rolled back."""
+
+
+_Parsed = tuple[bytes, str, Envelope, ParsedMail | Exception]  # raw, its sha256, envelope, mail
+
+
 @dataclass(frozen=True)
 class Thread:
     """Which case a mail belongs to, and the signal that said so."""
@@ -124,7 +131,7 @@ class Pipeline:
         now: datetime | None = None,
         quarantine: bool = True,
     ) -> list[Outcome | Exception]:
-        """Several mails, each in a savepoint of one transaction: one commit makes all durable.
+        """Several mails in one transaction: one commit makes all durable.
 
         Each result is the mail's Outcome, or the exception that kept it from being stored:
         a TemporaryFailure (try again later), or with `quarantine` off the error itself.
@@ -137,6 +144,9 @@ class Pipeline:
             for raw, envelope in mails
         ]
         try:
+            stored = self._all_at_once(parsed, now)
+            if stored is not None:
+                return list(stored)
             with transaction(self.engine) as session:
                 return [
                     self._one(session, raw, sha, envelope, mail, now, quarantine)
@@ -144,6 +154,46 @@ class Pipeline:
                 ]
         except TemporaryFailure as exc:
             return [exc] * len(mails)
+
+    def _all_at_once(self, parsed: Sequence[_Parsed], now: datetime) -> list[Outcome] | None:
+        """The common case, where no mail fails: all of them without a savepoint each.
+
+        None when one failed (a resend, bad mail, a bug): nothing of the batch is kept, and
+        the caller stores each mail in a savepoint of its own, which keeps the others.
+        A database that is gone fails the whole batch here, not once more there.
+        """
+        if any(isinstance(mail, Exception) for _raw, _sha, _envelope, mail in parsed):
+            return None
+        try:
+            with transaction(self.engine) as session:
+                return [
+                    self._store_plain(session, raw, sha, envelope, mail, now)
+                    for raw, sha, envelope, mail in parsed
+                ]
+        except _OneFailed:
+            return None
+
+    def _store_plain(
+        self,
+        session: Session,
+        raw: bytes,
+        sha: str,
+        envelope: Envelope,
+        mail: ParsedMail | Exception,
+        now: datetime,
+    ) -> Outcome:
+        assert not isinstance(mail, Exception)
+        try:
+            insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
+            outcome = self._handle(session, mail, sha, envelope, now)
+            session.flush()  # what this mail changed fails here, as this mail's, if it fails
+            return outcome
+        except DBAPIError as exc:
+            if lost(exc):
+                raise
+            raise _OneFailed from exc
+        except Exception as exc:
+            raise _OneFailed from exc
 
     def _one(
         self,
