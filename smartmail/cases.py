@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from smartmail import prepared, sla
-from smartmail.db import insert_object, insert_row
+from smartmail.db import insert_object, insert_row, load
 from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Party, TimeEntry
 from smartmail.rules import Route, Rules
 
@@ -20,7 +20,6 @@ SYSTEM = "system"
 _Row = TypeVar("_Row")
 
 # Statements for every mail, built once: building one costs more than running it.
-_PARTY_BY_EMAIL = select(Party).where(Party.email == bindparam("email"))
 _IS_PARTY = (
     select(CaseParty.case_id)
     .join(Party, col(Party.id) == col(CaseParty.party_id))
@@ -89,7 +88,7 @@ def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
     party = _pending(session, Party, lambda p: p.email == email)
     if party is None:
         with session.no_autoflush:  # a pending party is found above, not in the database
-            party = session.exec(_PARTY_BY_EMAIL, params={"email": email}).first()
+            party = load(session, Party, email=email)
     if party is None:
         party = Party(email=email, name=name, created_at=now)
         session.add(party)

@@ -5,15 +5,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Insert, event, insert, inspect
+from sqlalchemy import Engine, Insert, Select, bindparam, event, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel, create_engine
 
 from smartmail import models, prepared  # noqa: F401  (models registers the tables)
 from smartmail.errors import TemporaryFailure
+
+_Model = TypeVar("_Model", bound=SQLModel)
 
 
 def make_engine(url: str) -> Engine:
@@ -100,6 +104,45 @@ def insert_object(session: Session, row: SQLModel) -> None:
     table = type(row)
     values = {key: getattr(row, key) for key in _column_keys(table)}
     row.id = insert_row(session, table, values)
+
+
+def load(session: Session, model: type[_Model], **key: Any) -> _Model | None:
+    """The `model` row with this one unique column's value, as the session's object.
+
+    What `session.get` and an ORM query give, at the cost of a prepared SELECT: the object
+    the session holds already, else one built from the row and added to the session as
+    loaded (its relationships load when first used). A query first writes what the session
+    holds pending, unless autoflush is off.
+    """
+    ((column, value),) = key.items()
+    mapper = inspect(model)
+    if column == mapper.primary_key[0].key:
+        mine = session.identity_map.get(identity_key(model, value))
+        if mine is not None:
+            return mine
+    found = prepared.rows(session, _select_by(model, column), value=value)
+    if not found:
+        return None
+    row = model(**dict(zip(_attribute_keys(model), found[0], strict=True)))
+    held = session.identity_map.get(mapper.identity_key_from_instance(row))
+    if held is not None:
+        return cast(_Model, held)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+@functools.cache
+def _select_by(model: type[SQLModel], column: str) -> Select[Any]:
+    table = inspect(model).local_table
+    return select(*table.columns).where(table.columns[column] == bindparam("value"))
+
+
+@functools.cache
+def _attribute_keys(model: type[SQLModel]) -> tuple[str, ...]:
+    """The attribute of each column of `model`'s table, in the table's order."""
+    mapper = inspect(model)
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.local_table.columns)
 
 
 @functools.cache

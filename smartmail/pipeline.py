@@ -28,7 +28,7 @@ from smartmail import cases, notify, prepared
 from smartmail.blobs import BlobStore
 from smartmail.commands import Tagged, split_commands
 from smartmail.config import Settings
-from smartmail.db import insert_object, insert_once, insert_row, lost, transaction
+from smartmail.db import insert_object, insert_once, insert_row, load, lost, transaction
 from smartmail.errors import TemporaryFailure
 from smartmail.guard import GuardInput, GuardResult, run_guard
 from smartmail.mailer import Templates
@@ -510,7 +510,7 @@ class Pipeline:
         thread = self._find_thread(session, mail, envelope)
         case, hops = thread.case, 0
         while case is not None and case.merged_into is not None and hops < 10:
-            case, hops = session.get(Case, case.merged_into), hops + 1
+            case, hops = load(session, Case, id=case.merged_into), hops + 1
         if case is not None and hops:
             note = f"merged into case {case.number}"
             return Thread(case, thread.signal, (*thread.notes, note))
@@ -523,11 +523,11 @@ class Pipeline:
         for recipient in (*envelope.rcpt_to, *mail.to, *mail.cc):
             reply = parse_reply_address(recipient)
             if reply and reply.base in own and reply.proves(mail.from_addr, secret):
-                case = session.get(Case, reply.number)
+                case = load(session, Case, id=reply.number)
                 if case is not None:
                     return Thread(case, "reply_address")
         number = find_case_number(mail.subject, secret)
-        case = session.get(Case, number) if number is not None else None
+        case = load(session, Case, id=number) if number is not None else None
         if case is not None:
             return Thread(case, "token")
         return self._thread_by_references(session, mail)
@@ -538,7 +538,7 @@ class Pipeline:
             return Thread(None, "new")
         statement, values = _case_of_messages(ids)
         known = prepared.first(session, statement, **values)
-        case = session.get(Case, known) if known is not None else None
+        case = load(session, Case, id=known) if known is not None else None
         if case is None:
             return Thread(None, "new")
         if mail.from_addr and cases.is_party(session, case, mail.from_addr):

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from smartmail import prepared
-from smartmail.db import insert_once, insert_row, make_engine, transaction
-from smartmail.models import OPEN_STATUSES, Case, Message, Outbox, RawMail
+from smartmail.db import insert_once, insert_row, load, make_engine, transaction
+from smartmail.models import OPEN_STATUSES, Case, Message, Outbox, Party, RawMail
 from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 AT = datetime(2026, 11, 23, 9, 30, 15, 250000, tzinfo=timezone(timedelta(hours=1)))
@@ -100,3 +100,28 @@ def test_no_row_gives_none(engine: Engine) -> None:
     with transaction(engine) as session:
         assert prepared.first(session, BY_MESSAGE_ID, message_id="<nowhere@x>") is None
         assert prepared.rows(session, BY_MESSAGE_ID, message_id="<nowhere@x>") == []
+
+
+def test_a_loaded_row_is_the_sessions_object_and_changes_as_one(engine: Engine) -> None:
+    with transaction(engine) as session:
+        eva = Party(email="eva@kund.example", name="Eva", created_at=AT)
+        case = Case(subject="Stopp i avloppet", customer=eva, created_at=AT, updated_at=AT)
+        session.add(case)
+        session.flush()
+        number, held = case.id, case
+    with transaction(engine) as session:
+        assert load(session, Case, id=12345) is None
+        assert load(session, Party, email="nobody@x") is None
+        case = load(session, Case, id=number)
+        assert case is not None
+        assert case is not held
+        assert load(session, Case, id=number) is case  # the one the session holds
+        assert (case.subject, case.created_at, case.due_at) == ("Stopp i avloppet", AT, None)
+        customer = case.customer  # a relationship loads when first used
+        assert customer is not None
+        assert load(session, Party, email="eva@kund.example") is customer
+        case.status = "resolved"
+    with transaction(engine) as session:
+        again = session.get(Case, number)
+        assert again is not None
+        assert again.status == "resolved"
