@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from smartmail import prepared, sla
-from smartmail.db import insert_object, insert_row, load
+from smartmail.db import add_written, insert_object, insert_row, load
 from smartmail.models import OPEN_STATUSES, Case, CaseParty, Event, Message, Party, TimeEntry
 from smartmail.rules import Route, Rules
 
 SYSTEM = "system"
-_Row = TypeVar("_Row")
 
 # Statements for every mail, built once: building one costs more than running it.
 _IS_PARTY = (
@@ -79,34 +77,20 @@ def _store_message(session: Session, case: Case, message: Message) -> None:
 
 
 def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
-    """The party with this address, created on first sight; a better name replaces none.
-
-    A new party is only added: a case links to it, and the flush that numbers the case
-    writes it.
-    """
+    """The party with this address, created on first sight; a better name replaces none."""
     email = email.lower()
-    party = _pending(session, Party, lambda p: p.email == email)
-    if party is None:
-        with session.no_autoflush:  # a pending party is found above, not in the database
-            party = load(session, Party, email=email)
+    with session.no_autoflush:  # a new party is written at once; changes to cases can wait
+        party = load(session, Party, email=email)
     if party is None:
         party = Party(email=email, name=name, created_at=now)
-        session.add(party)
+        add_written(session, party)
     elif name and not party.name:
         party.name = name
     return party
 
 
-def _pending(session: Session, kind: type[_Row], match: Callable[[_Row], bool]) -> _Row | None:
-    """A row of `kind` added in this transaction and not flushed yet, that `match`es."""
-    return next((o for o in session.new if isinstance(o, kind) and match(o)), None)
-
-
 def is_customer(case: Case, party: Party) -> bool:
-    """Is `party` the customer of `case` (also while either is not flushed yet)?"""
-    if party.id is not None and case.customer_id == party.id:
-        return True
-    return case.customer is party
+    return party.id is not None and case.customer_id == party.id
 
 
 def is_party(session: Session, case: Case, email: str) -> bool:
@@ -116,9 +100,7 @@ def is_party(session: Session, case: Case, email: str) -> bool:
 
 def _join(session: Session, case: Case, party: Party, role: str, *, look: bool = True) -> None:
     """`party` takes part in `case` as `role`; look=False: the case is new, nobody is in yet."""
-    if party.id is None:  # met for the first time: written now for its id, in no case yet
-        session.flush()
-    elif look and _takes_part(session, case, party, role):
+    if look and _takes_part(session, case, party, role):
         return
     insert_row(session, CaseParty, {"case_id": case.number, "party_id": party.id, "role": role})
 
@@ -192,7 +174,7 @@ def open_case(
         group=route.group,
         assignee=owner,
         team=team,
-        customer=customer,
+        customer_id=customer.id,
         channel=channel,
         route_reason=route.reason,
         created_at=now,
@@ -200,8 +182,7 @@ def open_case(
         respond_due_at=respond_due,
         due_at=resolve_due,
     )
-    session.add(case)
-    session.flush()  # its number goes into the token of every mail about it
+    add_written(session, case)  # numbered now: the number goes into every mail about it
     _join(session, case, customer, "customer", look=False)
     _store_message(session, case, message)
     record_event(session, case, "created", customer.email, now, message, channel=channel)

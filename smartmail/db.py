@@ -66,6 +66,18 @@ def transaction(engine: Engine) -> Iterator[Session]:
         raise
 
 
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint. When it rolls back, the session forgets all its objects: one written by
+    `add_written` inside it would stay in the session though its row is gone."""
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        session.expunge_all()
+        raise
+
+
 def lost(exc: DBAPIError) -> bool:
     """Does this error end the whole transaction (database away, locked, connection gone)?"""
     return isinstance(exc, OperationalError) or exc.connection_invalidated
@@ -104,6 +116,18 @@ def insert_object(session: Session, row: SQLModel) -> None:
     table = type(row)
     values = {key: getattr(row, key) for key in _column_keys(table)}
     row.id = insert_row(session, table, values)
+
+
+def add_written(session: Session, row: SQLModel) -> None:
+    """Write the new `row` at once, as `insert_object` does, and put it in the session as
+    loaded: it has its id, a query finds it, and later changes to it are flushed as usual.
+
+    Cheaper than the ORM's flush of a new object. A savepoint's rollback does not take it
+    out of the session: after one, the session must forget its objects (`expunge_all`).
+    """
+    insert_object(session, row)
+    make_transient_to_detached(row)
+    session.add(row)
 
 
 def load(session: Session, model: type[_Model], **key: Any) -> _Model | None:

@@ -28,7 +28,15 @@ from smartmail import cases, notify, prepared
 from smartmail.blobs import BlobStore
 from smartmail.commands import Tagged, split_commands
 from smartmail.config import Settings
-from smartmail.db import insert_object, insert_once, insert_row, load, lost, transaction
+from smartmail.db import (
+    insert_object,
+    insert_once,
+    insert_row,
+    load,
+    lost,
+    savepoint,
+    transaction,
+)
 from smartmail.errors import TemporaryFailure
 from smartmail.guard import GuardInput, GuardResult, run_guard
 from smartmail.mailer import Templates
@@ -221,7 +229,7 @@ class Pipeline:
             return error
         log.error("quarantined mail %s from %s", sha[:12], envelope.mail_from, exc_info=error)
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 return self._quarantine(session, raw, sha, envelope, error, now)
         except DBAPIError as exc:
             if lost(exc):
@@ -240,7 +248,7 @@ class Pipeline:
     ) -> Outcome:
         for attempt in range(4):
             try:
-                with session.begin_nested():
+                with savepoint(session):
                     insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
                     return self._handle(session, mail, sha, envelope, now)
             except IntegrityError:
