@@ -9,6 +9,7 @@ proves that a mail answers something we sent to that person.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -18,6 +19,7 @@ _SUBJECT_TOKEN = re.compile(r"\[?\s*#\s*(\d{1,9})\s*-\s*([a-z2-7]{8})\s*\]?", re
 _REPLY_LOCAL = re.compile(r"^(?P<base>[^+]+)\+(?P<number>\d{1,9})-(?P<sig>[a-z2-7]{10})$", re.I)
 
 
+@functools.lru_cache(maxsize=4096)  # each mail signs its case's token and addresses again
 def _sign(secret: bytes, message: str, length: int) -> str:
     digest = hmac.new(secret, message.encode(), hashlib.sha256).digest()
     return base64.b32encode(digest).decode().lower()[:length]
