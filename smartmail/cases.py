@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from smartmail import prepared, sla
@@ -183,6 +184,9 @@ def open_case(
         due_at=resolve_due,
     )
     add_written(session, case)  # numbered now: the number goes into every mail about it
+    # As loaded with it: the session holds its objects weakly, and would read the customer
+    # again when the mails about the new case need them.
+    set_committed_value(case, "customer", customer)
     _join(session, case, customer, "customer", look=False)
     _store_message(session, case, message)
     record_event(session, case, "created", customer.email, now, message, channel=channel)
