@@ -544,8 +544,8 @@ class Pipeline:
         ids = list(dict.fromkeys((*mail.in_reply_to, *mail.references)))
         if not ids:
             return Thread(None, "new")
-        statement, values = _case_of_messages(ids)
-        known = prepared.first(session, statement, **values)
+        statement = _case_of_messages(prepared.list_size(len(ids)))
+        known = prepared.first(session, statement, **prepared.list_values("id", ids))
         case = load(session, Case, id=known) if known is not None else None
         if case is None:
             return Thread(None, "new")
@@ -647,23 +647,13 @@ def _parsed(raw: bytes) -> ParsedMail | Exception:
         return exc
 
 
-def _case_of_messages(ids: list[str]) -> tuple[Any, dict[str, str]]:
-    """The statement for the newest case named by `ids`, and its values.
-
-    Lists are padded to a power of two with their last id: a handful of statements serve
-    every length of References.
-    """
-    size = 1 << (len(ids) - 1).bit_length()
-    padded = ids + ids[-1:] * (size - len(ids))
-    return _case_of_message_ids(size), {f"id{i}": value for i, value in enumerate(padded)}
-
-
 @functools.lru_cache(maxsize=16)
-def _case_of_message_ids(size: int) -> Any:
+def _case_of_messages(size: int) -> Any:
+    """The newest case that one of `size` Message-IDs names."""
     return (
         select(Message.case_id)
         .where(
-            col(Message.message_id).in_([bindparam(f"id{i}") for i in range(size)]),
+            col(Message.message_id).in_(prepared.list_binds("id", size)),
             col(Message.case_id).is_not(None),
         )
         .order_by(col(Message.id).desc())

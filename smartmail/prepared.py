@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, Dialect
+from sqlalchemy import BindParameter, ClauseElement, Connection, Dialect, bindparam
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
@@ -151,3 +151,23 @@ def _converted(prepared: Compiled, row: Sequence[Any]) -> tuple[Any, ...]:
         value if convert is None else convert(value)
         for convert, value in zip(prepared.results, row, strict=True)
     )
+
+
+# An IN list whose length varies (References, a batch of rows) is written with one bind per
+# value, for a length rounded up to a power of two and padded with the last value: a
+# handful of statements, each compiled once, serve every length.
+
+
+def list_size(count: int) -> int:
+    """How many binds a statement for `count` values (at least one) has."""
+    return 1 << (count - 1).bit_length()
+
+
+def list_binds(name: str, size: int) -> list[BindParameter[Any]]:
+    return [bindparam(f"{name}{index}") for index in range(size)]
+
+
+def list_values(name: str, values: Sequence[Any]) -> dict[str, Any]:
+    """The values for `list_binds(name, list_size(len(values)))`."""
+    padded = [*values, *[values[-1]] * (list_size(len(values)) - len(values))]
+    return {f"{name}{index}": value for index, value in enumerate(padded)}

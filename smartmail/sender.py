@@ -9,22 +9,23 @@ Temporary failures back off; permanent ones (5xx) are recorded and not retried.
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, bindparam, select, update
+from sqlmodel import Session, col
 
-from smartmail import cases
+from smartmail import cases, prepared
 from smartmail.config import Relay
 from smartmail.db import transaction
 from smartmail.errors import PermanentFailure, TemporaryFailure
-from smartmail.models import Case, Message, Outbox, utcnow
+from smartmail.models import Case, Message, Outbox, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -166,29 +167,45 @@ def _claim(engine: Engine, now: datetime, count: int) -> list[Claimed]:
     with transaction(engine) as session:
         # Rows due while we hold the write lock (SQLite) or their row locks (PostgreSQL,
         # where a racing sender skips them): the UPDATE leases exactly those.
-        mine = session.exec(
-            select(Outbox.id)
-            .where(Outbox.status == "queued", Outbox.next_attempt_at <= now)
-            .order_by(col(Outbox.id))
-            .limit(count)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not mine:
+        rows = prepared.rows(session, _due(count), now=now)
+        if not rows:
             return []
-        session.execute(
-            update(Outbox)
-            .where(col(Outbox.id).in_(mine))
-            .values(next_attempt_at=lease_until, attempts=col(Outbox.attempts) + 1)
-            .execution_options(synchronize_session=False)
-        )
-        rows = session.exec(
-            select(Outbox).where(col(Outbox.id).in_(mine)).order_by(col(Outbox.id))
-        ).all()
+        ids = [row[0] for row in rows]
+        lease = _lease(prepared.list_size(len(ids)))
+        prepared.execute(session, lease, {"until": lease_until, **prepared.list_values("id", ids)})
         return [
-            Claimed(row.id, row.attempts, row.mail_from, row.rcpt_to.split(","), row.body)
-            for row in rows
-            if row.id is not None
+            Claimed(id, attempts + 1, mail_from, rcpt_to.split(","), bytes(body))
+            for id, attempts, mail_from, rcpt_to, body in rows
         ]
+
+
+@functools.lru_cache(maxsize=16)
+def _due(count: int) -> Any:
+    return (
+        select(
+            col(Outbox.id),
+            col(Outbox.attempts),
+            col(Outbox.mail_from),
+            col(Outbox.rcpt_to),
+            col(Outbox.body),
+        )
+        .where(col(Outbox.status) == "queued", col(Outbox.next_attempt_at) <= bindparam("now"))
+        .order_by(col(Outbox.id))
+        .limit(count)
+        .with_for_update(skip_locked=True)
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _lease(size: int) -> Any:
+    return (
+        update(Outbox)
+        .where(col(Outbox.id).in_(prepared.list_binds("id", size)))
+        .values(
+            next_attempt_at=bindparam("until", type_=UTCDateTime()),
+            attempts=col(Outbox.attempts) + 1,
+        )
+    )
 
 
 def _attempt(transport: Transport, claimed: Claimed) -> tuple[str | None, bool]:
@@ -225,13 +242,16 @@ def _record_one(
     now: datetime,
     report: DeliveryReport,
 ) -> None:
+    if error is None:
+        # Only while the lease is ours: it may have run out and another sender have the row.
+        values = {"row": claimed.id, "leased": claimed.attempts, "at": now}
+        cursor, _ = prepared.execute(session, _SENT, values)
+        report.sent += cursor.rowcount
+        cursor.close()
+        return
     row = session.get(Outbox, claimed.id)
     assert row is not None
     if row.attempts != claimed.attempts or row.status != "queued":
-        return  # our lease ran out and another sender took the row over
-    if error is None:
-        row.status, row.sent_at, row.last_error = "sent", now, ""
-        report.sent += 1
         return
     row.last_error = error
     if permanent or now - row.created_at >= GIVE_UP_AFTER:
@@ -249,6 +269,17 @@ def _record_one(
             error,
             row.next_attempt_at.isoformat(),
         )
+
+
+_SENT = (
+    update(Outbox)
+    .where(
+        col(Outbox.id) == bindparam("row"),
+        col(Outbox.attempts) == bindparam("leased"),
+        col(Outbox.status) == "queued",
+    )
+    .values(status="sent", sent_at=bindparam("at", type_=UTCDateTime()), last_error="")
+)
 
 
 def _tell_case(session: Session, row: Outbox, error: str, now: datetime) -> None:
