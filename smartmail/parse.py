@@ -655,6 +655,8 @@ def _first_header_at(text: str) -> int | None:
     As the parser finds it: the first header is the first non-empty group of the header
     pattern, looked up by its text.
     """
+    if ":" not in text and "-----" not in text:
+        return len(text)  # each header the parser knows has a colon, or is a dashed line
     for match in _REPLY_PATTERNS["_header_regex"].finditer(text):
         header = next((group for group in match.groups() if group), None)
         if header is not None:

@@ -8,8 +8,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from mailparser_reply.constants import GENERIC_MAIL_SEPARATOR, MAIL_LANGUAGES
 
-from smartmail.parse import parse
+from smartmail.parse import _REPLY_LANGUAGES, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail"
 
@@ -124,6 +125,17 @@ def test_a_mail_that_starts_with_a_quote_header_keeps_its_text() -> None:
         b"> We have booked a plumber.\n\nThe plumber never came.\n"
     )
     assert parse(mail(body)).reply_text == "The plumber never came."
+
+
+def test_every_quote_header_the_reply_parser_knows_has_a_colon_or_dashes() -> None:
+    # What lets a text with neither skip the search for headers.
+    patterns = [GENERIC_MAIL_SEPARATOR]
+    for language in _REPLY_LANGUAGES:
+        for key in ("wrote_header", "from_header"):
+            found = MAIL_LANGUAGES[language].get(key) or []
+            patterns.extend([found] if isinstance(found, str) else found)
+    dashes = ("-----", "-{5,}")
+    assert all(":" in pattern or any(d in pattern for d in dashes) for pattern in patterns)
 
 
 def test_reply_keeps_lists_and_words_that_start_like_sign_offs() -> None:
