@@ -3,10 +3,11 @@
     raw bytes -> parse -> guard -> thread -> store (raw + case + outbox) -> Outcome
 
 The raw bytes are stored in the same transaction as everything the mail causes, so one
-commit makes it all durable. `process_many` stores several mails under one commit, each in
-a savepoint of its own (the daemon's group commit): a mail's failure undoes only its own
-work. A mail whose processing raises is a bug, not bad input: it is quarantined, raw bytes
-and error, and `smartmail replay` re-runs it.
+commit makes it all durable. `process_many` stores several mails under one commit (the
+daemon's group commit): a mail's failure undoes only its own work, for then the batch is
+stored again with each mail in a savepoint of its own. A mail whose processing raises is a
+bug, not bad input: it is quarantined, raw bytes and error, and `smartmail replay` re-runs
+it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Every intake (SMTP, LMTP, IMAP) hands its mail here. A mail that finds the writer idle
 is processed at once, alone; mail that arrives meanwhile waits and is then processed
-together, each mail in a savepoint of its own, under one commit. So a burst costs one
-fsync instead of one per mail, and no mail waits on a timer.
+together under one commit (a mail that fails there fails alone: see `process_many`). So a
+burst costs one fsync instead of one per mail, and no mail waits on a timer.
 """
 
 from __future__ import annotations
