@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Engine, bindparam, func
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -85,7 +85,11 @@ class _OneFailed(Exception):
     """A mail of a batch stored without savepoints failed: the batch is rolled back."""
 
 
-_Parsed = tuple[bytes, str, Envelope, ParsedMail | Exception]  # raw, its sha256, envelope, mail
+class _Received(NamedTuple):
+    raw: bytes
+    sha: str  # of raw, hex: the key of the stored bytes
+    envelope: Envelope
+    mail: ParsedMail | Exception  # or what parsing raised
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ class Pipeline:
         now = now or utcnow()
         # Parsed before the transaction: the write lock is held for the storing alone.
         parsed = [
-            (raw, hashlib.sha256(raw).hexdigest(), envelope, _parsed(raw))
+            _Received(raw, hashlib.sha256(raw).hexdigest(), envelope, _parsed(raw))
             for raw, envelope in mails
         ]
         try:
@@ -157,41 +161,28 @@ class Pipeline:
             if stored is not None:
                 return list(stored)
             with transaction(self.engine) as session:
-                return [
-                    self._one(session, raw, sha, envelope, mail, now, quarantine)
-                    for raw, sha, envelope, mail in parsed
-                ]
+                return [self._one(session, received, now, quarantine) for received in parsed]
         except TemporaryFailure as exc:
             return [exc] * len(mails)
 
-    def _all_at_once(self, parsed: Sequence[_Parsed], now: datetime) -> list[Outcome] | None:
+    def _all_at_once(self, parsed: Sequence[_Received], now: datetime) -> list[Outcome] | None:
         """The common case, where no mail fails: all of them without a savepoint each.
 
         None when one failed (a resend, bad mail, a bug): nothing of the batch is kept, and
         the caller stores each mail in a savepoint of its own, which keeps the others.
         A database that is gone fails the whole batch here, not once more there.
         """
-        if any(isinstance(mail, Exception) for _raw, _sha, _envelope, mail in parsed):
+        if any(isinstance(received.mail, Exception) for received in parsed):
             return None
         try:
             with transaction(self.engine) as session:
-                return [
-                    self._store_plain(session, raw, sha, envelope, mail, now)
-                    for raw, sha, envelope, mail in parsed
-                ]
+                return [self._store_plain(session, received, now) for received in parsed]
         except _OneFailed:
             return None
 
-    def _store_plain(
-        self,
-        session: Session,
-        raw: bytes,
-        sha: str,
-        envelope: Envelope,
-        mail: ParsedMail | Exception,
-        now: datetime,
-    ) -> Outcome:
-        assert not isinstance(mail, Exception)
+    def _store_plain(self, session: Session, received: _Received, now: datetime) -> Outcome:
+        raw, sha, envelope, mail = received
+        assert not isinstance(mail, Exception), "mail that did not parse is stored in a savepoint"
         try:
             insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
             outcome = self._handle(session, mail, sha, envelope, now)
@@ -205,15 +196,9 @@ class Pipeline:
             raise _OneFailed from exc
 
     def _one(
-        self,
-        session: Session,
-        raw: bytes,
-        sha: str,
-        envelope: Envelope,
-        mail: ParsedMail | Exception,
-        now: datetime,
-        quarantine: bool,
+        self, session: Session, received: _Received, now: datetime, quarantine: bool
     ) -> Outcome | Exception:
+        raw, sha, envelope, mail = received
         try:
             if isinstance(mail, Exception):
                 raise mail
