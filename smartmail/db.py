@@ -86,7 +86,7 @@ def lost(exc: DBAPIError) -> bool:
 def insert_once(session: Session, table: type[SQLModel], **values: Any) -> None:
     """INSERT the row unless one with the same key is there (the same bytes kept twice)."""
     dialect = session.connection().dialect.name
-    prepared.execute(session, _insert_once(dialect, table), values, insert=True)[0].close()
+    prepared.insert(session, _insert_once(dialect, table), values)
 
 
 @functools.cache
@@ -104,11 +104,7 @@ def insert_row(session: Session, table: type[SQLModel], values: dict[str, Any]) 
     and for a savepoint's rollback alike.
     """
     returning = session.connection().dialect.name != "sqlite"  # SQLite has the cursor's rowid
-    cursor, _ = prepared.execute(session, _insert(table, returning), values, insert=True)
-    try:
-        return cursor.fetchone()[0] if returning else cursor.lastrowid
-    finally:
-        cursor.close()
+    return prepared.insert(session, _insert(table, returning), values)
 
 
 def insert_object(session: Session, row: SQLModel) -> None:

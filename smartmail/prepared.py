@@ -9,7 +9,8 @@ session's transaction and savepoints, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,75 +82,90 @@ def _compile(dialect: Dialect, statement: ClauseElement, keys: Sequence[str] | N
     return Compiled(done.string, order, defaults, binds, results)
 
 
-def execute(
+def change(session: Session, statement: ClauseElement, **values: Any) -> int:
+    """Run an UPDATE or DELETE; gives how many rows it changed."""
+    with _executed(session, statement, values) as (cursor, _plan):
+        return int(cursor.rowcount)
+
+
+def insert(session: Session, statement: ClauseElement, values: Mapping[str, Any]) -> Any:
+    """Run an INSERT of a row the ORM does not hold, compiled for exactly the columns in
+    `values` (it needs no flush). Gives the new row's key: the one RETURNING names, else
+    the driver's last row id, if it has one."""
+    with _executed(session, statement, values, insert=True) as (cursor, _plan):
+        if cursor.description is None:  # no RETURNING: SQLite's cursor knows the row id
+            return getattr(cursor, "lastrowid", None)
+        row = cursor.fetchone()
+        return None if row is None else row[0]
+
+
+def rows(session: Session, statement: ClauseElement, **values: Any) -> list[tuple[Any, ...]]:
+    """Every row of a SELECT, its values converted as the ORM would give them."""
+    with _executed(session, statement, values) as (cursor, plan):
+        return [_converted(plan, row) for row in cursor.fetchall()]
+
+
+def first(session: Session, statement: ClauseElement, **values: Any) -> Any:
+    """The first column of the first row of a SELECT, or None when there is no row."""
+    with _executed(session, statement, values) as (cursor, plan):
+        row = cursor.fetchone()
+        return None if row is None else _converted(plan, row)[0]
+
+
+@contextmanager
+def _executed(
     session: Session, statement: ClauseElement, values: Mapping[str, Any], *, insert: bool = False
-) -> tuple[Any, Compiled]:
-    """Run `statement` with `values` in the session's transaction: the DBAPI cursor, and
-    the statement as compiled.
+) -> Iterator[tuple[Any, Compiled]]:
+    """`statement` run with `values` in the session's transaction: the DBAPI cursor and the
+    statement as compiled. The cursor is closed after: an open one can keep its statement
+    going, and SQLite's lock with it.
 
     A query first writes what the session holds pending, as a query through the ORM does
-    (unless autoflush is off). insert=True: an INSERT of a row the ORM does not hold,
-    compiled for exactly the columns in `values`; it needs no flush.
+    (unless autoflush is off); an INSERT does not.
     """
     if session.autoflush and not insert:
         session.flush()
     connection = session.connection()
-    prepared = compiled(connection.dialect, statement, list(values) if insert else None)
-    params = {**prepared.defaults, **values} if prepared.defaults else dict(values)
-    for name, convert in prepared.binds.items():
+    plan = compiled(connection.dialect, statement, list(values) if insert else None)
+    params = {**plan.defaults, **values} if plan.defaults else dict(values)
+    for name, convert in plan.binds.items():
         if name in params:
             params[name] = convert(params[name])
     driver_params: Any = params
-    if prepared.order is not None:
-        driver_params = tuple(params[name] for name in prepared.order)
-    return _run(connection, prepared.sql, driver_params), prepared
+    if plan.order is not None:
+        driver_params = tuple(params[name] for name in plan.order)
+    driver = connection.connection.dbapi_connection
+    assert driver is not None, "a connection in a transaction has its driver connection"
+    cursor = driver.cursor()
+    try:
+        _run(connection, cursor, plan.sql, driver_params)
+        yield cursor, plan
+    finally:
+        cursor.close()
 
 
-def _run(connection: Connection, sql: str, params: Any) -> Any:
-    raw = connection.connection.dbapi_connection
-    assert raw is not None, "a connection in a transaction has its driver connection"
-    cursor = raw.cursor()
+def _run(connection: Connection, cursor: Any, sql: str, params: Any) -> None:
     dialect = connection.dialect
     try:
         cursor.execute(sql, params)
     except dialect.loaded_dbapi.Error as exc:
         # Raised as SQLAlchemy would raise it: callers tell a duplicate (IntegrityError) and
         # a lost database (OperationalError, an invalidated connection) apart by it.
-        gone = dialect.is_disconnect(exc, raw, cursor)
+        gone = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
         if gone:
             connection.invalidate(exc)
         error = DBAPIError.instance(
             sql, params, exc, dialect.loaded_dbapi.Error, gone, dialect=dialect
         )
         raise error from exc
-    return cursor
 
 
-def rows(session: Session, statement: ClauseElement, **values: Any) -> list[tuple[Any, ...]]:
-    """Every row of a SELECT, its values converted as the ORM would give them."""
-    cursor, prepared = execute(session, statement, values)
-    try:
-        return [_converted(prepared, row) for row in cursor.fetchall()]
-    finally:
-        cursor.close()
-
-
-def first(session: Session, statement: ClauseElement, **values: Any) -> Any:
-    """The first column of the first row of a SELECT, or None when there is no row."""
-    cursor, prepared = execute(session, statement, values)
-    try:
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
-    return None if row is None else _converted(prepared, row)[0]
-
-
-def _converted(prepared: Compiled, row: Sequence[Any]) -> tuple[Any, ...]:
-    if not any(prepared.results):
+def _converted(plan: Compiled, row: Sequence[Any]) -> tuple[Any, ...]:
+    if not any(plan.results):
         return tuple(row)
     return tuple(
         value if convert is None else convert(value)
-        for convert, value in zip(prepared.results, row, strict=True)
+        for convert, value in zip(plan.results, row, strict=True)
     )
 
 

@@ -172,7 +172,7 @@ def _claim(engine: Engine, now: datetime, count: int) -> list[Claimed]:
             return []
         ids = [row[0] for row in rows]
         lease = _lease(prepared.list_size(len(ids)))
-        prepared.execute(session, lease, {"until": lease_until, **prepared.list_values("id", ids)})
+        prepared.change(session, lease, until=lease_until, **prepared.list_values("id", ids))
         return [
             Claimed(id, attempts + 1, mail_from, rcpt_to.split(","), bytes(body))
             for id, attempts, mail_from, rcpt_to, body in rows
@@ -244,10 +244,9 @@ def _record_one(
 ) -> None:
     if error is None:
         # Only while the lease is ours: it may have run out and another sender have the row.
-        values = {"row": claimed.id, "leased": claimed.attempts, "at": now}
-        cursor, _ = prepared.execute(session, _SENT, values)
-        report.sent += cursor.rowcount
-        cursor.close()
+        report.sent += prepared.change(
+            session, _SENT, row=claimed.id, leased=claimed.attempts, at=now
+        )
         return
     row = session.get(Outbox, claimed.id)
     assert row is not None

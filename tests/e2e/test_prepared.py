@@ -3,12 +3,13 @@ SQLAlchemy would, and fail as SQLAlchemy would."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -125,3 +126,25 @@ def test_a_loaded_row_is_the_sessions_object_and_changes_as_one(engine: Engine) 
         again = session.get(Case, number)
         assert again is not None
         assert again.status == "resolved"
+
+
+def test_after_a_change_commits_another_writer_can_begin_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "smartmail.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with transaction(engine) as session:
+            key = insert_row(
+                session, Outbox, {"mail_from": "a@x", "rcpt_to": "b@x", "body": b"x"} | nx()
+            )
+        sent = update(Outbox).where(col(Outbox.id) == bindparam("row")).values(status="sent")
+        with transaction(engine) as session:
+            assert prepared.change(session, sent, row=key) == 1
+            assert prepared.change(session, sent, row=key + 1) == 0
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # nothing of ours holds the write lock
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+    finally:
+        engine.dispose()
