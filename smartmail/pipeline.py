@@ -159,7 +159,7 @@ class Pipeline:
         try:
             stored = self._all_at_once(parsed, now)
             if stored is not None:
-                return list(stored)
+                return list(stored)  # a list of outcomes as one of outcomes or errors
             with transaction(self.engine) as session:
                 return [self._one(session, received, now, quarantine) for received in parsed]
         except TemporaryFailure as exc:

@@ -37,7 +37,7 @@ _CACHE_SIZE = 500
 _cache: dict[tuple[type[Dialect], str, ClauseElement, tuple[str, ...] | None], Compiled] = {}
 
 
-def compiled(dialect: Dialect, statement: ClauseElement, keys: Sequence[str] | None) -> Compiled:
+def _compiled(dialect: Dialect, statement: ClauseElement, keys: Sequence[str] | None) -> Compiled:
     """`statement` compiled for `dialect` (INSERTs: for the columns in `keys`), built once."""
     key = (type(dialect), dialect.paramstyle, statement, tuple(keys) if keys else None)
     found = _cache.get(key)
@@ -117,8 +117,8 @@ def _executed(
     session: Session, statement: ClauseElement, values: Mapping[str, Any], *, insert: bool = False
 ) -> Iterator[tuple[Any, Compiled]]:
     """`statement` run with `values` in the session's transaction: the DBAPI cursor and the
-    statement as compiled. The cursor is closed after: an open one can keep its statement
-    going, and SQLite's lock with it.
+    statement as compiled. The cursor is always closed after, and nothing outside this
+    module gets one: an UPDATE's cursor left open once stalled other writers on SQLite.
 
     A query first writes what the session holds pending, as a query through the ORM does
     (unless autoflush is off); an INSERT does not.
@@ -126,7 +126,7 @@ def _executed(
     if session.autoflush and not insert:
         session.flush()
     connection = session.connection()
-    plan = compiled(connection.dialect, statement, list(values) if insert else None)
+    plan = _compiled(connection.dialect, statement, list(values) if insert else None)
     params = {**plan.defaults, **values} if plan.defaults else dict(values)
     for name, convert in plan.binds.items():
         if name in params:

@@ -174,8 +174,8 @@ def _claim(engine: Engine, now: datetime, count: int) -> list[Claimed]:
         lease = _lease(prepared.list_size(len(ids)))
         prepared.change(session, lease, until=lease_until, **prepared.list_values("id", ids))
         return [
-            Claimed(id, attempts + 1, mail_from, rcpt_to.split(","), bytes(body))
-            for id, attempts, mail_from, rcpt_to, body in rows
+            Claimed(key, attempts + 1, mail_from, rcpt_to.split(","), bytes(body))
+            for key, attempts, mail_from, rcpt_to, body in rows
         ]
 
 
