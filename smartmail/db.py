@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Insert, Select, bindparam, event, insert, inspect, select
@@ -32,6 +35,8 @@ def make_engine(url: str) -> Engine:
 
 
 def _tune_sqlite(engine: Engine) -> None:
+    _WRITER_TURNS[engine] = threading.RLock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # We issue BEGIN ourselves (below); pysqlite's own deferred BEGIN would let two
@@ -58,12 +63,27 @@ def transaction(engine: Engine) -> Iterator[Session]:
     answers 451 / exit 75 and the mail comes again.
     """
     try:
-        with Session(engine, expire_on_commit=False) as session, session.begin():
+        with (
+            _writer_turn(engine),
+            Session(engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
     except DBAPIError as exc:
         if lost(exc):
             raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
         raise
+
+
+def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:
+    """SQLite's turn to write, taken in this process first: a writer blocked inside SQLite
+    sleeps in steps of up to 100 ms before it tries again, one waiting here is woken as soon
+    as the other's transaction ends. Reentrant, as SQLite itself would let a nested
+    transaction wait (and fail) rather than hang."""
+    return _WRITER_TURNS.get(engine) or contextlib.nullcontext()
+
+
+_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 @contextmanager

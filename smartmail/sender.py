@@ -3,7 +3,7 @@
 Rows are claimed a few at a time with a lease (their next attempt moved ahead) before
 sending, so two senders never send the same row at once, and a sender that dies mid-send
 leaves them to be retried. The results of a batch are recorded together right after it,
-so a crash resends at most one batch.
+in the transaction that leases the next batch, so a crash resends at most one batch.
 Temporary failures back off; permanent ones (5xx) are recorded and not retried.
 """
 
@@ -150,33 +150,45 @@ def deliver_due(
     """Send every queued mail whose time has come (up to `limit`); returns what happened."""
     report = DeliveryReport()
     tried = 0
-    while tried < limit:
-        batch = _claim(engine, now, min(CLAIM_BATCH, limit - tried))
-        if not batch:
-            break
+    batch = _record_and_claim(engine, [], now, report, min(CLAIM_BATCH, limit))
+    while batch:
         tries = [(claimed, *_attempt(transport, claimed)) for claimed in batch]
-        _record(engine, tries, now, report)
         tried += len(batch)
+        batch = _record_and_claim(engine, tries, now, report, min(CLAIM_BATCH, limit - tried))
     return report
 
 
-def _claim(engine: Engine, now: datetime, count: int) -> list[Claimed]:
+def _record_and_claim(
+    engine: Engine,
+    tries: list[tuple[Claimed, str | None, bool]],
+    now: datetime,
+    report: DeliveryReport,
+    count: int,
+) -> list[Claimed]:
+    """Record what became of each (claimed, error, permanent) of the last batch and lease
+    the next `count` rows, in one transaction: one commit a batch."""
+    with transaction(engine) as session:
+        for claimed, error, permanent in tries:
+            _record_one(session, claimed, error, permanent, now, report)
+        return _claim(session, now, count) if count > 0 else []
+
+
+def _claim(session: Session, now: datetime, count: int) -> list[Claimed]:
     """Lease up to `count` due rows, oldest first, just before sending them."""
     # The lease runs from the real time: a long pass must not outlive its own leases.
     lease_until = max(now, utcnow()) + LEASE
-    with transaction(engine) as session:
-        # Rows due while we hold the write lock (SQLite) or their row locks (PostgreSQL,
-        # where a racing sender skips them): the UPDATE leases exactly those.
-        rows = prepared.rows(session, _due(count), now=now)
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        lease = _lease(prepared.list_size(len(ids)))
-        prepared.change(session, lease, until=lease_until, **prepared.list_values("id", ids))
-        return [
-            Claimed(key, attempts + 1, mail_from, rcpt_to.split(","), bytes(body))
-            for key, attempts, mail_from, rcpt_to, body in rows
-        ]
+    # Rows due while we hold the write lock (SQLite) or their row locks (PostgreSQL,
+    # where a racing sender skips them): the UPDATE leases exactly those.
+    rows = prepared.rows(session, _due(count), now=now)
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    lease = _lease(prepared.list_size(len(ids)))
+    prepared.change(session, lease, until=lease_until, **prepared.list_values("id", ids))
+    return [
+        Claimed(key, attempts + 1, mail_from, rcpt_to.split(","), bytes(body))
+        for key, attempts, mail_from, rcpt_to, body in rows
+    ]
 
 
 @functools.lru_cache(maxsize=16)
@@ -220,18 +232,6 @@ def _attempt(transport: Transport, claimed: Claimed) -> tuple[str | None, bool]:
         log.exception("outbox %s: sending raised", claimed.id)
         return f"{type(exc).__name__}: {exc}", False
     return None, False
-
-
-def _record(
-    engine: Engine,
-    tries: list[tuple[Claimed, str | None, bool]],
-    now: datetime,
-    report: DeliveryReport,
-) -> None:
-    """What became of each (claimed, error, permanent) of a batch, in one transaction."""
-    with transaction(engine) as session:
-        for claimed, error, permanent in tries:
-            _record_one(session, claimed, error, permanent, now, report)
 
 
 def _record_one(
