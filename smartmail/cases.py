@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from smartmail import prepared, sla
-from smartmail.db import add_written, insert_object, insert_row, load
+from smartmail.db import add_written, insert_object, insert_row, load, new_row
 from smartmail.models import (
     OPEN_STATUSES,
     Case,
@@ -97,7 +97,7 @@ def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
     with session.no_autoflush:  # a new party is written at once; changes to cases can wait
         party = load(session, Party, email=email)
     if party is None:
-        party = Party(email=email, name=name, created_at=now)
+        party = new_row(Party, email=email, name=name, created_at=now)
         add_written(session, party)
     elif name and not party.name:
         party.name = name
@@ -181,7 +181,8 @@ def open_case(
     respond_due, resolve_due = sla.deadlines(now, priority, rules.calendar)
     with session.no_autoflush:  # what is pending (the customer, say) changes no one's load
         owner, team = pick_owner(session, rules, route.recipient)
-    case = Case(
+    case = new_row(
+        Case,
         subject=subject,
         status="assigned" if owner else "new",
         priority=priority.name,

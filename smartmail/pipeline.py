@@ -35,6 +35,7 @@ from smartmail.db import (
     insert_row,
     load,
     lost,
+    new_row,
     savepoint,
     transaction,
 )
@@ -676,7 +677,8 @@ def _inbound_message(
     thread: Thread,
     now: datetime,
 ) -> Message:
-    return Message(
+    return new_row(
+        Message,
         message_id=mail.message_id,
         direction="in",
         channel=envelope.channel,

@@ -1,4 +1,4 @@
-"""Transactions on the embedded SQLite: writers of one process take turns in the process."""
+"""The database layer on the embedded SQLite: rows made cheaply, writers taking turns."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
+from sqlmodel import SQLModel
 
-from smartmail.db import make_engine, transaction
+from smartmail.db import load, make_engine, new_row, transaction
+from smartmail.models import Case, Message, Party
 
 
 def test_a_second_writer_waits_its_turn_instead_of_hitting_the_lock(tmp_path: Path) -> None:
@@ -55,4 +58,37 @@ def test_a_second_writer_waits_its_turn_instead_of_hitting_the_lock(tmp_path: Pa
     assert done == ["a", "b"]
     with transaction(engine) as session:
         assert [row[0] for row in session.execute(text("SELECT who FROM turn"))] == ["a", "b"]
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (Message, {"message_id": "<1@kund.example>", "direction": "in", "subject": "Stopp"}),
+        (Case, {"subject": "Stopp i avloppet", "status": "assigned", "assignee": "lisa@x"}),
+        (Party, {"email": "kund@kund.example", "name": "Kund"}),
+    ],
+)
+def test_a_new_row_is_what_the_model_itself_makes(model: type[SQLModel], values: Any) -> None:
+    made, built = model(**values), new_row(model, **values)
+    stamp = {"created_at"} | ({"updated_at"} if model is Case else set())
+    keys = [key for key in model.model_fields if key not in stamp]
+    assert [getattr(built, key) for key in keys] == [getattr(made, key) for key in keys]
+    assert all(getattr(built, key) is not None for key in stamp)
+
+
+def test_a_new_row_is_written_and_changed_as_any_other(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.db'}")
+    with transaction(engine) as session:
+        party = new_row(Party, email="kund@kund.example")
+        session.add(party)
+    with transaction(engine) as session:
+        found = load(session, Party, email="kund@kund.example")
+        assert found is not None
+        assert found.id == party.id
+        found.name = "Kund"
+    with transaction(engine) as session:
+        again = session.get(Party, party.id)
+        assert again is not None
+        assert again.name == "Kund"
     engine.dispose()
