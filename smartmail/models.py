@@ -56,13 +56,16 @@ class Party(SQLModel, table=True):
 class Case(SQLModel, table=True):
     """A case; its number is its primary key."""
 
+    # Each person's open cases (load, routing to the least loaded) are counted in the index.
+    __table_args__ = (Index("ix_case_assignee_status", "assignee", "status"),)
+
     id: int | None = Field(default=None, primary_key=True)
     subject: str = _text()
     status: str = Field(default="new", index=True)
     priority: str = ""
     category: str = ""
     group: str = ""
-    assignee: str | None = Field(default=None, index=True)
+    assignee: str | None = None
     team: str = ""  # the team the case was routed to, if any (round-robin remembers by it)
     customer_id: int | None = Field(default=None, foreign_key="party.id", index=True)
     customer: Party | None = Relationship(sa_relationship=relationship("Party"))

@@ -137,8 +137,17 @@ def _as_bytes(raw: object) -> bytes:
 # --------------------------------------------------------------------------- parsers
 
 
+class _MailParser(mailparser.MailParser):  # type: ignore[misc]  # mail-parser is untyped
+    """mail-parser, less the two dictionaries of every header and part (`mail`,
+    `mail_partial`) it builds for its own output: nothing here reads them, and building
+    them costs as much as its reading of the addresses."""
+
+    def _make_mail(self, complete: bool = True) -> dict[str, Any]:
+        return {}
+
+
 def _via_mailparser(data: bytes, defects: list[str]) -> ParsedMail:
-    parsed = mailparser.parse_from_bytes(data)
+    parsed = _MailParser.from_bytes(data)
     msg = parsed.message
     if not isinstance(msg, Message):
         raise TypeError("mailparser returned no message")

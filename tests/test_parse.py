@@ -342,7 +342,7 @@ def _explode(*_args: object, **_kwargs: object) -> None:
 
 
 def test_falls_back_to_stdlib_when_mailparser_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("smartmail.parse.mailparser.parse_from_bytes", _explode)
+    monkeypatch.setattr("smartmail.parse._MailParser.parse", _explode)
     raw = mail(b"Hej \xe4\n", From="Anna <ANNA@example.com>", Subject="=?utf-8?Q?L=C3=A5s?=")
     parsed = parse(raw)
     assert (parsed.from_addr, parsed.subject, parsed.text) == ("anna@example.com", "Lås", "Hej ä")
@@ -350,7 +350,7 @@ def test_falls_back_to_stdlib_when_mailparser_raises(monkeypatch: pytest.MonkeyP
 
 
 def test_minimal_result_when_every_parser_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("smartmail.parse.mailparser.parse_from_bytes", _explode)
+    monkeypatch.setattr("smartmail.parse._MailParser.parse", _explode)
     monkeypatch.setattr("smartmail.parse.email.message_from_bytes", _explode)
     parsed = parse(b"Subject: x\r\n\r\nbody")
     assert parsed.message_id.endswith("@generated.smartmail>")
