@@ -128,29 +128,30 @@ class Sink:
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))  # type: ignore[attr-defined]
         return "250 OK"
 
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[EmailMessage]:
-        """Wait until `count` mails have arrived (I/O, not a deadline: polls until they do)."""
+    def wait_to(
+        self, address: str, count: int, timeout: float = 15.0, subject: str = ""
+    ) -> list[EmailMessage]:
+        """Wait until `address` has received `count` mails (whose subject has `subject`);
+        returns them, oldest first."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            with self.lock:
-                if len(self.messages) >= count:
-                    return list(self.messages)
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} mails at the sink, got {len(self.messages)}")
-
-    def wait_to(self, address: str, count: int, timeout: float = 15.0) -> list[EmailMessage]:
-        """Wait until `address` has received `count` mails; returns them, oldest first."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            mails = self.to(address)
+            mails = self.to(address, subject)
             if len(mails) >= count:
                 return mails
             time.sleep(0.02)
-        raise AssertionError(f"expected {count} mails to {address}, got {len(self.to(address))}")
+        got = len(self.to(address, subject))
+        raise AssertionError(f"expected {count} mails to {address}, got {got}")
 
-    def to(self, address: str) -> list[EmailMessage]:
+    def to(self, address: str, subject: str = "") -> list[EmailMessage]:
+        """Mails to `address`; with `subject`, those whose subject has it. A manager may get
+        the weekly report from a daemon started on a Monday morning: a test that counts a
+        manager's mail names the ones it means."""
         with self.lock:
-            return [m for m in self.messages if address in str(m["To"]).lower()]
+            return [
+                m
+                for m in self.messages
+                if address in str(m["To"]).lower() and subject in str(m["Subject"])
+            ]
 
 
 @pytest.fixture
