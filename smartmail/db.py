@@ -76,10 +76,10 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:
-    """SQLite's turn to write, taken in this process first: a writer blocked inside SQLite
-    sleeps in steps of up to 100 ms before it tries again, one waiting here is woken as soon
-    as the other's transaction ends. Reentrant, as SQLite itself would let a nested
-    transaction wait (and fail) rather than hang."""
+    """SQLite's turn to write, taken in this process first. A writer blocked inside SQLite
+    sleeps up to 100 ms between tries; one waiting here is woken as soon as the other's
+    transaction ends. Reentrant: a nested transaction waits on SQLite (and fails) as it
+    did before, instead of hanging here."""
     return _WRITER_TURNS.get(engine) or contextlib.nullcontext()
 
 
