@@ -143,9 +143,10 @@ class Sink:
         raise AssertionError(f"expected {count} mails to {address}, got {got}")
 
     def to(self, address: str, subject: str = "") -> list[EmailMessage]:
-        """Mails to `address`; with `subject`, those whose subject has it. A manager may get
-        the weekly report from a daemon started on a Monday morning: a test that counts a
-        manager's mail names the ones it means."""
+        """Mails to `address`; with `subject`, those whose subject has it. A daemon started
+        in business hours on a working day sends the managers the week's report at once (a
+        fresh database has not sent it yet): a test that counts a manager's mail names the
+        ones it means."""
         with self.lock:
             return [
                 m
