@@ -75,7 +75,8 @@ def sweep(app: App, now: datetime) -> SweepReport:
     _auto_close(app, rules, now, report)
     if _working_morning(rules, now):
         _digests(app, rules, now, report)
-        # The first working morning of the week (Monday, unless it is a holiday).
+        # Once a week, in the first sweep in business hours of the week: Monday morning
+        # unless it is a holiday, later when the daemon was down (or just installed).
         _weekly_report(app, rules, now, report)
     return report
 
