@@ -138,12 +138,17 @@ def _as_bytes(raw: object) -> bytes:
 
 
 class _MailParser(mailparser.MailParser):  # type: ignore[misc]  # mail-parser is untyped
-    """mail-parser, less the two dictionaries of every header and part (`mail`,
-    `mail_partial`) it builds for its own output: nothing here reads them, and building
-    them costs as much as its reading of the addresses."""
+    """mail-parser's reading of the headers (addresses, date) and its defect list, without
+    its reading of the body: `_walk` decodes every part with its own lenient rules, so
+    mail-parser decoding each part as well (and re-encoding every attachment to base64)
+    would be done for nothing."""
 
-    def _make_mail(self, complete: bool = True) -> dict[str, Any]:
-        return {}
+    def parse(self) -> _MailParser:
+        self._reset()  # the header reading: addresses, date and their defects
+        if self.message is not None:
+            for part in self.message.walk():
+                self._append_defects(part, part.get_content_type())
+        return self
 
 
 def _via_mailparser(data: bytes, defects: list[str]) -> ParsedMail:
@@ -292,12 +297,17 @@ def _codecs_for(label: str | None) -> list[str]:
 
 
 def _decode_bytes(data: bytes, label: str | None) -> str:
+    return _decode_with(data, label)[0]
+
+
+def _decode_with(data: bytes, label: str | None) -> tuple[str, str]:
+    """The text, and the codec that read it."""
     for codec in _codecs_for(label):
         try:
-            return _clean(data.decode(codec))
+            return _clean(data.decode(codec)), codec
         except (LookupError, ValueError):
             continue
-    return _clean(data.decode("latin-1"))
+    return _clean(data.decode("latin-1")), "latin-1"
 
 
 def _repair(text: str) -> str:
@@ -488,7 +498,13 @@ def _part_text(part: Message, body: _Body) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    return _newlines(_decode_bytes(payload, label))
+    text, used = _decode_with(payload, label)
+    declared = _codec(label) if label else "ascii"  # None: unknown, reported above
+    if declared == "ascii" and not payload.isascii():
+        body.defects.append(f"8-bit text without its charset, read as {used}")
+    elif declared is not None and declared not in _WESTERN_CODECS and used != declared:
+        body.defects.append(f"text not valid {declared}, read as {used}")
+    return _newlines(text)
 
 
 def _attachment(part: Message, ctype: str, filename: str) -> ParsedAttachment:

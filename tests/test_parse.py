@@ -258,6 +258,17 @@ def test_unknown_charset_does_not_raise() -> None:
     assert any("x-unknown" in defect for defect in parsed.defects)
 
 
+def test_text_its_charset_cannot_read_is_read_anyway_and_said_so() -> None:
+    undeclared = parse(b"Subject: x\r\n\r\nHej \xe4\r\n")
+    assert undeclared.text == "Hej ä"
+    assert "8-bit text without its charset, read as cp1252" in undeclared.defects
+    # seven bytes: not UTF-16, which reads two at a time
+    mislabelled = parse(mail("Hej då".encode(), Content_Type="text/plain; charset=utf-16"))
+    assert mislabelled.text == "Hej då"
+    assert "text not valid utf-16, read as utf-8" in mislabelled.defects
+    assert not parse(mail("Hej ä".encode(), Content_Type="text/plain; charset=utf-8")).defects
+
+
 def test_nul_and_c1_controls_are_cleaned() -> None:
     raw = mail(
         b"x\x00y \xc2\x85 z\n",
