@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.charset import BASE64, Charset
@@ -93,6 +94,7 @@ class Identity:
 # longer gets refolded (correctly, but slowly) by the policy when the mail is flattened.
 _FOLD_AT = 78
 _TEXT_PLAIN_UTF8 = 'text/plain; charset="utf-8"'  # as set_content writes it
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what the generator takes for a line end
 # Encoded words in base64: the stdlib's choice of Q or B per word measures the text once
 # per character (quadratic); base64 words are as widely read and far cheaper to make.
 _UTF8_BASE64 = Charset("utf-8")
@@ -276,11 +278,42 @@ def queue(
         "message_pk": message_pk,
         "mail_from": summary.sender,
         "rcpt_to": recipients,
-        "body": msg.as_bytes(policy=SMTP),  # CRLF line ends, as on the wire
+        "body": wire_bytes(msg),
         "created_at": now,
         "next_attempt_at": now,
     }
     insert_row(session, Outbox, row)
+
+
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """The mail as it goes on the wire, CRLF line ends: `msg.as_bytes(policy=SMTP)`.
+
+    A mail as compose wrote it is wire text already, so its lines are joined as they are;
+    the generator would check each header for refolding and copy the body line by line.
+    """
+    if isinstance(msg, Composed) and msg.summary is not None:
+        joined = _joined(msg)
+        if joined is not None:
+            return joined
+    return msg.as_bytes(policy=SMTP)
+
+
+def _joined(msg: Composed) -> bytes | None:
+    """What the SMTP policy writes for these headers and text; None when it would refold one."""
+    head: list[str] = []
+    for name, value in msg.raw_items():
+        if type(value) is not str:
+            return None  # a header object: the policy folds it
+        lines = value.splitlines() or [""]
+        lines[0] = f"{name}: {lines[0]}"
+        if any(len(line) > _FOLD_AT for line in lines):
+            return None
+        head.append("\r\n".join(lines) + "\r\n")
+    payload = msg.get_payload()
+    if not isinstance(payload, str):
+        return None
+    text = "".join([*head, "\r\n", _LINE_END.sub("\r\n", payload)])
+    return text.encode("ascii") if text.isascii() else None
 
 
 def summarize(msg: EmailMessage) -> Summary:
