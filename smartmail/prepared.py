@@ -144,6 +144,17 @@ def _executed(
         cursor.close()
 
 
+def run_plain(connection: Connection, sql: str) -> None:
+    """`sql`, without parameters or rows (say BEGIN IMMEDIATE), on the driver's connection."""
+    driver = connection.connection.dbapi_connection
+    assert driver is not None, "a connection that begins has its driver connection"
+    cursor = driver.cursor()
+    try:
+        _run(connection, cursor, sql, ())
+    finally:
+        cursor.close()
+
+
 def _run(connection: Connection, cursor: Any, sql: str, params: Any) -> None:
     dialect = connection.dialect
     try:

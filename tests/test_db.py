@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,32 @@ from sqlalchemy import event, text
 from sqlmodel import SQLModel
 
 from smartmail.db import load, make_engine, new_row, transaction
+from smartmail.errors import TemporaryFailure
 from smartmail.models import Case, Message, Party
+
+
+def test_a_database_another_process_holds_is_a_temporary_failure(tmp_path: Path) -> None:
+    path = tmp_path / "smartmail.db"
+    engine = make_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    engine.dispose()
+    other = sqlite3.connect(path, isolation_level=None)  # as another process would
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with (
+            pytest.raises(TemporaryFailure, match="database unavailable"),
+            transaction(engine) as session,
+        ):
+            session.execute(text("SELECT 1"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with transaction(engine) as session:  # and the engine works once the lock is gone
+        assert session.execute(text("SELECT 1")).scalar() == 1
 
 
 def test_a_second_writer_waits_its_turn_instead_of_hitting_the_lock(tmp_path: Path) -> None:
