@@ -531,7 +531,9 @@ def process_grouped(app: App, mails: Sequence[Mail], tally: Tally) -> None:
     tally.wall += time.perf_counter() - start
 
 
-def alternate(mails: Sequence[Mail], settings: Settings, step: Step, floor: Floor) -> Phase:
+def alternate(
+    name: str, mails: Sequence[Mail], settings: Settings, step: Step, floor: Floor
+) -> Phase:
     """`step` on a fresh data dir, slice by slice, each slice right after the floor's."""
     app = open_app(settings, transport=DiscardTransport())
     tally = Tally()
@@ -543,19 +545,16 @@ def alternate(mails: Sequence[Mail], settings: Settings, step: Step, floor: Floo
         check = f"{tally.outcomes()}; {store_check(app.engine, _new_count(mails))}"
     finally:
         app.engine.dispose()
-    return Phase("", tally.wall, tally.durations, check)
+    return Phase(name, tally.wall, tally.durations, check)
 
 
 def run_inprocess(mails: Sequence[Mail], settings: Settings, floor: Floor) -> InProcess:
-    phase = alternate(mails, settings, process_each, floor)
-    phase.name = "pipeline in-process"
+    phase = alternate("pipeline in-process", mails, settings, process_each, floor)
     return InProcess(phase, mails)
 
 
 def run_grouped(mails: Sequence[Mail], settings: Settings, floor: Floor) -> Phase:
-    phase = alternate(mails, settings, process_grouped, floor)
-    phase.name = f"pipeline, {GROUP} per commit"
-    return phase
+    return alternate(f"pipeline, {GROUP} per commit", mails, settings, process_grouped, floor)
 
 
 def profile_inprocess(mails: Sequence[Mail], settings: Settings, lines: int = 15) -> str:

@@ -141,7 +141,8 @@ class _MailParser(mailparser.MailParser):  # type: ignore[misc]  # mail-parser i
     """mail-parser's reading of the headers (addresses, date) and its defect list, without
     its reading of the body: `_walk` decodes every part with its own lenient rules, so
     mail-parser decoding each part as well (and re-encoding every attachment to base64)
-    would be done for nothing."""
+    would be done for nothing. Should a later mail-parser rename either private method,
+    parse() falls back to the stdlib and says so in the defects, which the tests catch."""
 
     def parse(self) -> _MailParser:
         self._reset()  # the header reading: addresses, date and their defects
