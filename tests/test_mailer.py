@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
+from email.charset import BASE64, Charset
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
@@ -186,6 +189,17 @@ def test_wire_bytes_are_what_the_smtp_policy_writes(name: str) -> None:
         assert mailer.wire_bytes(msg) == wire(msg)
     other = reference(identity, to=["a@example.com"], rendered=mailer.Rendered("å", "x\n"), now=NOW)
     assert mailer.wire_bytes(other) == wire(other)
+
+
+def test_encoded_words_are_what_the_email_package_writes() -> None:
+    utf8_base64 = Charset("utf-8")
+    utf8_base64.header_encoding = BASE64
+    rng = random.Random(7)
+    letters = "abc xyzåäöÅÄÖé€😀漢字[#]-:"  # one to four bytes each in UTF-8
+    for _ in range(3000):
+        text = "".join(rng.choice(letters) for _ in range(rng.randint(1, 300)))
+        expected = Header(text, utf8_base64, header_name="Subject").encode(linesep="\n")
+        assert mailer._encoded_words(text, "Subject") == expected, text
 
 
 def test_headers_and_text_as_meant() -> None:
