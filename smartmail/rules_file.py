@@ -1,16 +1,15 @@
 """Reading and checking ``rules.yaml``: ``load_rules`` turns the file into a ``Rules``.
 
-The YAML is read into plain data that remembers the line of every key path, then checked
-value by value; every problem found is collected and raised together as ``RulesError``,
-each with file, line and key path (``categories[0].groups[1].priority``).
+``rules_yaml`` reads the YAML into plain data that remembers the line of every key path;
+here each section is checked value by value and built into rules. Every problem found is
+collected and raised together as ``RulesError``, each with file, line and key path
+(``categories[0].groups[1].priority``).
 """
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -38,236 +37,12 @@ from smartmail.rules import (
     Role,
     Rules,
     Team,
-    _duration_parts,
     _fold,
     _rule_tokens,
 )
+from smartmail.rules_yaml import Checker, did_you_mean, join_path, read_yaml, yaml_problem
 
 __all__ = ["load_rules"]
-
-
-# --------------------------------------------------------------------------- YAML with lines
-
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-
-
-class _Tree:
-    """Turns a composed YAML node tree into plain data, remembering each key path's line.
-
-    Scalars follow YAML 1.2 where YAML 1.1 surprises: ``NO``, ``on``, ``yes`` stay text
-    (only true/false are booleans) and ``07:00`` stays text instead of becoming 420.
-    """
-
-    def __init__(self, loader: yaml.SafeLoader) -> None:
-        self.loader = loader
-        self.lines: dict[str, int] = {}
-        self.duplicates: list[tuple[str, int, str]] = []  # (path, line, message)
-        self._stack: set[int] = set()
-
-    def build(self, node: yaml.Node, path: str) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if id(node) in self._stack:
-            self.duplicates.append((path, node.start_mark.line + 1, "an alias refers to itself"))
-            return None
-        self._stack.add(id(node))
-        try:
-            if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, path)
-            if isinstance(node, yaml.SequenceNode):
-                return [self.build(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-            return self._scalar(node)
-        finally:
-            self._stack.discard(id(node))
-
-    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(self._scalar(key_node)) if isinstance(key_node, yaml.ScalarNode) else "?"
-            sub = f"{path}.{key}" if path else key
-            line = key_node.start_mark.line + 1
-            if key in out:
-                first = self.lines.get(sub, 0)
-                message = f'key "{key}" given twice (first at line {first})'
-                self.duplicates.append((sub, line, message))
-                continue
-            self.lines[sub] = line
-            out[key] = self.build(value_node, sub)
-        return out
-
-    def _scalar(self, node: yaml.Node) -> Any:
-        text = str(node.value)
-        if node.tag == _BOOL_TAG and text.lower() not in ("true", "false"):
-            return text
-        if node.tag in _NUMBER_TAGS and ":" in text:
-            return text
-        try:
-            return self.loader.construct_object(node, deep=True)
-        except (ValueError, yaml.YAMLError):
-            return text
-
-
-def _read_yaml(text: str) -> tuple[Any, _Tree]:
-    """Raises yaml.YAMLError on a syntax error."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        tree = _Tree(loader)
-        data = tree.build(node, "") if node is not None else None
-        return data, tree
-    finally:
-        loader.dispose()
-
-
-def _yaml_problem(source: str, error: yaml.YAMLError) -> RuleProblem:
-    """A YAML syntax error as a problem at the line where the parser gave up."""
-    if not isinstance(error, yaml.MarkedYAMLError):
-        return RuleProblem(source, 0, "", f"YAML syntax error: {error}")
-    mark = error.problem_mark or error.context_mark
-    words = "; ".join(str(w) for w in (error.context, error.problem) if w)
-    column = f" (column {mark.column + 1})" if mark is not None else ""
-    line = mark.line + 1 if mark is not None else 0
-    return RuleProblem(source, line, "", f"YAML syntax error: {words}{column}")
-
-
-# --------------------------------------------------------------------------- validation
-
-_PARENT_RE = re.compile(r"(\.[^.\[]*|\[\d+\])$")
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _kind(value: object) -> str:
-    names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number"}
-    return names.get(type(value), "empty" if value is None else type(value).__name__)
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
-
-
-class _Checker:
-    """Collects problems; small typed readers for the values of the rules file."""
-
-    def __init__(self, file: str, lines: dict[str, int]) -> None:
-        self.file = file
-        self.lines = lines
-        self.problems: list[RuleProblem] = []
-
-    def line(self, path: str) -> int:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            parent = _PARENT_RE.sub("", path)
-            path = "" if parent == path else parent
-        return self.lines.get("", 1)
-
-    def error(self, path: str, message: str) -> None:
-        self.problems.append(RuleProblem(self.file, self.line(path), path, message))
-
-    def free_mapping(self, value: Any, path: str) -> dict[str, Any] | None:
-        """A mapping whose keys are names chosen by the admin."""
-        if isinstance(value, dict):
-            return value
-        self.error(path, f"should be a mapping (key: value), not {_kind(value)}")
-        return None
-
-    def mapping(
-        self,
-        value: Any,
-        path: str,
-        required: tuple[str, ...] = (),
-        optional: tuple[str, ...] = (),
-    ) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.error(path, f"should be a mapping (key: value), not {_kind(value)}")
-            return None
-        allowed = (*required, *optional)
-        for key in value:
-            if key not in allowed:
-                hint = _did_you_mean(key, allowed)
-                self.error(_join(path, key), f'unknown key "{key}"{hint}')
-        for key in required:
-            if key not in value:
-                self.error(_join(path, key), f'missing required key "{key}"')
-        return value
-
-    def items(self, value: Any, path: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.error(path, f"should be a list, not {_kind(value)}")
-            return []
-        return value
-
-    def text(self, value: Any, path: str) -> str | None:
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-        self.error(path, f"should be non-empty text, not {_kind(value)}")
-        return None
-
-    def texts(self, value: Any, path: str) -> list[str]:
-        """One text or a list of texts."""
-        if isinstance(value, str):
-            return [t] if (t := self.text(value, path)) else []
-        items = self.items(value, path)
-        return [t for i, v in enumerate(items) if (t := self.text(v, f"{path}[{i}]"))]
-
-    def address(self, value: Any, path: str) -> str | None:
-        text = self.text(value, path)
-        if text is None:
-            return None
-        if "@" not in text.strip("@") or " " in text:
-            self.error(path, f'"{text}" is not an email address')
-            return None
-        return text.lower()
-
-    def addresses(self, value: Any, path: str) -> tuple[str, ...]:
-        """One address or a list of addresses, lower case."""
-        if isinstance(value, str):
-            found = self.address(value, path)
-            return (found,) if found else ()
-        items = self.items(value, path)
-        return tuple(a for i, v in enumerate(items) if (a := self.address(v, f"{path}[{i}]")))
-
-    def choice(self, value: Any, path: str, choices: tuple[str, ...], what: str) -> str | None:
-        if value in choices:
-            return str(value)
-        options = ", ".join(choices)
-        self.error(path, f"unknown {what} {value!r}: use one of {options}")
-        return None
-
-    def duration(self, value: Any, path: str, business: bool = False) -> timedelta | None:
-        if value == 0 and not isinstance(value, bool):
-            return timedelta(0)
-        parts = _duration_parts(value) if isinstance(value, str) else None
-        if parts is None:
-            self.error(path, f"bad duration {value!r}: write e.g. 30m, 4h, 3d or 1d12h")
-            return None
-        days, hours, minutes = parts
-        if business and hours * 60 + minutes >= 24 * 60:
-            self.error(
-                path,
-                f"{value!r} with clock business_hours: hours and minutes must stay below 24h; "
-                "write whole working days as d (e.g. 1d4h)",
-            )
-            return None
-        return timedelta(days=days, hours=hours, minutes=minutes)
-
-    def integer(self, value: Any, path: str, minimum: int = 0) -> int | None:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
-            return value
-        self.error(path, f"should be a whole number >= {minimum}, not {value!r}")
-        return None
-
-    def boolean(self, value: Any, path: str) -> bool:
-        if isinstance(value, bool):
-            return value
-        self.error(path, f"should be true or false, not {value!r}")
-        return False
 
 
 # ---------------------------------------------------------------- calendar
@@ -313,7 +88,7 @@ def _parse_range(text: str) -> tuple[time, time] | None:
 
 
 class _CalendarReader:
-    def __init__(self, check: _Checker) -> None:
+    def __init__(self, check: Checker) -> None:
         self.check = check
 
     def read(self, value: Any) -> Calendar:
@@ -345,9 +120,9 @@ class _CalendarReader:
         for key, ranges in (data or {}).items():
             days = _parse_days(key)
             if days is None:
-                self.check.error(_join(path, key), f'bad days "{key}": use e.g. mon-fri, sat')
+                self.check.error(join_path(path, key), f'bad days "{key}": use e.g. mon-fri, sat')
                 continue
-            parsed = self._ranges(ranges, _join(path, key))
+            parsed = self._ranges(ranges, join_path(path, key))
             hours.update(dict.fromkeys(days, parsed))  # a later key overrides an earlier one
         if data is not None and not any(hours.values()):
             self.check.error(path, "no open hours on any day")
@@ -377,7 +152,7 @@ class _CalendarReader:
             return None
         supported = holidays.list_supported_countries()
         if code.upper() not in supported:
-            hint = _did_you_mean(code.upper(), supported)
+            hint = did_you_mean(code.upper(), supported)
             self.check.error("calendar.holidays", f'unknown holidays country "{code}"{hint}')
             return None
         return code.upper()
@@ -411,7 +186,7 @@ class _CalendarReader:
 class _Directory:
     """People and teams: who can receive cases."""
 
-    def __init__(self, check: _Checker) -> None:
+    def __init__(self, check: Checker) -> None:
         self.check = check
         self.people: dict[str, Person] = {}
         self.teams: dict[str, Team] = {}
@@ -446,13 +221,13 @@ class _Directory:
     def _optional_text(self, data: dict[str, Any], key: str, path: str) -> str:
         if key not in data:
             return ""
-        return self.check.text(data[key], _join(path, key)) or ""
+        return self.check.text(data[key], join_path(path, key)) or ""
 
     def read_teams(self, value: Any) -> None:
         data = self.check.free_mapping({} if value is None else value, "teams") or {}
         for name, item in data.items():
             self.declared.add(str(name))
-            team = self._team(str(name), item, _join("teams", str(name)))
+            team = self._team(str(name), item, join_path("teams", str(name)))
             if team is not None:
                 self.teams[team.name] = team
 
@@ -474,7 +249,7 @@ class _Directory:
     def _member(self, value: Any, path: str) -> str | None:
         email = self.check.address(value, path)
         if email is not None and email not in self.declared:
-            hint = _did_you_mean(email, self.people)
+            hint = did_you_mean(email, self.people)
             self.check.error(path, f"{email} is not among the people{hint}")
             return None
         return email
@@ -488,14 +263,14 @@ class _Directory:
         if text is None:
             return None
         if not self.known(text):
-            hint = _did_you_mean(text, [*self.teams, *self.people])
+            hint = did_you_mean(text, [*self.teams, *self.people])
             self.check.error(path, f'unknown {what} "{text}": not a person nor a team{hint}')
             return None
         return text.lower() if "@" in text else text
 
 
 class _PriorityReader:
-    def __init__(self, check: _Checker, directory: _Directory) -> None:
+    def __init__(self, check: Checker, directory: _Directory) -> None:
         self.check = check
         self.directory = directory
         self.declared: set[str] = set()  # names, also of priorities with problems
@@ -538,7 +313,7 @@ class _PriorityReader:
     ) -> timedelta | None:
         if data.get(key) is None:
             return None
-        return self.check.duration(data[key], _join(path, key), business)
+        return self.check.duration(data[key], join_path(path, key), business)
 
     def _escalate(self, value: Any, path: str, business: bool) -> tuple[EscalationStep, ...]:
         steps: list[EscalationStep] = []
@@ -572,7 +347,7 @@ class _Target:
 
 
 class _CategoryReader:
-    def __init__(self, check: _Checker, directory: _Directory, priorities: set[str]) -> None:
+    def __init__(self, check: Checker, directory: _Directory, priorities: set[str]) -> None:
         self.check = check
         self.directory = directory
         self.priorities = priorities
@@ -670,7 +445,7 @@ class _CategoryReader:
     def _priority_name(self, value: Any, path: str) -> str | None:
         name = self.check.text(value, path)
         if name is not None and name not in self.priorities:
-            hint = _did_you_mean(name, self.priorities)
+            hint = did_you_mean(name, self.priorities)
             self.check.error(path, f'unknown priority "{name}"{hint}')
             return None
         return name
@@ -745,7 +520,7 @@ _TOP_OPTIONAL = (
 )
 
 
-def _build(data: Any, check: _Checker, source: str) -> Rules:
+def _build(data: Any, check: Checker, source: str) -> Rules:
     top = check.mapping(data, "", _TOP_REQUIRED, _TOP_OPTIONAL) or {}
     address = check.address(top.get("address"), "address") if "address" in top else None
     extra = check.addresses(top.get("addresses"), "addresses")
@@ -798,10 +573,10 @@ def load_rules(path: str | Path) -> Rules:
 def rules_from_text(text: str, source: str) -> Rules:
     """Check the text of a rules file; `source` names it in every problem."""
     try:
-        data, tree = _read_yaml(text)
+        data, tree = read_yaml(text)
     except yaml.YAMLError as error:
-        raise RulesError([_yaml_problem(source, error)]) from None
-    check = _Checker(source, tree.lines)
+        raise RulesError([yaml_problem(source, error)]) from None
+    check = Checker(source, tree.lines)
     for dup_path, line, message in tree.duplicates:
         check.problems.append(RuleProblem(source, line, dup_path, message))
     if data is None:

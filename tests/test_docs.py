@@ -11,6 +11,17 @@ from smartmail.config import SETTINGS
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
+def test_the_layout_names_every_module_and_no_other() -> None:
+    package = Path(__file__).resolve().parent.parent / "smartmail"
+    modules = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if path.name not in {"__init__.py", "__main__.py"}
+    }
+    listed = set(re.findall(r"^      ([\w/]+\.py) ", README, re.MULTILINE))
+    assert listed == modules
+
+
 def test_every_setting_is_documented_and_every_documented_setting_exists() -> None:
     documented = set(re.findall(r"^\| `(SMARTMAIL_[A-Z_]+)` \|", README, re.MULTILINE))
     assert documented == set(SETTINGS)
