@@ -4,7 +4,8 @@ mail-parser does the main parse; the stdlib ``email`` package (policy.default,
 then compat32) is the fallback, and a minimal result is the last resort, so
 ``parse`` never raises.  Text is decoded leniently: unknown charsets fall back
 to UTF-8 and then Windows-1252, and C1 control characters are read as
-Windows-1252.  Whatever went wrong is listed in ``ParsedMail.defects``.
+Windows-1252.  Whatever went wrong is listed in ``ParsedMail.defects``.  The
+latest reply in the text is found by ``reply_text``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import mimetypes
 import os.path
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
@@ -31,9 +32,8 @@ from typing import Any
 
 import mailparser
 from inscriptis import get_text
-from mailparser_reply import EmailMessage as ReplyMessage
-from mailparser_reply import EmailReplyParser
-from mailparser_reply.constants import MAIL_LANGUAGES
+
+from smartmail.reply_text import latest_reply
 
 # mail-parser logs a WARNING for every MIME type it does not handle (each
 # bounce) and an ERROR for undecodable headers; parse() reports those in
@@ -42,13 +42,6 @@ _MAILPARSER_LOG = logging.getLogger("mailparser")
 if _MAILPARSER_LOG.level == logging.NOTSET:
     _MAILPARSER_LOG.setLevel(logging.CRITICAL)
 
-#: Reply languages: Swedish first; mail-parser-reply 1.36 has no Norwegian.
-_REPLY_LANGUAGES: tuple[str, ...] = tuple(
-    EmailReplyParser(languages=["sv", "en", "da", "no", "nb", "de", "fr"]).languages
-)
-#: The reply parser is regex based and slow on huge bodies; the latest reply
-#: is at the top, so it only gets to see the beginning.
-_REPLY_SCAN_CHARS = 100_000
 _MAX_DEPTH = 30
 _MAX_FILENAME = 150
 _FORWARDED_TYPES = frozenset({"message/rfc822", "message/global"})
@@ -236,7 +229,7 @@ def _build(
         references=_msg_ids(raw.get("references", "")),
         headers=headers,
         text=text,
-        reply_text=_reply_text(text),
+        reply_text=latest_reply(text),
         html=_newlines("\n".join(body.html)),
         attachments=tuple(body.attachments),
         content_type=msg.get_content_type().lower(),
@@ -618,90 +611,3 @@ def _default_filename(content_type: str) -> str:
     if content_type in _FORWARDED_TYPES:
         return "forwarded.eml"
     return "attachment" + (mimetypes.guess_extension(content_type) or "")
-
-
-# --------------------------------------------------------------------------- replies
-
-
-def _signature_words(languages: Iterable[str]) -> str:
-    words = (word for lang in languages for word in MAIL_LANGUAGES[lang].get("signatures", []))
-    return "|".join(words)
-
-
-_SIGNATURE_WORDS = _signature_words(_REPLY_LANGUAGES)
-_SIGNATURE_PREFIX = re.compile(rf"(?:> ?)*(?:{_SIGNATURE_WORDS})", re.IGNORECASE)
-_SIGNATURE_WORD = re.compile(rf"(?:> ?)*(?:{_SIGNATURE_WORDS})(?:\W|$)", re.IGNORECASE)
-
-
-def _false_signature(signature: str) -> bool:
-    """True when a sign-off word only began a longer word ("Tak" in "Taket läcker")."""
-    first = signature.strip().split("\n", 1)[0]
-    return bool(_SIGNATURE_PREFIX.match(first)) and not _SIGNATURE_WORD.match(first)
-
-
-def _reply_patterns() -> dict[str, Any]:
-    """The reply parser's regexes, built once: it would rebuild them for every mail."""
-    # keep_hyphen_lists: otherwise a "- item" list is taken for a signature.
-    prototype = ReplyMessage(text="", languages=list(_REPLY_LANGUAGES), keep_hyphen_lists=True)
-    return {
-        "_header_regex": prototype.HEADER_REGEX,
-        "_disclaimers_regex": prototype.DISCLAIMERS_REGEX,
-        "_signature_regex": prototype.SIGNATURE_REGEX,
-    }
-
-
-_REPLY_PATTERNS = _reply_patterns()
-_NO_HEADER = re.compile(r"(?!)")  # matches nowhere: the text was searched for headers already
-
-
-def _latest_reply(text: str) -> str:
-    text = text[:_REPLY_SCAN_CHARS]
-    # The patterns depend only on the languages and keep_hyphen_lists, which match the prototype's.
-    reply = ReplyMessage(
-        text=text, languages=list(_REPLY_LANGUAGES), keep_hyphen_lists=True, **_REPLY_PATTERNS
-    )
-    # Only the first reply is kept. When text comes before the first header, that text is
-    # the first reply: the parser is given only it, and told there is no header to look
-    # for (it would look again, then read each older reply in the quoted history).
-    first_header = _first_header_at(reply.text)
-    if first_header is not None:
-        reply.text = reply.text[:first_header]
-        reply._header_regex = _NO_HEADER
-    message = reply.read()
-    if not message.replies:
-        return ""
-    first = message.replies[0]
-    return str(first.full_body if _false_signature(first.signatures) else first.body)
-
-
-def _first_header_at(text: str) -> int | None:
-    """Where the parser's first reply ends: the first header, when text comes before it;
-    the end when there is no header. None: the parser must read the text itself.
-
-    As the parser finds it: the first header is the first non-empty group of the header
-    pattern, looked up by its text.
-    """
-    if ":" not in text and "-----" not in text:
-        return len(text)  # each header the parser knows has a colon, or is a dashed line
-    for match in _REPLY_PATTERNS["_header_regex"].finditer(text):
-        header = next((group for group in match.groups() if group), None)
-        if header is not None:
-            at = text.find(header)
-            return at if text[:at].strip() else None
-    return len(text)
-
-
-def _strip_quoted(text: str) -> str:
-    lines = (line for line in text.split("\n") if not line.lstrip().startswith(">"))
-    return "\n".join(lines).strip()
-
-
-def _reply_text(text: str) -> str:
-    """The latest reply: no quoted history, no signature; the whole text if that fails."""
-    if not text.strip():
-        return ""
-    try:
-        reply = _latest_reply(text)
-    except Exception:
-        reply = ""
-    return _strip_quoted(reply) or _strip_quoted(text) or text

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from mailparser_reply.constants import GENERIC_MAIL_SEPARATOR, MAIL_LANGUAGES
 
-from smartmail.parse import _REPLY_LANGUAGES, parse
+from smartmail.parse import parse
+from smartmail.reply_text import REPLY_LANGUAGES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail"
 
@@ -130,7 +131,7 @@ def test_a_mail_that_starts_with_a_quote_header_keeps_its_text() -> None:
 def test_every_quote_header_the_reply_parser_knows_has_a_colon_or_dashes() -> None:
     # What lets a text with neither skip the search for headers.
     patterns = [GENERIC_MAIL_SEPARATOR]
-    for language in _REPLY_LANGUAGES:
+    for language in REPLY_LANGUAGES:
         for key in ("wrote_header", "from_header"):
             found = MAIL_LANGUAGES[language].get(key) or []
             patterns.extend([found] if isinstance(found, str) else found)
