@@ -134,23 +134,25 @@ def _executed(
     driver_params: Any = params
     if plan.order is not None:
         driver_params = tuple(params[name] for name in plan.order)
-    driver = connection.connection.dbapi_connection
-    assert driver is not None, "a connection in a transaction has its driver connection"
-    cursor = driver.cursor()
-    try:
-        _run(connection, cursor, plan.sql, driver_params)
+    with _cursor(connection, plan.sql, driver_params) as cursor:
         yield cursor, plan
-    finally:
-        cursor.close()
 
 
 def run_plain(connection: Connection, sql: str) -> None:
     """`sql`, without parameters or rows (say BEGIN IMMEDIATE), on the driver's connection."""
+    with _cursor(connection, sql, ()):
+        pass
+
+
+@contextmanager
+def _cursor(connection: Connection, sql: str, params: Any) -> Iterator[Any]:
+    """The driver's cursor that ran `sql`; closed when the block ends."""
     driver = connection.connection.dbapi_connection
-    assert driver is not None, "a connection that begins has its driver connection"
+    assert driver is not None, "a connection in a transaction has its driver connection"
     cursor = driver.cursor()
     try:
-        _run(connection, cursor, sql, ())
+        _run(connection, cursor, sql, params)
+        yield cursor
     finally:
         cursor.close()
 
