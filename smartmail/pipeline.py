@@ -17,7 +17,7 @@ import hashlib
 import logging
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
@@ -25,7 +25,7 @@ from sqlalchemy import Engine, bindparam, func
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
-from smartmail import cases, notify, prepared
+from smartmail import cases, notify, prepared, resends
 from smartmail.blobs import BlobStore
 from smartmail.commands import Tagged, split_commands
 from smartmail.config import Settings
@@ -52,7 +52,6 @@ from smartmail.tokens import base_address, find_case_number, parse_reply_address
 log = logging.getLogger(__name__)
 
 # Statements for every mail, built once: building one costs more than running it.
-_KNOWN = select(Message.id).where(Message.message_id == bindparam("message_id"))
 _ANSWERS_SINCE = select(func.count()).where(
     Message.to_addrs == bindparam("address"),
     Message.direction == "out",
@@ -240,14 +239,23 @@ class Pipeline:
                     return self._handle(session, mail, sha, envelope, now)
             except IntegrityError:
                 # The unique Message-ID says we have it already: stored once, answered once.
-                if _known(session, mail.message_id):
+                # Unless it is another mail under that ID: kept then, under an ID of its own.
+                known = resends.seen(session, mail, raw, sha)
+                if known == "resent":
                     return Outcome("duplicate", mail.message_id)
+                if known == "reused":
+                    kept_as = resends.own_id(mail, raw)
+                    log.warning(
+                        "%s is another mail's Message-ID: kept as %s", mail.message_id, kept_as
+                    )
+                    mail = replace(mail, message_id=kept_as)
+                    continue
                 if attempt == 3:
                     raise
                 # Not a resend: a mail processed alongside (PostgreSQL runs them side by side)
                 # first added a party this one adds too (sender, owner). It has committed by
                 # now, so the next try, a new statement, sees it.
-        raise AssertionError("unreachable")
+        raise TemporaryFailure("kept clashing with mail stored alongside it")
 
     def _handle(
         self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
@@ -646,10 +654,6 @@ def _case_of_messages(size: int) -> Any:
         .order_by(col(Message.id).desc())
         .limit(1)
     )
-
-
-def _known(session: Session, message_id: str) -> bool:
-    return prepared.first(session, _KNOWN, message_id=message_id) is not None
 
 
 def _warned_lately(session: Session, address: str, now: datetime) -> bool:

@@ -82,6 +82,37 @@ def test_the_same_message_id_is_stored_and_answered_once(app: App) -> None:
     assert len(outgoing(app)) == 2
 
 
+def test_a_resend_with_other_trace_headers_is_a_duplicate(app: App) -> None:
+    raw = raw_mail()
+    assert process(app, raw).kind == "new_case"
+    again = b"Received: from mx2.kund.example by mx.bostad.example; Mon, 23 Nov 2026\n" + raw
+    assert process(app, again).kind == "duplicate"
+    assert len(outgoing(app)) == 2
+
+
+def test_another_mail_under_a_known_message_id_is_kept_and_answered(app: App) -> None:
+    first = raw_mail(Message_ID="<1@skript.example>")
+    other = raw_mail("Hissen står still", "Hissen i port B.", Message_ID="<1@skript.example>")
+    olles = raw_mail(sender="olle@kund.example", Message_ID="<1@skript.example>")
+    assert process(app, first).kind == "new_case"
+    second = process(app, other)
+    assert (second.kind, second.case_number) == ("new_case", 2)
+    assert second.message_id.endswith("@reused.smartmail>")
+    third = process(app, olles, mail_from="olle@kund.example")
+    assert (third.kind, third.case_number) == ("new_case", 3)
+    assert third.message_id not in (second.message_id, "<1@skript.example>")
+    # Each is itself once: resent, the one that reused the ID is a duplicate too.
+    assert process(app, b"Received: by mx2.kund.example\n" + other).kind == "duplicate"
+    assert process(app, first).kind == "duplicate"
+    with transaction(app.engine) as session:
+        kept = {
+            m.subject: m.raw_sha256 for m in session.exec(select(Message)) if m.direction == "in"
+        }
+        assert kept["Hissen står still"] == hashlib.sha256(other).hexdigest()
+    acks = [m for m in outgoing(app) if "kund.example" in m.to_addrs]
+    assert len(acks) == 3
+
+
 def test_a_mail_without_message_id_is_deduplicated_by_content(app: App) -> None:
     raw = raw_mail(Message_ID="")
     first = process(app, raw)

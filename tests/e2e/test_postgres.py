@@ -132,6 +132,24 @@ def test_the_same_message_id_from_four_threads_is_stored_once(pg_app: App) -> No
     assert acks == 1
 
 
+def test_different_mails_racing_under_one_message_id_are_each_kept(pg_app: App) -> None:
+    mails = iter(
+        raw_mail(f"Ärende {n}", f"Text {n}.", message_id="<skript@kund.example>")
+        for n in range(RACERS)
+    )
+    lock = threading.Lock()
+
+    def next_mail() -> Outcome:
+        with lock:
+            raw = next(mails)
+        return process(pg_app, raw)
+
+    outcomes = race(next_mail)
+    assert sorted(o.kind for o in outcomes) == ["new_case"] * RACERS
+    assert len({o.message_id for o in outcomes}) == RACERS
+    assert count(pg_app.engine, Case) == RACERS
+
+
 def test_first_mails_from_a_new_sender_at_once_each_open_a_case(pg_app: App) -> None:
     # Each thread creates the same new party; all but one hit its unique address.
     def first_mail() -> Outcome:

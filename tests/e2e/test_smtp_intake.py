@@ -132,6 +132,24 @@ def test_a_burst_over_many_connections_is_stored_once_each(daemon: RunningDaemon
     assert len(json.loads(listed.stdout)) == 10
 
 
+def test_two_mails_under_one_message_id_are_both_kept_and_answered(
+    daemon: RunningDaemon, sink: Sink
+) -> None:
+    """Some senders reuse Message-IDs: the second mail is not a duplicate of the first."""
+    first = new_customer_mail("anna@kund.example", "Trasig dörr", "Dörren till förrådet.")
+    second = new_customer_mail("bo@kund.example", "Ingen värme", "Elementen är kalla.")
+    second.replace_header("Message-ID", str(first["Message-ID"]))
+    send(daemon, first)
+    send(daemon, second)
+    send(daemon, second)  # and its resend is a duplicate
+    assert "Trasig dörr" in str(sink.wait_to("anna@kund.example", 1)[0]["Subject"])
+    assert "Ingen värme" in str(sink.wait_to("bo@kund.example", 1)[0]["Subject"])
+    assert daemon.case(2)["customer"] == "bo@kund.example"
+    listed = json.loads(daemon.cli("case", "list", "--json").stdout)
+    assert len(listed) == 2
+    assert len(sink.to("bo@kund.example")) == 1
+
+
 def new_customer_mail(sender: str, subject: str, body: str) -> EmailMessage:
     msg = mail(subject, body)
     msg.replace_header("From", sender)
