@@ -173,11 +173,20 @@ def _put(msg: EmailMessage, name: str, value: str, *, fold: bool = False) -> Non
 
 
 def _put_text(msg: EmailMessage, name: str, value: str) -> None:
-    """Like `_put`, for free text that may be non-ASCII: RFC 2047 encoded, folded."""
-    if not value.isascii() and _encodable(value):
-        msg.set_raw(name, _encoded_words(value, name))
-    else:
+    """Like `_put`, for free text (printable, see `_printable`): anything but plain ASCII
+    goes as UTF-8 encoded words, so the reader sees `value` exactly, even text that looks
+    like an encoded word (the email package would decode that, or fail to fold it)."""
+    if _wire_ready(value):
         _put(msg, name, value, fold=True)
+    else:
+        msg.set_raw(name, _encoded_words(value, name))
+
+
+def _printable(text: str) -> str:
+    """`text` with each control character (a customer's subject may hold any) as a space."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else " " for char in text)
 
 
 def _encoded_words(text: str, name: str) -> str:
@@ -227,7 +236,8 @@ def compose(
     else:
         msg["From"] = formataddr((identity.name, identity.address))
     _put(msg, "To", ", ".join(to))
-    _put_text(msg, "Subject", rendered.subject)
+    subject = _printable(rendered.subject)
+    _put_text(msg, "Subject", subject)
     _put(msg, "Date", format_datetime(now))
     message_id = make_msgid(domain=identity.domain)
     _put(msg, "Message-ID", message_id)
@@ -258,8 +268,7 @@ def compose(
         message_id=message_id,
         sender=identity.address.lower(),
         recipients=tuple(addr.lower() for _name, addr in getaddresses(to) if addr),
-        # what the reader sees: text that looks like an encoded word is decoded by them
-        subject=rendered.subject if _encodable(rendered.subject) else str(msg["Subject"]),
+        subject=subject,
         automatic=auto_submitted is not None,
         text=data.decode("utf-8"),
     )

@@ -113,6 +113,18 @@ def test_another_mail_under_a_known_message_id_is_kept_and_answered(app: App) ->
     assert len(acks) == 3
 
 
+def test_a_subject_with_a_broken_encoded_word_is_answered(app: App) -> None:
+    raw = raw_mail().replace(
+        b"Subject: Stopp i avloppet",
+        b"Subject: =?utf-8,zE\xba-\t\xa5\xb4?q?Fuktfl=C3=A4ck_i_taket?=",
+    )
+    outcome = process(app, raw)
+    assert outcome.kind == "new_case"
+    subjects = [m.subject for m in outgoing(app)]
+    assert len(subjects) == 2
+    assert all("?q?Fuktfl=C3=A4ck_i_taket?=" in subject for subject in subjects)
+
+
 def test_a_mail_without_message_id_is_deduplicated_by_content(app: App) -> None:
     raw = raw_mail(Message_ID="")
     first = process(app, raw)
