@@ -239,7 +239,8 @@ class Tagged:
         return tuple(c for c in self.commands if BY_NAME[c.name].scope == "query")
 
 
-_LINE = re.compile(r"^#\s*([\wåäöÅÄÖ-]+)\s*(.*)$")
+# "#status: klar" as well as "#status klar": people write a colon after the word.
+_LINE = re.compile(r"^#\s*([\wåäöÅÄÖ-]+)\s*:?\s*(.*)$")
 _CASE_NUMBER = re.compile(r"^#?(\d{1,9})$")
 # The amount ends the line: "249", "249,50", "120 kr", "120:-"
 _AMOUNT = re.compile(r"^(?P<text>.+?)\s+(?P<amount>-?\d+(?:[.,]\d{1,2})?)\s*(?:kr|sek|:-)?$", re.I)

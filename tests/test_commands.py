@@ -53,6 +53,9 @@ def test_commands_are_the_lines_at_the_top() -> None:
         ("#mina", "mine", None),
         ("#hjälp", "help", None),
         ("#intern", "note", None),
+        ("#status: klar", "status", "resolved"),
+        ("#assign : me", "assign", "me"),
+        ("#due: 2026-12-01 14:00", "due", Due(on=date(2026, 12, 1), at=time(14, 0))),
     ],
 )
 def test_each_command_and_alias(line: str, name: str, value: object) -> None:
