@@ -33,7 +33,8 @@ class RuleProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+        where = f"{self.file}:{self.line}: {self.key}" if self.key else f"{self.file}:{self.line}"
+        return f"{where}: {self.message}"
 
 
 class RulesError(SmartmailError):

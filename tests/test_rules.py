@@ -612,7 +612,8 @@ def test_validation_reports_line_and_key(
     line = _marked_line(text)
     assert problem.line == line, str(problem)
     assert problem.file == str(path)
-    assert str(problem).startswith(f"{path}:{line}: {key}: ")
+    where = f"{path}:{line}: {key}: " if key else f"{path}:{line}: "  # no empty key shown
+    assert str(problem).startswith(where + problem.message)
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -671,6 +672,7 @@ def test_yaml_syntax_error_message(tmp_path: Path) -> None:
         load_rules(path)
     (problem,) = caught.value.problems
     assert problem.key == ""
+    assert str(problem) == f"{path}:{problem.line}: {problem.message}"  # no empty key
     assert problem.message.startswith("YAML syntax error: ")
     assert "column" in problem.message
     assert "<unicode string>" not in problem.message
