@@ -575,7 +575,7 @@ def rules_from_text(text: str, source: str) -> Rules:
     try:
         data, tree = read_yaml(text)
     except yaml.YAMLError as error:
-        raise RulesError([yaml_problem(source, error)]) from None
+        raise RulesError([yaml_problem(source, error, text)]) from None
     check = Checker(source, tree.lines)
     for dup_path, line, message in tree.duplicates:
         check.problems.append(RuleProblem(source, line, dup_path, message))

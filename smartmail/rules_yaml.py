@@ -89,15 +89,59 @@ def read_yaml(text: str) -> tuple[Any, YamlTree]:
         loader.dispose()
 
 
-def yaml_problem(source: str, error: yaml.YAMLError) -> RuleProblem:
-    """A YAML syntax error as a problem at the line where the parser gave up."""
+def yaml_problem(source: str, error: yaml.YAMLError, text: str) -> RuleProblem:
+    """A YAML syntax error as a problem at the line and key path where the parser gave up."""
     if not isinstance(error, yaml.MarkedYAMLError):
         return RuleProblem(source, 0, "", f"YAML syntax error: {error}")
     mark = error.problem_mark or error.context_mark
     words = "; ".join(str(w) for w in (error.context, error.problem) if w)
     column = f" (column {mark.column + 1})" if mark is not None else ""
     line = mark.line + 1 if mark is not None else 0
-    return RuleProblem(source, line, "", f"YAML syntax error: {words}{column}")
+    return RuleProblem(source, line, path_at_error(text), f"YAML syntax error: {words}{column}")
+
+
+class _Open:
+    """A mapping or list the parser is inside: its current key or item."""
+
+    def __init__(self, mapping: bool) -> None:
+        self.mapping = mapping
+        self.key: str | None = None
+        self.wants_key = mapping
+        self.index = -1
+
+    def place(self) -> str:
+        if self.mapping:
+            return f".{self.key}" if self.key is not None else ""
+        return f"[{self.index}]" if self.index >= 0 else ""
+
+
+def path_at_error(text: str) -> str:
+    """The key path (``priorities[1].resolve_within``) the parser was in when it gave up,
+    from the events it produced up to there: a syntax error names its key too."""
+    inside: list[_Open] = []
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionEndEvent):
+                inside.pop()
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue  # stream and document events
+            around = inside[-1] if inside else None
+            if around is not None and around.mapping:
+                if around.wants_key:
+                    around.key = str(event.value) if isinstance(event, yaml.ScalarEvent) else "?"
+                    around.wants_key = False
+                    if not isinstance(event, yaml.CollectionStartEvent):
+                        continue
+                else:
+                    around.wants_key = True  # this node is the value
+            elif around is not None:
+                around.index += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                inside.append(_Open(isinstance(event, yaml.MappingStartEvent)))
+    except yaml.YAMLError:
+        pass
+    return "".join(frame.place() for frame in inside).lstrip(".")
 
 
 _PARENT_RE = re.compile(r"(\.[^.\[]*|\[\d+\])$")

@@ -20,7 +20,7 @@ from smartmail.rules import (
     format_duration,
     parse_duration,
 )
-from smartmail.rules_file import load_rules
+from smartmail.rules_file import load_rules, rules_from_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "rules.yaml"
@@ -336,7 +336,7 @@ BAD_CASES = [
     bad(
         "yaml-syntax",
         ("    clock: business_hours\n", "    clock: business_hours: yes # <-\n"),
-        "",
+        "priorities[0].clock",
         "YAML syntax error",
     ),
     bad(
@@ -671,11 +671,29 @@ def test_yaml_syntax_error_message(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as caught:
         load_rules(path)
     (problem,) = caught.value.problems
-    assert problem.key == ""
-    assert str(problem) == f"{path}:{problem.line}: {problem.message}"  # no empty key
+    assert problem.key == "address"  # where the parser was when it gave up
     assert problem.message.startswith("YAML syntax error: ")
     assert "column" in problem.message
     assert "<unicode string>" not in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        ("a: 1\nb: [1, 2\nc: 3\n", 3, "b[1]"),  # the list left open
+        ("people:\n  - {email: a@b.example, role: staff\n  - x\n", 4, "people[0].role"),
+        ("x:\n  - y: 1\n  - y: 2\n    z: : 3\n", 4, "x[1].z"),
+        ("x: 1\n\ty: 2\n", 2, "x"),
+        ("{", 1, ""),
+    ],
+)
+def test_a_syntax_error_names_the_key_it_is_in(text: str, line: int, key: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        rules_from_text(text, "rules.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.key) == (line, key), str(problem)
+    shown = f"rules.yaml:{line}: {key}: " if key else f"rules.yaml:{line}: "  # no empty key
+    assert str(problem) == shown + problem.message
 
 
 def test_missing_and_empty_file(tmp_path: Path) -> None:
