@@ -85,16 +85,21 @@ class Recorder:
         return "250 2.0.0 stored"
 
 
-class BulkDataController(Controller):
+class ServerController(Controller):
+    def __init__(self, server: type[SMTP], handler: Recorder, port: int) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=port)
+        self.server_class = server
+
     def factory(self) -> SMTP:
-        return BulkData(self.handler, data_size_limit=LIMIT, decode_data=False)
+        return self.server_class(self.handler, data_size_limit=LIMIT, decode_data=False)
 
 
-@pytest.fixture
-def listener() -> Iterator[tuple[int, Recorder]]:
+# aiosmtpd's own SMTP too: what BulkData changes is how DATA is read, never the answers.
+@pytest.fixture(params=[BulkData, SMTP], ids=["BulkData", "aiosmtpd"])
+def listener(request: pytest.FixtureRequest) -> Iterator[tuple[int, Recorder]]:
     recorder = Recorder()
     port = free_port()
-    controller = BulkDataController(recorder, hostname="127.0.0.1", port=port)
+    controller = ServerController(request.param, recorder, port)
     controller.start()
     try:
         yield port, recorder
@@ -183,6 +188,23 @@ def test_a_quit_pipelined_after_the_dot_is_answered(listener: tuple[int, Recorde
     assert talk.reply().startswith(b"221")
     talk.close()
     assert recorder.contents == [b"Subject: one\r\n\r\nhej\r\n"]
+
+
+def test_data_out_of_turn_is_refused_as_aiosmtpd_refuses_it(
+    listener: tuple[int, Recorder],
+) -> None:
+    port, recorder = listener
+    talk = Conversation(port)
+    assert talk.say(b"DATA\r\n").startswith(b"503")  # no HELO yet
+    talk.say(b"HELO kund.example\r\n")
+    talk.say(b"MAIL FROM:<a@kund.example>\r\n")
+    assert talk.say(b"DATA\r\n").startswith(b"503")  # no recipient yet
+    talk.say(b"RCPT TO:<d@b.example>\r\n")
+    assert talk.say(b"DATA now\r\n").startswith(b"501")
+    assert talk.say(b"DATA\r\n").startswith(b"354")
+    assert talk.say(b"ok\r\n.\r\n").startswith(b"250")
+    talk.close()
+    assert recorder.contents == [b"ok\r\n"]
 
 
 def test_empty_data_is_delivered_empty(listener: tuple[int, Recorder]) -> None:
