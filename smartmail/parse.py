@@ -217,7 +217,7 @@ def _build(
     from_addr, from_name = _sender(envelope.sender, headers.get("from", ""))
     ids = _msg_ids(raw.get("message-id", ""))
     return ParsedMail(
-        message_id=ids[0] if ids else _generated_id(data),
+        message_id=ids[0] if ids else _generated_id(data, raw),
         subject=" ".join(headers.get("subject", "").split()),
         from_addr=from_addr,
         from_name=from_name,
@@ -379,8 +379,22 @@ def _msg_ids(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f"<{mid}>" for mid in ids if mid))
 
 
-def _generated_id(data: bytes) -> str:
-    return f"<{hashlib.sha256(data).hexdigest()[:32]}@generated.smartmail>"
+def _generated_id(data: bytes, raw: dict[str, str] | None = None) -> str:
+    """For a mail without one: made from what a second delivery of it leaves alone (who
+    sent it to whom, when, its subject and body), not from the trace headers servers add."""
+    digest = hashlib.sha256()
+    if raw is None:  # nothing could be read: all of it
+        digest.update(data)
+    else:
+        for name in ("from", "to", "cc", "date", "subject"):
+            digest.update(raw.get(name, "").encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(body_of(data))
+    return f"<{digest.hexdigest()[:32]}@generated.smartmail>"
+
+
+def body_of(data: bytes) -> bytes:
+    """A raw mail's body: what follows the first empty line."""
+    return data.replace(b"\r\n", b"\n").partition(b"\n\n")[2]
 
 
 def _pairs(value: Any) -> Pairs:

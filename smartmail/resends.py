@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from smartmail import prepared
 from smartmail.models import Message, RawMail
-from smartmail.parse import ParsedMail
+from smartmail.parse import ParsedMail, body_of
 
 Seen = Literal["new", "resent", "reused"]
 
@@ -45,10 +45,6 @@ def same_body(earlier: bytes, raw: bytes) -> bool:
     """Whether two mails have the same body: what a second delivery adds or changes (Received,
     Delivered-To, Return-Path, a gateway's stamps) is all in the header."""
     return body_of(earlier) == body_of(raw)
-
-
-def body_of(raw: bytes) -> bytes:
-    return raw.replace(b"\r\n", b"\n").partition(b"\n\n")[2]
 
 
 def own_id(mail: ParsedMail, raw: bytes) -> str:

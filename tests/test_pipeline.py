@@ -130,6 +130,10 @@ def test_a_mail_without_message_id_is_deduplicated_by_content(app: App) -> None:
     first = process(app, raw)
     assert first.message_id.endswith("@generated.smartmail>")
     assert process(app, raw).kind == "duplicate"
+    # the same mail by another way: other trace headers, the same content
+    assert process(app, b"Received: by mx2.kund.example\n" + raw).kind == "duplicate"
+    other = raw_mail(body="Och nu i badrummet också.", Message_ID="")
+    assert process(app, other).kind == "new_case"
 
 
 def test_a_stranger_quoting_a_thread_gets_a_case_of_their_own(app: App) -> None:
