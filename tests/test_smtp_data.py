@@ -173,6 +173,16 @@ class Conversation:
         self.sock.sendall(text)
         return self.reply()
 
+    def up_to_data(self) -> None:
+        """HELO, MAIL and RCPT, then DATA, answered 354."""
+        for command in (
+            b"HELO kund.example",
+            b"MAIL FROM:<a@kund.example>",
+            b"RCPT TO:<d@b.example>",
+        ):
+            assert self.say(command + b"\r\n").startswith(b"250")
+        assert self.say(b"DATA\r\n").startswith(b"354")
+
     def close(self) -> None:
         self.file.close()
         self.sock.close()
@@ -207,25 +217,26 @@ def test_data_out_of_turn_is_refused_as_aiosmtpd_refuses_it(
     assert recorder.contents == [b"ok\r\n"]
 
 
-def test_empty_data_is_delivered_empty(listener: tuple[int, Recorder]) -> None:
+@pytest.fixture
+def at_data(listener: tuple[int, Recorder]) -> tuple[Conversation, Recorder, int]:
+    """A conversation whose DATA was just answered 354."""
     port, recorder = listener
     talk = Conversation(port)
-    talk.say(b"HELO kund.example\r\n")
-    talk.say(b"MAIL FROM:<a@kund.example>\r\n")
-    talk.say(b"RCPT TO:<d@b.example>\r\n")
-    assert talk.say(b"DATA\r\n").startswith(b"354")
+    talk.up_to_data()
+    return talk, recorder, port
+
+
+def test_empty_data_is_delivered_empty(at_data: tuple[Conversation, Recorder, int]) -> None:
+    talk, recorder, _port = at_data
     assert talk.say(b".\r\n").startswith(b"250")
     talk.close()
     assert recorder.contents == [b""]
 
 
-def test_a_client_gone_mid_data_delivers_nothing(listener: tuple[int, Recorder]) -> None:
-    port, recorder = listener
-    talk = Conversation(port)
-    talk.say(b"HELO kund.example\r\n")
-    talk.say(b"MAIL FROM:<a@kund.example>\r\n")
-    talk.say(b"RCPT TO:<d@b.example>\r\n")
-    assert talk.say(b"DATA\r\n").startswith(b"354")
+def test_a_client_gone_mid_data_delivers_nothing(
+    at_data: tuple[Conversation, Recorder, int],
+) -> None:
+    talk, recorder, port = at_data
     talk.sock.sendall(b"Subject: half\r\n\r\nand then\r\n")
     talk.close()
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:  # the listener still serves
