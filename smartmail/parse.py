@@ -21,7 +21,7 @@ import mimetypes
 import os.path
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
@@ -382,14 +382,19 @@ def _msg_ids(value: str) -> tuple[str, ...]:
 def _generated_id(data: bytes, raw: dict[str, str] | None = None) -> str:
     """For a mail without one: made from what a second delivery of it leaves alone (who
     sent it to whom, when, its subject and body), not from the trace headers servers add."""
-    digest = hashlib.sha256()
     if raw is None:  # nothing could be read: all of it
-        digest.update(data)
-    else:
-        for name in ("from", "to", "cc", "date", "subject"):
-            digest.update(raw.get(name, "").encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(body_of(data))
-    return f"<{digest.hexdigest()[:32]}@generated.smartmail>"
+        return f"<{hashlib.sha256(data).hexdigest()[:32]}@generated.smartmail>"
+    fields = [raw.get(name, "") for name in ("from", "to", "cc", "date", "subject")]
+    return content_id(fields, data, "generated.smartmail")
+
+
+def content_id(fields: Iterable[str], data: bytes, domain: str) -> str:
+    """A Message-ID made from `fields` and the body of `data`: the same for each copy."""
+    digest = hashlib.sha256()
+    for value in fields:
+        digest.update(value.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(body_of(data))
+    return f"<{digest.hexdigest()[:32]}@{domain}>"
 
 
 def body_of(data: bytes) -> bytes:

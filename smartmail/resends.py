@@ -9,7 +9,6 @@ own resends are caught as well.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
 from sqlalchemy import bindparam
@@ -17,7 +16,7 @@ from sqlmodel import Session, select
 
 from smartmail import prepared
 from smartmail.models import Message, RawMail
-from smartmail.parse import ParsedMail, body_of
+from smartmail.parse import ParsedMail, body_of, content_id
 
 Seen = Literal["new", "resent", "reused"]
 
@@ -49,8 +48,4 @@ def same_body(earlier: bytes, raw: bytes) -> bool:
 
 def own_id(mail: ParsedMail, raw: bytes) -> str:
     """The ID a mail reusing another's is kept under: the same for each of its resends."""
-    digest = hashlib.sha256()
-    for part in (mail.message_id, mail.from_addr, mail.subject):
-        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    digest.update(body_of(raw))
-    return f"<{digest.hexdigest()[:32]}@reused.smartmail>"
+    return content_id((mail.message_id, mail.from_addr, mail.subject), raw, "reused.smartmail")
