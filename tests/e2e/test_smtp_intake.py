@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import smtplib
 import threading
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 
@@ -148,6 +151,22 @@ def test_two_mails_under_one_message_id_are_both_kept_and_answered(
     listed = json.loads(daemon.cli("case", "list", "--json").stdout)
     assert len(listed) == 2
     assert len(sink.to("bo@kund.example")) == 1
+
+
+def test_a_large_photo_is_kept_byte_for_byte(
+    daemon: RunningDaemon, sink: Sink, tmp_path: Path
+) -> None:
+    photo = b"\xff\xd8\xff\xe0" + os.urandom(5_000_000)
+    msg = new_customer_mail("olle@kund.example", "Fuktfläck i taket", "Se bilden.")
+    msg.add_attachment(photo, maintype="image", subtype="jpeg", filename="fläck i taket.jpg")
+    send(daemon, msg)
+    sink.wait_to("olle@kund.example", 1)
+    (attachment,) = daemon.case(1)["messages"][0]["attachments"]
+    assert (attachment["filename"], attachment["size"]) == ("fläck i taket.jpg", len(photo))
+    digest = hashlib.sha256(photo).hexdigest()
+    (kept,) = [p for p in (tmp_path / "data" / "attachments").rglob("*") if p.is_file()]
+    assert digest in kept.name
+    assert kept.read_bytes() == photo
 
 
 def new_customer_mail(sender: str, subject: str, body: str) -> EmailMessage:
