@@ -6,8 +6,7 @@ The raw bytes are stored in the same transaction as everything the mail causes, 
 commit makes it all durable. `process_many` stores several mails under one commit (the
 daemon's group commit): a mail's failure undoes only its own work, for then the batch is
 stored again with each mail in a savepoint of its own. A mail whose processing raises is a
-bug, not bad input: it is quarantined, raw bytes and error, and `smartmail replay` re-runs
-it.
+bug, not bad input: it is quarantined (quarantine.py), and `smartmail replay` re-runs it.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -45,6 +43,7 @@ from smartmail.mailer import Templates
 from smartmail.models import Attachment, Case, Message, Party, Quarantine, RawMail, utcnow
 from smartmail.parse import ParsedMail, parse
 from smartmail.proof import Proof, prove_sender
+from smartmail.quarantine import keep_failed, replay_kept
 from smartmail.rules import Route, Rules
 from smartmail.steering import Report, Steering
 from smartmail.tokens import base_address, find_case_number, parse_reply_address
@@ -216,7 +215,8 @@ class Pipeline:
         log.error("quarantined mail %s from %s", sha[:12], envelope.mail_from, exc_info=error)
         try:
             with savepoint(session):
-                return self._quarantine(session, raw, sha, envelope, error, now)
+                detail = keep_failed(session, raw, sha, envelope, error, now)
+                return Outcome("quarantined", detail=detail)
         except DBAPIError as exc:
             if lost(exc):
                 raise
@@ -566,72 +566,15 @@ class Pipeline:
             }
             insert_row(session, Attachment, row)
 
-    def _quarantine(
-        self,
-        session: Session,
-        raw: bytes,
-        sha: str,
-        envelope: Envelope,
-        exc: BaseException,
-        now: datetime,
-    ) -> Outcome:
-        insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
-        waiting = session.exec(
-            select(Quarantine).where(
-                Quarantine.raw_sha256 == sha, col(Quarantine.replayed_at).is_(None)
-            )
-        ).first()
-        if waiting is not None:  # the same bytes again (a resend, an IMAP re-read)
-            return Outcome("quarantined", detail=f"quarantine #{waiting.id}: {waiting.error}")
-        row = Quarantine(
-            raw_sha256=sha,
-            channel=envelope.channel,
-            mail_from=envelope.mail_from,
-            rcpt_to=",".join(envelope.rcpt_to),
-            error=f"{type(exc).__name__}: {exc}",
-            traceback="".join(traceback.format_exception(exc)),
-            created_at=now,
-        )
-        session.add(row)
-        session.flush()
-        return Outcome("quarantined", detail=f"quarantine #{row.id}: {row.error}")
-
-    # -- replay ----------------------------------------------------------------------------
-
     def replay(self, ids: list[int] | None = None, now: datetime | None = None) -> list[str]:
         """Re-run quarantined mail (all waiting, or the given ids); returns a line per mail."""
-        with transaction(self.engine) as session:
-            query = select(Quarantine).where(col(Quarantine.replayed_at).is_(None))
-            if ids:
-                query = query.where(col(Quarantine.id).in_(ids))
-            rows = session.exec(query.order_by(col(Quarantine.id))).all()
-        return [self._replay_one(row, now or utcnow()) for row in rows]
+        at = now or utcnow()
 
-    def _replay_one(self, row: Quarantine, now: datetime) -> str:
-        envelope = Envelope(
-            channel=row.channel,
-            mail_from=row.mail_from,
-            rcpt_to=tuple(r for r in row.rcpt_to.split(",") if r),
-        )
-        with transaction(self.engine) as session:
-            kept = session.get(RawMail, row.raw_sha256)
-            assert kept is not None, f"quarantine #{row.id} lost its raw mail"
-            raw = kept.data
-        try:
-            outcome = self.process(raw, envelope, now, False)
-        except Exception as exc:  # still broken: keep it quarantined with the newest error
-            with transaction(self.engine) as session:
-                stored = session.get(Quarantine, row.id)
-                assert stored is not None
-                stored.error = f"{type(exc).__name__}: {exc}"
-                stored.traceback = "".join(traceback.format_exception(exc))
-            return f"#{row.id}: still failing: {type(exc).__name__}: {exc}"
-        with transaction(self.engine) as session:
-            stored = session.get(Quarantine, row.id)
-            assert stored is not None
-            stored.replayed_at = now
-        number = f" case {outcome.case_number}" if outcome.case_number else ""
-        return f"#{row.id}: {outcome.kind}{number}"
+        def rerun(raw: bytes, row: Quarantine) -> Outcome:
+            rcpt_to = tuple(r for r in row.rcpt_to.split(",") if r)
+            return self.process(raw, Envelope(row.channel, row.mail_from, rcpt_to), at, False)
+
+        return replay_kept(self.engine, rerun, ids, at)
 
 
 def _parsed(raw: bytes) -> ParsedMail | Exception:
