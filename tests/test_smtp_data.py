@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
-from smartmail.inbound.smtp import BulkData, read_data
+from smartmail.inbound.smtp import BulkDataSMTP, read_data
 from tests.conftest import free_port
 
 LIMIT = 200_000
@@ -94,8 +94,8 @@ class ServerController(Controller):
         return self.server_class(self.handler, data_size_limit=LIMIT, decode_data=False)
 
 
-# aiosmtpd's own SMTP too: what BulkData changes is how DATA is read, never the answers.
-@pytest.fixture(params=[BulkData, SMTP], ids=["BulkData", "aiosmtpd"])
+# aiosmtpd's own SMTP too: what BulkDataSMTP changes is how DATA is read, never the answers.
+@pytest.fixture(params=[BulkDataSMTP, SMTP], ids=["BulkDataSMTP", "aiosmtpd"])
 def listener(request: pytest.FixtureRequest) -> Iterator[tuple[int, Recorder]]:
     recorder = Recorder()
     port = free_port()

@@ -79,7 +79,7 @@ class MailHandler:
 END_OF_DATA = b".\r\n"  # at the start of a line
 
 
-class BulkData(SMTP):
+class BulkDataSMTP(SMTP):
     """aiosmtpd's SMTP with DATA read in large pieces instead of line by line.
 
     aiosmtpd 1.4 reads DATA one line at a time in Python, which holds the event loop
@@ -157,14 +157,14 @@ async def read_data(reader: asyncio.StreamReader, limit: int | None) -> tuple[by
         before = tail[-2:]
 
 
-class BulkDataLMTP(BulkData, LMTP):
+class BulkDataLMTP(BulkDataSMTP, LMTP):
     """LMTP (it answers DATA once per recipient, in the handler) with the same DATA reader."""
 
 
 def make_server_factory(
     handler: MailHandler, *, lmtp: bool, hostname: str, max_size: int
 ) -> Callable[[], Any]:
-    protocol = BulkDataLMTP if lmtp else BulkData
+    protocol = BulkDataLMTP if lmtp else BulkDataSMTP
 
     def factory() -> SMTP:
         return protocol(
