@@ -31,13 +31,14 @@ def keep_failed(
     waiting = session.exec(select(Quarantine).where(*same)).first()
     if waiting is not None:  # the same bytes again (a resend, an IMAP re-read)
         return f"quarantine #{waiting.id}: {waiting.error}"
+    said, trace = _what_raised(error)
     row = Quarantine(
         raw_sha256=sha,
         channel=envelope.channel,
         mail_from=envelope.mail_from,
         rcpt_to=",".join(envelope.rcpt_to),
-        error=_said(error),
-        traceback="".join(traceback.format_exception(error)),
+        error=said,
+        traceback=trace,
         created_at=now,
     )
     session.add(row)
@@ -70,19 +71,22 @@ def _replay_one(
     try:
         outcome = rerun(raw, row)
     except Exception as exc:  # still broken: keep it quarantined with the newest error
-        with transaction(engine) as session:
-            stored = session.get(Quarantine, row.id)
-            assert stored is not None
-            stored.error = _said(exc)
-            stored.traceback = "".join(traceback.format_exception(exc))
-        return f"#{row.id}: still failing: {_said(exc)}"
-    with transaction(engine) as session:
-        stored = session.get(Quarantine, row.id)
-        assert stored is not None
-        stored.replayed_at = now
+        said, trace = _what_raised(exc)
+        _update(engine, row, error=said, traceback=trace)
+        return f"#{row.id}: still failing: {said}"
+    _update(engine, row, replayed_at=now)
     number = f" case {outcome.case_number}" if outcome.case_number else ""
     return f"#{row.id}: {outcome.kind}{number}"
 
 
-def _said(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+def _update(engine: Engine, row: Quarantine, **values: object) -> None:
+    with transaction(engine) as session:
+        stored = session.get(Quarantine, row.id)
+        assert stored is not None
+        for name, value in values.items():
+            setattr(stored, name, value)
+
+
+def _what_raised(error: BaseException) -> tuple[str, str]:
+    """The error in a line, and its traceback."""
+    return f"{type(error).__name__}: {error}", "".join(traceback.format_exception(error))
