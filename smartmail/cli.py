@@ -104,8 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if settings.log_level != "DEBUG":
-        # Every SMTP command and every scheduler tick is noise outside debugging.
-        for chatty in ("mail.log", "apscheduler"):
+        # Every SMTP command, scheduler tick and migration step is noise outside debugging
+        # (smartmail.schema says what a migration did in one line).
+        for chatty in ("mail.log", "apscheduler", "alembic"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.command == "rules" and args.rules_command == "check":
         return cmd_rules_check(settings, args)

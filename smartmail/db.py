@@ -17,20 +17,21 @@ from sqlalchemy.orm import ClassManager, Mapper, configure_mappers, make_transie
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel, create_engine
 
-from smartmail import models, prepared  # noqa: F401  (models registers the tables)
+from smartmail import models, prepared, schema  # noqa: F401  (models registers the tables)
 from smartmail.errors import TemporaryFailure
 
 _Model = TypeVar("_Model", bound=SQLModel)
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with the tables created; SQLite gets WAL and writer-first transactions."""
+    """An engine on a database at the newest schema revision; SQLite gets WAL and
+    writer-first transactions."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _tune_sqlite(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10)
-    SQLModel.metadata.create_all(engine)
+    schema.migrate(engine)
     return engine
 
 

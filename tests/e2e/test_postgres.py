@@ -18,6 +18,7 @@ import time_machine
 from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import col, select
 
+from smartmail import schema
 from smartmail.app import App, open_app
 from smartmail.config import load_settings
 from smartmail.db import make_engine, transaction
@@ -29,6 +30,7 @@ from tests.conftest import MemoryTransport, Sink, assert_routed_as_a_blocked_dra
 from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
 from tests.e2e.mailing import DESK, new_mail, send
 from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from tests.test_schema import differences, revision
 
 pytestmark = pytest.mark.e2e
 
@@ -334,3 +336,22 @@ def test_two_daemons_share_one_database(
         log = "".join(daemon.log)
         assert "quarantined" not in log
         assert "Traceback" not in log
+
+
+def test_daemons_starting_together_create_the_schema_once_as_the_models_describe_it(
+    postgres_url: str,  # noqa: F811
+) -> None:
+    start = threading.Barrier(RACERS)
+
+    def open_engine() -> Engine:
+        start.wait()
+        return make_engine(postgres_url)
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        engines = list(pool.map(lambda _: open_engine(), range(RACERS)))
+    try:
+        assert revision(engines[0]) == schema.HEAD
+        assert differences(engines[0]) == []
+    finally:
+        for engine in engines:
+            engine.dispose()
