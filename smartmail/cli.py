@@ -115,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RulesError as exc:
         print(f"smartmail: the rules are wrong:\n{exc}", file=sys.stderr)
         return not_stored
+    except ConfigError as exc:  # e.g. a database newer than this version
+        print(f"smartmail: cannot start: {exc}", file=sys.stderr)
+        return not_stored
     except (TemporaryFailure, SQLAlchemyError, OSError) as exc:
         print(f"smartmail: cannot start: {exc}", file=sys.stderr)
         return EX_TEMPFAIL

@@ -11,6 +11,8 @@ import logging
 
 from sqlalchemy import Connection, Engine, inspect, text
 
+from smartmail.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 # The newest revision in smartmail/migrations/versions; tests/test_schema.py keeps the two
@@ -47,6 +49,7 @@ def _upgrade(connection: Connection) -> None:
     # Alembic is imported here: most starts find nothing to do and never need it.
     from alembic import command
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", SCRIPTS)
@@ -54,6 +57,13 @@ def _upgrade(connection: Connection) -> None:
     current = revision_of(connection)  # again: another process may have migrated meanwhile
     if current == HEAD:
         return
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if current is not None and current not in known:
+        raise ConfigError(
+            f"the database is at schema revision {current}, newer than this smartmail knows"
+            f" (its newest is {HEAD}): run the version that upgraded it, or restore the backup"
+            " made before that upgrade"
+        )
     if current is None and inspect(connection).has_table("case"):
         command.stamp(config, BASELINE)
         current = BASELINE

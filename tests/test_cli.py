@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,18 @@ def test_sweep_runs_the_clock_as_of_a_time_and_sends_what_it_causes(
     with pytest.raises(SystemExit) as usage:  # a time without a zone is refused
         main(["sweep", "--now", "2099-01-05T09:00"])
     assert usage.value.code == 2
+
+
+def test_a_database_newer_than_this_version_is_refused_with_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["case", "list"]) == 0  # creates the database at the newest revision
+    database = sqlite3.connect(tmp_path / "data" / "smartmail.db")
+    with database:
+        database.execute("UPDATE alembic_version SET version_num = '9999'")
+    database.close()
+    capsys.readouterr()
+    assert main(["case", "list"]) == 78
+    assert "schema revision 9999, newer than this smartmail knows" in capsys.readouterr().err
+    sample = next(SAMPLES.glob("*.eml"))
+    assert main(["ingest", str(sample)]) == 75  # the MTA keeps the mail and tries again
