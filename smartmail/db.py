@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -44,7 +46,7 @@ def _tune_sqlite(engine: Engine) -> None:
         # writers both read, then fail to upgrade their lock.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         # FULL: a mail acknowledged with 250 must survive a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -55,6 +57,25 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         # on the driver: SQLAlchemy's execution path costs more than the BEGIN itself
         prepared.run_plain(connection, "BEGIN IMMEDIATE")
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """WAL is kept in the file, so only a new database changes mode. That change takes
+    the whole file and SQLite does not wait for it: another process making the same new
+    database at that moment (the first mails of an install, piped at once) makes it fail
+    at once. The other is done within milliseconds; try again meanwhile."""
+    deadline = time.monotonic() + _WAL_WAIT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+_WAL_WAIT_SECONDS = 30  # as long as a writer waits for the lock (busy_timeout)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,5 +96,26 @@ def test_every_revision_downgrades_and_upgrades_again(tmp_path: Path) -> None:
     assert tables <= {"alembic_version"}
     with engine.begin() as connection:
         command.upgrade(config_for(connection), "head")
+    assert revision(engine) == schema.HEAD
+    assert differences(engine) == []
+
+
+def _open_when_all_are_ready(url: str, ready: Any) -> None:
+    ready.wait()
+    make_engine(url).dispose()
+
+
+def test_commands_opening_a_new_database_at_once_create_it_once(tmp_path: Path) -> None:
+    # As when an MTA pipes the first mails of a new install to `smartmail ingest` at once.
+    url = f"sqlite:///{tmp_path / 'smartmail.db'}"
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(3)
+    starts = [context.Process(target=_open_when_all_are_ready, args=(url, ready)) for _ in range(3)]
+    for start in starts:
+        start.start()
+    for start in starts:
+        start.join(60)
+    assert [start.exitcode for start in starts] == [0, 0, 0]
+    engine = make_engine(url)
     assert revision(engine) == schema.HEAD
     assert differences(engine) == []
