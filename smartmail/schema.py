@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 # The newest revision in smartmail/migrations/versions; tests/test_schema.py keeps the two
 # in step, so that a new revision cannot be forgotten here.
 HEAD = "0001"
-BASELINE = "0001"  # the tables that databases made before revisions were kept have
+BASELINE = "0001"  # what a database made before revisions were kept already holds
 SCRIPTS = "smartmail:migrations"
 
 # Two daemons starting at once on one PostgreSQL database: one migrates, the other waits.

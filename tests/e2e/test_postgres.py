@@ -15,8 +15,8 @@ from typing import TypeVar
 
 import pytest
 import time_machine
-from sqlalchemy import ColumnElement, Engine, func
-from sqlmodel import col, select
+from sqlalchemy import ColumnElement, Engine, create_engine, func
+from sqlmodel import SQLModel, col, select
 
 from smartmail import schema
 from smartmail.app import App, open_app
@@ -355,3 +355,17 @@ def test_daemons_starting_together_create_the_schema_once_as_the_models_describe
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_a_database_from_before_revisions_is_stamped_not_created_again(
+    postgres_url: str,  # noqa: F811
+) -> None:
+    old = create_engine(postgres_url)
+    SQLModel.metadata.create_all(old)  # how smartmail made its tables before revisions
+    old.dispose()
+    engine = make_engine(postgres_url)
+    try:
+        assert revision(engine) == schema.HEAD
+        assert differences(engine) == []
+    finally:
+        engine.dispose()
