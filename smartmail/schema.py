@@ -8,10 +8,14 @@ first revision's tables and is stamped with it, then upgraded like any other.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
 from smartmail.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +49,22 @@ def revision_of(connection: Connection) -> str | None:
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _upgrade(connection: Connection) -> None:
-    # Alembic is imported here: most starts find nothing to do and never need it.
-    from alembic import command
+def alembic_config(connection: Connection | None) -> Config:
+    """Alembic's settings for the revisions, run on `connection` (see migrations/env.py)."""
     from alembic.config import Config
-    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", SCRIPTS)
     config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    # Alembic is imported here: most starts find nothing to do and never need it.
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config(connection)
     current = revision_of(connection)  # again: another process may have migrated meanwhile
     if current == HEAD:
         return

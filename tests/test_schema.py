@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
@@ -33,15 +32,8 @@ def revision(engine: Engine) -> str | None:
         return schema.revision_of(connection)
 
 
-def config_for(connection: Any) -> Config:
-    config = Config()
-    config.set_main_option("script_location", schema.SCRIPTS)
-    config.attributes["connection"] = connection
-    return config
-
-
 def test_head_names_the_newest_revision_there_is() -> None:
-    scripts = ScriptDirectory.from_config(config_for(None))
+    scripts = ScriptDirectory.from_config(schema.alembic_config(None))
     assert scripts.get_current_head() == schema.HEAD
     assert scripts.get_base() == schema.BASELINE
 
@@ -91,11 +83,11 @@ def test_a_database_at_the_newest_revision_is_left_alone(
 def test_every_revision_downgrades_and_upgrades_again(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.db'}")
     with engine.begin() as connection:
-        command.downgrade(config_for(connection), "base")
+        command.downgrade(schema.alembic_config(connection), "base")
     tables = set(inspect(engine).get_table_names())
     assert tables <= {"alembic_version"}
     with engine.begin() as connection:
-        command.upgrade(config_for(connection), "head")
+        command.upgrade(schema.alembic_config(connection), "head")
     assert revision(engine) == schema.HEAD
     assert differences(engine) == []
 
