@@ -1,10 +1,6 @@
-"""Alembic's entry: runs the revisions on the connection `smartmail.schema` hands it.
-
-For a new revision, against a scratch database at the newest one:
-    SMARTMAIL_DATABASE_URL=sqlite:////tmp/scratch.db .venv/bin/alembic upgrade head
-    SMARTMAIL_DATABASE_URL=sqlite:////tmp/scratch.db .venv/bin/alembic revision \\
-        --autogenerate -m "what changes"
-"""
+"""Alembic's entry: runs the revisions on the connection `smartmail.schema` hands it, or,
+for writing a new revision, on the scratch database `SMARTMAIL_DATABASE_URL` names (the
+README's "Upgrading" gives the two commands)."""
 
 from __future__ import annotations
 
