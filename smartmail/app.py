@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from smartmail.config import Settings
-from smartmail.db import make_engine
-from smartmail.mailer import Templates
-from smartmail.pipeline import Pipeline
-from smartmail.rulebook import RuleBook
-from smartmail.sender import Transport, make_transport
+from smartmail.mail.compose import Templates
+from smartmail.outbound.sender import Transport, make_transport
+from smartmail.pipeline.process import Pipeline
+from smartmail.rules.book import RuleBook
+from smartmail.store.db import make_engine
 
 
 @dataclass

@@ -13,19 +13,20 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from smartmail import cases, reports, views
 from smartmail.app import App, open_app
+from smartmail.clock import reports
+from smartmail.clock.scheduler import sweep
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
-from smartmail.db import transaction
+from smartmail.desk import cases, views
 from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
-from smartmail.explain import explain
-from smartmail.models import Case, utcnow
-from smartmail.parse import parse
-from smartmail.pipeline import Envelope
-from smartmail.rules_file import load_rules
-from smartmail.scheduler import sweep
-from smartmail.sender import deliver_due
+from smartmail.mail.parse import parse
+from smartmail.outbound.sender import deliver_due
+from smartmail.pipeline.envelope import Envelope
+from smartmail.rules.explain import explain
+from smartmail.rules.load import load_rules
+from smartmail.store.db import transaction
+from smartmail.store.models import Case, utcnow
 
 EX_OK = 0
 EX_USAGE = 64
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if settings.log_level != "DEBUG":
         # Every SMTP command, scheduler tick and migration step is noise outside debugging
-        # (smartmail.schema says what a migration did in one line).
+        # (smartmail.store.schema says what a migration did in one line).
         for chatty in ("mail.log", "apscheduler", "alembic"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.command == "rules" and args.rules_command == "check":

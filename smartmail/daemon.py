@@ -13,16 +13,16 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from smartmail import notify
 from smartmail.app import App
+from smartmail.clock.scheduler import sweep
 from smartmail.config import HostPort
-from smartmail.db import transaction
+from smartmail.desk import notify
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.imap import start_imap
 from smartmail.inbound.smtp import MailHandler, make_server_factory
-from smartmail.models import utcnow
-from smartmail.scheduler import sweep
-from smartmail.sender import deliver_due
+from smartmail.outbound.sender import deliver_due
+from smartmail.store.db import transaction
+from smartmail.store.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 from smartmail.app import App, open_app
 from smartmail.config import Settings, load_settings
-from smartmail.models import Case
+from smartmail.store.models import Case
 
 TEST_RULES = textwrap.dedent(
     """\

@@ -56,7 +56,7 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
 
 
 def test_every_mail_command_is_documented() -> None:
-    from smartmail.commands import SPECS
+    from smartmail.desk.commands import SPECS
 
     for spec in SPECS:
         assert f"`{spec.usage.replace('|', chr(92) + '|')}`" in README, spec.name

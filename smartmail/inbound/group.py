@@ -13,7 +13,8 @@ import logging
 from concurrent.futures import Executor
 
 from smartmail.errors import TemporaryFailure
-from smartmail.pipeline import Envelope, Outcome, Pipeline
+from smartmail.pipeline.envelope import Envelope, Outcome
+from smartmail.pipeline.process import Pipeline
 
 log = logging.getLogger(__name__)
 

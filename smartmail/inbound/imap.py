@@ -29,7 +29,7 @@ from smartmail.app import App
 from smartmail.config import ImapMailbox
 from smartmail.errors import TemporaryFailure
 from smartmail.inbound.group import GroupCommit
-from smartmail.pipeline import Envelope, Outcome
+from smartmail.pipeline.envelope import Envelope, Outcome
 
 log = logging.getLogger(__name__)
 

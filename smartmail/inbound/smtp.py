@@ -17,7 +17,8 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from smartmail.errors import PermanentFailure, TemporaryFailure
 from smartmail.inbound.group import GroupCommit
-from smartmail.pipeline import Envelope, Pipeline
+from smartmail.pipeline.envelope import Envelope
+from smartmail.pipeline.process import Pipeline
 
 log = logging.getLogger(__name__)
 

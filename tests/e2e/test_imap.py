@@ -22,7 +22,7 @@ from imapclient import DELETED, SEEN
 from smartmail.config import parse_imap_url
 from smartmail.errors import TemporaryFailure
 from smartmail.inbound.imap import Capabilities, Folders, MailboxWatcher
-from smartmail.pipeline import Envelope, Outcome
+from smartmail.pipeline.envelope import Envelope, Outcome
 from tests.conftest import Sink
 from tests.e2e.daemon import RunningDaemon, daemon_env, run_cli, start_daemon
 from tests.e2e.dovecot import Dovecot, running_dovecot

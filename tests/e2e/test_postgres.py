@@ -18,19 +18,19 @@ import time_machine
 from sqlalchemy import ColumnElement, Engine, create_engine, func
 from sqlmodel import SQLModel, col, select
 
-from smartmail import schema
 from smartmail.app import App, open_app
+from smartmail.clock.scheduler import SweepReport, sweep
 from smartmail.config import load_settings
-from smartmail.db import make_engine, transaction
-from smartmail.models import Case, Message, Notice, Outbox
-from smartmail.pipeline import Envelope, Outcome
-from smartmail.scheduler import SweepReport, sweep
-from smartmail.sender import DeliveryReport, deliver_due
+from smartmail.outbound.sender import DeliveryReport, deliver_due
+from smartmail.pipeline.envelope import Envelope, Outcome
+from smartmail.store import schema
+from smartmail.store.db import make_engine, transaction
+from smartmail.store.models import Case, Message, Notice, Outbox
 from tests.conftest import MemoryTransport, Sink, assert_routed_as_a_blocked_drain
 from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
 from tests.e2e.mailing import DESK, new_mail, send
 from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
-from tests.test_schema import differences, revision
+from tests.store.test_schema import differences, revision
 
 pytestmark = pytest.mark.e2e
 

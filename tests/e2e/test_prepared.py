@@ -13,9 +13,9 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from smartmail import prepared
-from smartmail.db import insert_once, insert_row, load, make_engine, transaction
-from smartmail.models import OPEN_STATUSES, Case, Message, Outbox, Party, RawMail
+from smartmail.store import prepared
+from smartmail.store.db import insert_once, insert_row, load, make_engine, transaction
+from smartmail.store.models import OPEN_STATUSES, Case, Message, Outbox, Party, RawMail
 from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 AT = datetime(2026, 11, 23, 9, 30, 15, 250000, tzinfo=timezone(timedelta(hours=1)))
@@ -27,7 +27,7 @@ BY_MESSAGE_ID = select(Message.id, Message.created_at, Message.automatic, Messag
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'smartmail.db'}"
+        url = f"sqlite:///{tmp_path / 'smartmail.store.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
@@ -129,7 +129,7 @@ def test_a_loaded_row_is_the_sessions_object_and_changes_as_one(engine: Engine) 
 
 
 def test_after_a_change_commits_another_writer_can_begin_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "smartmail.db"
+    path = tmp_path / "smartmail.store.db"
     engine = make_engine(f"sqlite:///{path}")
     try:
         with transaction(engine) as session:

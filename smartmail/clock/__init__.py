@@ -1,0 +1,1 @@
+"""The scheduler's passes, reports and the report's chart."""

@@ -1,0 +1,147 @@
+"""Read-only views of cases for `smartmail case list|show`: JSON-ready dicts and plain text."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from smartmail.store.models import (
+    OPEN_STATUSES,
+    Attachment,
+    Case,
+    Event,
+    Message,
+    Party,
+    TimeEntry,
+    base_status,
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def case_summary(session: Session, case: Case) -> dict[str, Any]:
+    customer = session.get(Party, case.customer_id) if case.customer_id else None
+    return {
+        "number": case.number,
+        "subject": case.subject,
+        "status": case.status,
+        "base_status": base_status(case.status),
+        "priority": case.priority,
+        "category": case.category,
+        "group": case.group,
+        "assignee": case.assignee,
+        "team": case.team,
+        "customer": customer.email if customer else None,
+        "customer_name": customer.name if customer else None,
+        "channel": case.channel,
+        "created_at": _iso(case.created_at),
+        "updated_at": _iso(case.updated_at),
+        "respond_due_at": _iso(case.respond_due_at),
+        "due_at": _iso(case.due_at),
+        "first_response_at": _iso(case.first_response_at),
+        "resolved_at": _iso(case.resolved_at),
+        "closed_at": _iso(case.closed_at),
+        "reopen_count": case.reopen_count,
+        "route_reason": case.route_reason,
+        **_totals(session, case),
+    }
+
+
+def _totals(session: Session, case: Case) -> dict[str, Any]:
+    """Time worked and material used on the case, for invoicing."""
+    minutes, amount = session.exec(
+        select(
+            func.coalesce(func.sum(TimeEntry.minutes), 0),
+            func.coalesce(func.sum(TimeEntry.amount), 0),
+        ).where(TimeEntry.case_id == case.number)
+    ).one()
+    return {"time_minutes": int(minutes), "material_total": round(float(amount), 2)}
+
+
+def case_detail(session: Session, case: Case) -> dict[str, Any]:
+    data = case_summary(session, case)
+    messages = session.exec(
+        select(Message).where(Message.case_id == case.number).order_by(col(Message.id))
+    ).all()
+    events = session.exec(
+        select(Event).where(Event.case_id == case.number).order_by(col(Event.id))
+    ).all()
+    data["messages"] = [_message(session, m) for m in messages]
+    data["events"] = [
+        {
+            "at": _iso(e.at),
+            "actor": e.actor,
+            "kind": e.kind,
+            "detail": json.loads(e.detail) if e.detail else {},
+        }
+        for e in events
+    ]
+    return data
+
+
+def _message(session: Session, message: Message) -> dict[str, Any]:
+    attachments = session.exec(select(Attachment).where(Attachment.message_pk == message.id)).all()
+    return {
+        "message_id": message.message_id,
+        "direction": message.direction,
+        "from": message.from_addr,
+        "to": [a for a in message.to_addrs.split(",") if a],
+        "subject": message.subject,
+        "text": message.text,
+        "visibility": message.visibility,
+        "automatic": message.automatic,
+        "channel": message.channel,
+        "thread_signal": message.thread_signal,
+        "guard_hits": [h for h in message.guard_hits.split(",") if h],
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in attachments
+        ],
+        "at": _iso(message.created_at),
+    }
+
+
+def list_cases(session: Session, open_only: bool = False) -> list[Case]:
+    query = select(Case)
+    if open_only:
+        query = query.where(col(Case.status).in_(OPEN_STATUSES))
+    return list(session.exec(query.order_by(col(Case.id))).all())
+
+
+def case_line(data: dict[str, Any]) -> str:
+    due = (data["due_at"] or "-")[:16]
+    return (
+        f"#{data['number']:<5} {data['status']:<9} {data['priority'] or '-':<8} "
+        f"due {due:<16} {data['assignee'] or '-':<28} {data['subject']}"
+    )
+
+
+def case_text(data: dict[str, Any]) -> str:
+    lines = [
+        f"Case {data['number']}: {data['subject']}",
+        f"  status     {data['status']} ({data['base_status']})",
+        f"  priority   {data['priority']}   due {data['due_at']}",
+        f"  category   {data['category']} / {data['group']}",
+        f"  assignee   {data['assignee'] or '-'}   customer {data['customer']}",
+        f"  routed     {data['route_reason']}",
+        "",
+    ]
+    for m in data["messages"]:
+        if m["direction"] == "in":
+            who = f"<- {m['from']} ({m['visibility']}, found by {m['thread_signal']})"
+        else:
+            who = f"-> {', '.join(m['to'])} ({m['visibility']})"
+        lines.append(f"{m['at'][:19]} {who}")
+        lines.append(f"    {m['subject']}")
+        lines.extend(f"    | {line}" for line in m["text"].splitlines()[:20])
+    lines.append("")
+    lines.extend(
+        f"{e['at'][:19]} {e['actor']}: {e['kind']} {e['detail'] or ''}" for e in data["events"]
+    )
+    return "\n".join(lines)

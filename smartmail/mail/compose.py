@@ -1,0 +1,367 @@
+"""Outgoing mail: jinja2 templates -> EmailMessage with the right headers -> outbox rows.
+
+Nothing here talks to the network; `smartmail.outbound.sender` delivers what is queued.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.message import EmailMessage
+from email.policy import SMTP, Policy
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel import Locale
+from babel.dates import format_datetime as babel_datetime
+from sqlmodel import Session
+
+from smartmail.desk import cases
+from smartmail.mail.guard import LOOP_HEADER
+from smartmail.store.db import insert_row
+from smartmail.store.models import Case, Message, Outbox
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # smartmail/
+# Installed wheels carry the templates inside the package; a checkout has them at the top.
+TEMPLATE_DIRS = [p for p in (_PACKAGE / "templates", _PACKAGE.parent / "templates") if p.is_dir()]
+FALLBACK_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+
+
+class Templates:
+    """Mail templates, one folder per language; the first line of each is `Subject: ...`."""
+
+    def __init__(self, dirs: list[Path] | None = None) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d) for d in (dirs or TEMPLATE_DIRS)]),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,  # plain-text mail  # noqa: S701
+        )
+
+    def render(self, language: str, name: str, timezone: ZoneInfo, **context: Any) -> Rendered:
+        """Render `name` in `language` (else English); dates shown in `timezone`."""
+        template = self.env.select_template(
+            [f"{language}/{name}.txt", f"{FALLBACK_LANGUAGE}/{name}.txt"]
+        )
+        chosen = _locale(template.name.split("/", 1)[0] if template.name else language)
+
+        def when(value: datetime | None) -> str:
+            if value is None:
+                return "-"
+            local = value.astimezone(timezone)
+            return str(babel_datetime(local, "EEEE d MMMM y, HH:mm", locale=chosen))
+
+        text = template.render(when=when, **context)
+        first, _, body = text.partition("\n")
+        if not first.startswith("Subject:"):
+            raise jinja2.TemplateError(f"{template.name}: the first line must be 'Subject: ...'")
+        return Rendered(first.removeprefix("Subject:").strip(), body.lstrip("\n"))
+
+
+@functools.lru_cache(maxsize=64)
+def _locale(language: str) -> Locale:
+    # Parsed once: babel would otherwise look the locale up again for every date.
+    return Locale.parse(language)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who we are on the wire: the function address and its domain."""
+
+    address: str
+    name: str = ""
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2] or "localhost"
+
+
+# policy.default and policy.SMTP fold header lines at 78 characters; a stored line that is
+# longer gets refolded (correctly, but slowly) by the policy when the mail is flattened.
+_FOLD_AT = 78
+_TEXT_PLAIN_UTF8 = 'text/plain; charset="utf-8"'  # as set_content writes it
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what the generator takes for a line end
+# RFC 2047 words in base64 ("=?utf-8?b?...?="): as widely read as Q, and their length is
+# known from the byte count alone.
+_WORD_CHROME = len("=?utf-8?b??=")
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_header(policy: Policy[Any], name: str, value: str) -> Any:
+    """A header object for stored wire text; they are immutable, so one serves all reads."""
+    return policy.header_fetch_parse(name, value)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What `queue` stores of a mail besides its bytes."""
+
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    automatic: bool
+    text: str
+
+
+class Composed(EmailMessage):
+    """An EmailMessage built by `compose`: headers kept as folded wire text, read cheaply.
+
+    The headers are stored as the parser stores them, not parsed into header objects up
+    front; reading one gives the usual header object, parsed once per distinct value (our
+    From, Content-Type and the like are the same in every mail). `summary` is what compose
+    wrote; any header set or deleted afterwards (an attachment added, say) voids it.
+    """
+
+    summary: Summary | None = None
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.summary = None
+        super().__setitem__(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self.summary = None
+        super().__delitem__(name)
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        """As EmailMessage.get; `msg[name]` comes here too."""
+        name = name.lower()
+        for key, value in self.raw_items():
+            if key.lower() == name:
+                if type(value) is str:
+                    return _parsed_header(self.policy, key, value)
+                return self.policy.header_fetch_parse(key, value)
+        return failobj
+
+
+def _wire_ready(value: str) -> bool:
+    """Printable ASCII with nothing a reader would take for an RFC 2047 encoded word."""
+    return value.isascii() and value.isprintable() and "=?" not in value
+
+
+def _encodable(value: str) -> bool:
+    """Text that Header can encode as-is (no control characters, no look-alike encoded words)."""
+    return value.isprintable() and "=?" not in value
+
+
+def _put(msg: EmailMessage, name: str, value: str, *, fold: bool = False) -> None:
+    """Store `name: value` ready for the wire; whatever is unusual goes through the policy."""
+    if _wire_ready(value):
+        if fold and len(name) + 2 + len(value) > _FOLD_AT:
+            # Folded at spaces only, so unfolding gives back `value` exactly; unless the first
+            # word does not fit the first line: the policy refolds that one when flattening.
+            folded = Header(value, header_name=name).encode(splitchars=" ", linesep="\n")
+            if not folded.startswith("\n"):
+                value = folded
+        msg.set_raw(name, value)
+    else:
+        msg[name] = value  # parsed, and encoded or refolded, by policy.default
+
+
+def _put_text(msg: EmailMessage, name: str, value: str) -> None:
+    """Like `_put`, for free text (printable, see `_printable`): anything but plain ASCII
+    goes as UTF-8 encoded words, so the reader sees `value` exactly, even text that looks
+    like an encoded word (the email package would decode that, or fail to fold it)."""
+    if _wire_ready(value):
+        _put(msg, name, value, fold=True)
+    else:
+        msg.set_raw(name, _encoded_words(value, name))
+
+
+def _printable(text: str) -> str:
+    """`text` with each control character (a customer's subject may hold any) as a space."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else " " for char in text)
+
+
+def _encoded_words(text: str, name: str) -> str:
+    """`text` as UTF-8 base64 encoded words, folded: what the email package's Header (with
+    a base64 UTF-8 charset) writes for a header `name` of ordinary length, in one pass.
+    Header finds where to split by encoding the words again for every character added.
+    """
+    # Bytes per word: the first line also holds "Name: "; later ones start with a space.
+    first, later = ((_FOLD_AT - used - _WORD_CHROME) // 4 * 3 for used in (len(name) + 2, 1))
+    words: list[str] = []
+    word: list[str] = []
+    size, room = 0, first
+    for char in text:
+        width = len(char.encode())
+        if size + width > room:
+            words.append("".join(word))
+            word, size, room = [], 0, later
+        word.append(char)
+        size += width
+    words.append("".join(word))
+    return "\n ".join(
+        f"=?utf-8?b?{base64.b64encode(word.encode()).decode('ascii')}?=" for word in words
+    )
+
+
+def compose(
+    identity: Identity,
+    *,
+    to: list[str],
+    rendered: Rendered,
+    now: datetime,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+    reply_to: str | None = None,
+    auto_submitted: str | None = "auto-generated",
+) -> Composed:
+    """A mail with our Message-ID, Date, loop header and, for machine mail, RFC 3834 marks.
+
+    Headers are written as wire text with the email package's encoders (formataddr,
+    Header, binascii's quoted-printable) instead of being parsed into header objects
+    and refolded: that costs a fraction of the time, and the receiver decodes the same.
+    """
+    msg = Composed()
+    if _wire_ready(identity.address) and _encodable(identity.name):
+        # formataddr quotes an ASCII name if it must and RFC 2047-encodes any other
+        msg.set_raw("From", formataddr((identity.name, identity.address)))
+    else:
+        msg["From"] = formataddr((identity.name, identity.address))
+    _put(msg, "To", ", ".join(to))
+    subject = _printable(rendered.subject)
+    _put_text(msg, "Subject", subject)
+    _put(msg, "Date", format_datetime(now))
+    message_id = make_msgid(domain=identity.domain)
+    _put(msg, "Message-ID", message_id)
+    if reply_to:
+        _put(msg, "Reply-To", reply_to)
+    if in_reply_to:
+        _put(msg, "In-Reply-To", in_reply_to)
+    refs = list(references or [])
+    if in_reply_to and in_reply_to not in refs:
+        refs.append(in_reply_to)
+    if refs:
+        # the newest; long chains break some servers
+        _put(msg, "References", " ".join(refs[-20:]), fold=True)
+    if auto_submitted:
+        _put(msg, "Auto-Submitted", auto_submitted)
+        # Exchange and friends: no out-of-office answers to machine mail
+        msg.set_raw("X-Auto-Response-Suppress", "All")
+    _put(msg, LOOP_HEADER, identity.address)
+    # What set_content(body, cte="quoted-printable") makes, without parsing its own headers:
+    # the body's line ends made "\n" (it splits bytes, so only at CR and LF), and a final one.
+    data = b"\n".join(rendered.body.encode("utf-8").splitlines()) + b"\n"
+    payload = binascii.b2a_qp(data, istext=True).decode("ascii")
+    msg.set_raw("Content-Type", _TEXT_PLAIN_UTF8)
+    msg.set_raw("Content-Transfer-Encoding", "quoted-printable")
+    msg.set_raw("MIME-Version", "1.0")
+    msg.set_payload(payload)
+    msg.summary = Summary(
+        message_id=message_id,
+        sender=identity.address.lower(),
+        recipients=tuple(addr.lower() for _name, addr in getaddresses(to) if addr),
+        subject=subject,
+        automatic=auto_submitted is not None,
+        text=data.decode("utf-8"),
+    )
+    return msg
+
+
+def queue(
+    session: Session,
+    msg: EmailMessage,
+    *,
+    case: Case | None,
+    now: datetime,
+    visibility: str = "public",
+    channel: str = "system",
+    template: str = "",
+) -> None:
+    """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction."""
+    summary = summarize(msg)
+    recipients = ",".join(summary.recipients)
+    message = {
+        "message_id": summary.message_id,
+        "direction": "out",
+        "channel": channel,
+        "from_addr": summary.sender,
+        "to_addrs": recipients,
+        "subject": summary.subject,
+        "text": summary.text,
+        "visibility": visibility,
+        "automatic": summary.automatic,
+        "template": template,
+        "created_at": now,
+    }
+    if case is not None:
+        message_pk = cases.add_outbound(session, case, message, now)
+    else:
+        message_pk = insert_row(session, Message, message)
+    row = {
+        "message_pk": message_pk,
+        "mail_from": summary.sender,
+        "rcpt_to": recipients,
+        "body": wire_bytes(msg),
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+    insert_row(session, Outbox, row)
+
+
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """The mail as it goes on the wire, CRLF line ends: `msg.as_bytes(policy=SMTP)`.
+
+    A mail as compose wrote it is wire text already, so its lines are joined as they are;
+    the generator would check each header for refolding and copy the body line by line.
+    """
+    if isinstance(msg, Composed) and msg.summary is not None:
+        joined = _joined(msg)
+        if joined is not None:
+            return joined
+    return msg.as_bytes(policy=SMTP)
+
+
+def _joined(msg: Composed) -> bytes | None:
+    """What the SMTP policy writes for these headers and text; None when it would refold one."""
+    head: list[str] = []
+    for name, value in msg.raw_items():
+        if type(value) is not str:
+            return None  # a header object: the policy folds it
+        lines = value.splitlines() or [""]
+        lines[0] = f"{name}: {lines[0]}"
+        if any(len(line) > _FOLD_AT for line in lines):
+            return None
+        head.append("\r\n".join(lines) + "\r\n")
+    payload = msg.get_payload()
+    if not isinstance(payload, str):
+        return None
+    text = "".join([*head, "\r\n", _LINE_END.sub("\r\n", payload)])
+    return text.encode("ascii") if text.isascii() else None
+
+
+def summarize(msg: EmailMessage) -> Summary:
+    """What compose wrote, else read off the headers and body."""
+    if isinstance(msg, Composed) and msg.summary is not None:
+        return msg.summary
+    return Summary(
+        message_id=str(msg["Message-ID"]),
+        sender=parseaddr(str(msg["From"]))[1].lower(),
+        recipients=tuple(addr.lower() for _name, addr in getaddresses([str(msg["To"])]) if addr),
+        subject=str(msg["Subject"]),
+        automatic=msg["Auto-Submitted"] is not None,
+        text=_plain_text(msg),
+    )
+
+
+def _plain_text(msg: EmailMessage) -> str:
+    """The text a person reads (also when the mail carries attachments or HTML)."""
+    body = msg.get_body(preferencelist=("plain",))
+    return str(body.get_content()) if isinstance(body, EmailMessage) else ""

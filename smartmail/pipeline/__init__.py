@@ -1,0 +1,1 @@
+"""One mail's way: process, threading, steering, resends, quarantine."""

@@ -1,0 +1,27 @@
+"""How a mail reached us, and what became of it: the words every channel and step share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+OutcomeKind = Literal[
+    "new_case", "reply", "follow_up", "commands", "duplicate", "stored", "quarantined"
+]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """How the mail reached us. `mail_from` "" is the null return path; None means unknown."""
+
+    channel: str
+    mail_from: str | None = None
+    rcpt_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    message_id: str = ""
+    case_number: int | None = None
+    detail: str = ""

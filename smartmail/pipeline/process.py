@@ -1,0 +1,416 @@
+"""process(raw, envelope) -> Outcome: one inbound mail, start to end, in one transaction.
+
+    raw bytes -> parse -> guard -> thread -> store (raw + case + outbox) -> Outcome
+
+The raw bytes are stored in the same transaction as everything the mail causes, so one
+commit makes it all durable. `process_many` stores several mails under one commit (the
+daemon's group commit): a mail's failure undoes only its own work, for then the batch is
+stored again with each mail in a savepoint of its own. A mail whose processing raises is a
+bug, not bad input: it is quarantined (quarantine.py), and `smartmail replay` re-runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import Engine, bindparam, func
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session, col, select
+
+from smartmail.config import Settings
+from smartmail.desk import cases, notify
+from smartmail.desk.commands import split_commands
+from smartmail.errors import TemporaryFailure
+from smartmail.mail.compose import Templates
+from smartmail.mail.guard import GuardInput, GuardResult, run_guard
+from smartmail.mail.parse import ParsedMail, parse
+from smartmail.mail.proof import prove_sender
+from smartmail.mail.tokens import base_address
+from smartmail.pipeline import resends
+from smartmail.pipeline.attach import store_attachments
+from smartmail.pipeline.envelope import Envelope, Outcome
+from smartmail.pipeline.quarantine import keep_failed, replay_kept
+from smartmail.pipeline.steer import SteerStep, wants_steering
+from smartmail.pipeline.thread import Thread, find_thread
+from smartmail.rules.model import Route, Rules
+from smartmail.store import prepared
+from smartmail.store.blobs import BlobStore
+from smartmail.store.db import (
+    insert_object,
+    insert_once,
+    lost,
+    new_row,
+    savepoint,
+    transaction,
+)
+from smartmail.store.models import Case, Message, Quarantine, RawMail, utcnow
+
+log = logging.getLogger(__name__)
+
+# Statements for every mail, built once: building one costs more than running it.
+_ANSWERS_SINCE = select(func.count()).where(
+    Message.to_addrs == bindparam("address"),
+    Message.direction == "out",
+    col(Message.automatic).is_(True),
+    Message.created_at >= bindparam("since"),
+)
+
+
+class _OneFailed(Exception):
+    """A mail of a batch stored without savepoints failed: the batch is rolled back."""
+
+
+class _Received(NamedTuple):
+    raw: bytes
+    sha: str  # of raw, hex: the key of the stored bytes
+    envelope: Envelope
+    mail: ParsedMail | Exception  # or what parsing raised
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        rules: Callable[[], Rules],
+        templates: Templates | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.rules = rules
+        self.templates = templates or Templates()
+        self.attachment_store = BlobStore(settings.attachment_dir)
+
+    # -- the function addresses ------------------------------------------------------------
+
+    def address(self) -> str:
+        return self.settings.address or self.rules().address
+
+    def function_addresses(self) -> frozenset[str]:
+        return frozenset({self.address(), *self.rules().addresses})
+
+    def accepts(self, recipient: str) -> bool:
+        """True for a function address, also with +detail (our reply addresses)."""
+        return base_address(recipient) in self.function_addresses()
+
+    # -- processing ------------------------------------------------------------------------
+
+    def process(
+        self, raw: bytes, envelope: Envelope, now: datetime | None = None, quarantine: bool = True
+    ) -> Outcome:
+        """One mail in its own transaction; raises TemporaryFailure if it was not stored."""
+        result = self.process_many([(raw, envelope)], now, quarantine)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def process_many(
+        self,
+        mails: Sequence[tuple[bytes, Envelope]],
+        now: datetime | None = None,
+        quarantine: bool = True,
+    ) -> list[Outcome | Exception]:
+        """Several mails in one transaction: one commit makes all durable.
+
+        Each result is the mail's Outcome, or the exception that kept it from being stored:
+        a TemporaryFailure (try again later), or with `quarantine` off the error itself.
+        A database that fails the whole transaction fails every mail in it.
+        """
+        now = now or utcnow()
+        # Parsed before the transaction: the write lock is held for the storing alone.
+        parsed = [
+            _Received(raw, hashlib.sha256(raw).hexdigest(), envelope, _parsed(raw))
+            for raw, envelope in mails
+        ]
+        try:
+            stored = self._all_at_once(parsed, now)
+            if stored is not None:
+                return list(stored)  # a list of outcomes as one of outcomes or errors
+            with transaction(self.engine) as session:
+                return [self._one(session, received, now, quarantine) for received in parsed]
+        except TemporaryFailure as exc:
+            return [exc] * len(mails)
+
+    def _all_at_once(self, parsed: Sequence[_Received], now: datetime) -> list[Outcome] | None:
+        """The common case, where no mail fails: all of them without a savepoint each.
+
+        None when one failed (a resend, bad mail, a bug): nothing of the batch is kept, and
+        the caller stores each mail in a savepoint of its own, which keeps the others.
+        A database that is gone fails the whole batch here, not once more there.
+        """
+        if any(isinstance(received.mail, Exception) for received in parsed):
+            return None
+        try:
+            with transaction(self.engine) as session:
+                return [self._store_plain(session, received, now) for received in parsed]
+        except _OneFailed:
+            return None
+
+    def _store_plain(self, session: Session, received: _Received, now: datetime) -> Outcome:
+        raw, sha, envelope, mail = received
+        assert not isinstance(mail, Exception), "mail that did not parse is stored in a savepoint"
+        try:
+            insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
+            outcome = self._handle(session, mail, sha, envelope, now)
+            session.flush()  # what this mail changed fails here, as this mail's, if it fails
+            return outcome
+        except DBAPIError as exc:
+            if lost(exc):
+                raise
+            raise _OneFailed from exc
+        except Exception as exc:
+            raise _OneFailed from exc
+
+    def _one(
+        self, session: Session, received: _Received, now: datetime, quarantine: bool
+    ) -> Outcome | Exception:
+        raw, sha, envelope, mail = received
+        try:
+            if isinstance(mail, Exception):
+                raise mail
+            return self._store(session, mail, raw, sha, envelope, now)
+        except TemporaryFailure as exc:
+            return exc
+        except DBAPIError as exc:
+            if lost(exc):
+                raise  # the transaction is gone: every mail in it is a temporary failure
+            error: Exception = exc
+        except Exception as exc:
+            error = exc
+        if not quarantine:
+            return error
+        log.error("quarantined mail %s from %s", sha[:12], envelope.mail_from, exc_info=error)
+        try:
+            with savepoint(session):
+                detail = keep_failed(session, raw, sha, envelope, error, now)
+                return Outcome("quarantined", detail=detail)
+        except DBAPIError as exc:
+            if lost(exc):
+                raise
+            log.exception("could not quarantine mail %s", sha[:12])
+            return TemporaryFailure(f"could not quarantine: {exc}")
+
+    def _store(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        raw: bytes,
+        sha: str,
+        envelope: Envelope,
+        now: datetime,
+    ) -> Outcome:
+        for attempt in range(4):
+            try:
+                with savepoint(session):
+                    insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
+                    return self._handle(session, mail, sha, envelope, now)
+            except IntegrityError:
+                # The unique Message-ID says we have it already: stored once, answered once.
+                # Unless it is another mail under that ID: kept then, under an ID of its own.
+                known = resends.seen(session, mail, raw, sha)
+                if known == "resent":
+                    return Outcome("duplicate", mail.message_id)
+                if known == "reused":
+                    kept_as = resends.own_id(mail, raw)
+                    log.warning(
+                        "%s is another mail's Message-ID: kept as %s", mail.message_id, kept_as
+                    )
+                    mail = replace(mail, message_id=kept_as)
+                    continue
+                if attempt == 3:
+                    raise
+                # Not a resend: a mail processed alongside (PostgreSQL runs them side by side)
+                # first added a party this one adds too (sender, owner). It has committed by
+                # now, so the next try, a new statement, sees it.
+        raise TemporaryFailure("kept clashing with mail stored alongside it")
+
+    def _handle(
+        self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
+    ) -> Outcome:
+        rules = self.rules()
+        thread = find_thread(
+            session, mail, envelope, self.function_addresses(), self.settings.secret
+        )
+        # Only a mail that opens a case gets an automatic answer: count recent ones only then.
+        answered = 0
+        if thread.case is None or thread.case.status == "closed":
+            answered = _answers_since(session, mail.from_addr, now - timedelta(hours=1))
+        guard = run_guard(
+            GuardInput(
+                mail=mail,
+                envelope_from=envelope.mail_from,
+                own_addresses=self.function_addresses(),
+                answers_last_hour=answered,
+                answers_per_hour=rules.answers_per_hour,
+            )
+        )
+        message = _inbound_message(mail, sha, envelope, guard, thread, now)
+        role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
+        tagged = split_commands(mail.reply_text)
+        case = thread.case
+        if wants_steering(mail, guard, role, tagged, case):
+            proof = prove_sender(
+                mail,
+                envelope.rcpt_to,
+                self.function_addresses(),
+                self.settings.secret,
+                rules.trusted_authserv_id,
+            )
+            # A customer's own words may start with "#" too: unproven, it is an ordinary mail.
+            if proof.ok or role != "customer":
+                step = SteerStep(rules, self.notify_context(rules), self.attachment_store)
+                return step.run(session, mail, message, thread, role, tagged, proof, now)
+        if case is not None and (case.status != "closed" or message.automatic):
+            return self._add_to_case(session, mail, message, case, role, thread, now)
+        if not guard.may_open_case:
+            insert_object(session, message)
+            store_attachments(session, self.attachment_store, mail, message)
+            return Outcome("stored", mail.message_id, None, ",".join(guard.hits))
+        new_case = self._new_case(session, mail, message, envelope, guard, now)
+        if case is not None:  # it answered a closed case
+            cases.follow_up_of(session, new_case, case, now)
+            return Outcome("follow_up", mail.message_id, new_case.number, ",".join(guard.hits))
+        return Outcome("new_case", mail.message_id, new_case.number, ",".join(guard.hits))
+
+    def _add_to_case(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        case: Case,
+        role: str,
+        thread: Thread,
+        now: datetime,
+    ) -> Outcome:
+        """A reply on an open case (or machine mail about any case); the owner hears of it."""
+        rules = self.rules()
+        sender = cases.party_for(session, mail.from_addr or "unknown@invalid", mail.from_name, now)
+        cases.add_inbound(session, case, message, sender, role, now, rules)
+        store_attachments(session, self.attachment_store, mail, message)
+        if not message.automatic:
+            notify.tell_owner(self.notify_context(rules), session, case, sender, message.text, now)
+        return Outcome("reply", mail.message_id, case.number, thread.signal)
+
+    def _new_case(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        envelope: Envelope,
+        guard: GuardResult,
+        now: datetime,
+    ) -> Case:
+        """Open, route and own a case; acknowledge it and tell whoever must act."""
+        rules = self.rules()
+        # A new case keeps the whole text: the signature may hold the flat and phone number.
+        message.text = mail.text or message.text
+        case, route = self._open(session, mail, message, envelope, rules, now)
+        context = self.notify_context(rules)
+        if guard.may_answer:
+            notify.acknowledge(context, session, case, mail, now)
+        notify.owner_of_new_case(context, session, case, mail, now)
+        if rules.role_of(route.recipient) == "contractor":
+            # A contractor takes the job; the case itself waits for an owner among the staff.
+            person = rules.person(route.recipient)
+            name = person.name if person else ""
+            contractor = cases.party_for(session, route.recipient, name, now)
+            cases.forward(session, case, contractor, cases.SYSTEM, now, message)
+            notify.job(context, session, case, route.recipient, now)
+        return case
+
+    def _open(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        envelope: Envelope,
+        rules: Rules,
+        now: datetime,
+    ) -> tuple[Case, Route]:
+        customer = cases.party_for(
+            session, mail.from_addr or "unknown@invalid", mail.from_name, now
+        )
+        route = rules.route(mail, self._arrived_at(mail, envelope))
+        case = cases.open_case(
+            session,
+            subject=mail.subject,
+            customer=customer,
+            channel=envelope.channel,
+            route=route,
+            rules=rules,
+            message=message,
+            now=now,
+        )
+        store_attachments(session, self.attachment_store, mail, message)
+        return case, route
+
+    def notify_context(self, rules: Rules) -> notify.Context:
+        return notify.Context(
+            rules=rules,
+            templates=self.templates,
+            address=self.address(),
+            secret=self.settings.secret,
+        )
+
+    def _arrived_at(self, mail: ParsedMail, envelope: Envelope) -> str | None:
+        """The function address this mail came to (envelope first, then the headers)."""
+        own = self.function_addresses()
+        for recipient in (*envelope.rcpt_to, *mail.to, *mail.cc):
+            if base_address(recipient) in own:
+                return base_address(recipient)
+        return None
+
+    def replay(self, ids: list[int] | None = None, now: datetime | None = None) -> list[str]:
+        """Re-run quarantined mail (all waiting, or the given ids); returns a line per mail."""
+        at = now or utcnow()
+
+        def rerun(raw: bytes, row: Quarantine) -> Outcome:
+            rcpt_to = tuple(r for r in row.rcpt_to.split(",") if r)
+            return self.process(raw, Envelope(row.channel, row.mail_from, rcpt_to), at, False)
+
+        return replay_kept(self.engine, rerun, ids, at)
+
+
+def _parsed(raw: bytes) -> ParsedMail | Exception:
+    """The parsed mail, or what parsing raised (a bug: the mail is quarantined)."""
+    try:
+        return parse(raw)
+    except Exception as exc:
+        return exc
+
+
+def _answers_since(session: Session, address: str, since: datetime) -> int:
+    if not address:
+        return 0
+    return int(prepared.first(session, _ANSWERS_SINCE, address=address.lower(), since=since))
+
+
+def _inbound_message(
+    mail: ParsedMail,
+    sha: str,
+    envelope: Envelope,
+    guard: GuardResult,
+    thread: Thread,
+    now: datetime,
+) -> Message:
+    return new_row(
+        Message,
+        message_id=mail.message_id,
+        direction="in",
+        channel=envelope.channel,
+        from_addr=mail.from_addr,
+        to_addrs=",".join((*mail.to, *mail.cc)),
+        subject=mail.subject,
+        text=mail.reply_text or mail.text,  # what is new in it; a new case takes all of it
+        visibility="internal" if guard.machine else "public",
+        automatic=guard.machine,
+        thread_signal=";".join((thread.signal, *thread.notes)),
+        guard_hits=",".join(guard.hits),
+        raw_sha256=sha,
+        created_at=now,
+    )

@@ -1,0 +1,1 @@
+"""Engine and transactions, models, schema revisions, prepared statements, blobs."""

@@ -1,0 +1,63 @@
+"""The daemon's writer queue: mail that waits for the writer is committed in one batch."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from smartmail.errors import TemporaryFailure
+from smartmail.inbound.group import GroupCommit
+from smartmail.pipeline.envelope import Envelope, Outcome
+from smartmail.pipeline.process import Pipeline
+
+ENVELOPE = Envelope("smtp", "eva@kund.example", ("felanmalan@bostad.example",))
+
+
+class HeldPipeline:
+    """Records each batch; the first one waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[bytes]] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+
+    def process_many(self, mails: Sequence[tuple[bytes, Envelope]]) -> list[Outcome | Exception]:
+        self.batches.append([raw for raw, _envelope in mails])
+        if len(self.batches) == 1:
+            self.first_started.set()
+            self.release.wait(10)
+        return [
+            TemporaryFailure("disk full") if raw == b"bad" else Outcome("new_case", raw.decode())
+            for raw, _envelope in mails
+        ]
+
+
+async def _burst(pipeline: HeldPipeline, executor: ThreadPoolExecutor) -> list[object]:
+    writer = GroupCommit(pipeline, executor)  # type: ignore[arg-type]
+    first = asyncio.create_task(writer.process(b"m0", ENVELOPE))
+    await asyncio.to_thread(pipeline.first_started.wait, 10)
+    rest = [asyncio.create_task(writer.process(raw, ENVELOPE)) for raw in (b"m1", b"bad", b"m2")]
+    await asyncio.sleep(0)  # they are queued behind the batch in progress
+    pipeline.release.set()
+    return await asyncio.gather(first, *rest, return_exceptions=True)
+
+
+def test_mail_arriving_while_the_writer_is_busy_is_committed_together() -> None:
+    pipeline = HeldPipeline()
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        results = asyncio.run(_burst(pipeline, executor))
+    assert pipeline.batches == [[b"m0"], [b"m1", b"bad", b"m2"]]
+    assert [r.message_id for r in results if isinstance(r, Outcome)] == ["m0", "m1", "m2"]
+    assert isinstance(results[2], TemporaryFailure)  # only that mail is answered 451
+
+
+def test_a_writer_that_cannot_run_fails_the_mail_for_now() -> None:
+    executor = ThreadPoolExecutor(max_workers=1)
+    executor.shutdown()
+    writer = GroupCommit(Pipeline.__new__(Pipeline), executor)
+    with pytest.raises(TemporaryFailure):
+        asyncio.run(writer.process(b"m0", ENVELOPE))

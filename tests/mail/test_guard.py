@@ -1,0 +1,87 @@
+from dataclasses import replace
+
+import pytest
+
+from smartmail.mail.guard import GUARD_CHECKS, GuardInput, run_guard
+from smartmail.mail.parse import ParsedMail
+
+OWN = frozenset({"support@example.org"})
+
+
+def mail(from_addr: str = "eva@kund.example", **headers: str) -> ParsedMail:
+    return ParsedMail(
+        message_id="<1@kund.example>",
+        subject="Hej",
+        from_addr=from_addr,
+        from_name="",
+        to=("support@example.org",),
+        cc=(),
+        reply_to=(),
+        date=None,
+        in_reply_to=(),
+        references=(),
+        headers={k.replace("_", "-").lower(): v for k, v in headers.items()},
+        text="Hej",
+        reply_text="Hej",
+        html="",
+        attachments=(),
+        content_type="text/plain",
+    )
+
+
+def guard(parsed: ParsedMail, envelope_from: str | None = "eva@kund.example", **kw: int):
+    return run_guard(GuardInput(parsed, envelope_from, OWN, **kw))
+
+
+def test_a_person_gets_an_answer() -> None:
+    result = guard(mail())
+    assert result.hits == ()
+    assert result.may_answer
+    assert result.may_open_case
+
+
+@pytest.mark.parametrize(
+    ("parsed", "envelope_from", "hit", "opens_case"),
+    [
+        (mail(Auto_Submitted="auto-replied"), "eva@kund.example", "auto_submitted", True),
+        (mail(X_Autoreply="yes"), "eva@kund.example", "auto_submitted", True),
+        (mail(Precedence="bulk"), "eva@kund.example", "bulk", True),
+        (mail(List_Id="<news.kund.example>"), "eva@kund.example", "bulk", True),
+        (mail(), "", "bounce", False),
+        (mail("mailer-daemon@mx.kund.example"), None, "bounce", False),
+        (mail("postmaster@kund.example"), None, "bounce", False),
+        (mail("support@example.org"), None, "from_self", False),
+        (mail("support+3-abc@example.org"), None, "from_self", False),
+        (mail(X_Smartmail_Loop="support@example.org"), None, "our_loop", False),
+        (mail(""), None, "no_sender", True),
+    ],
+)
+def test_machine_mail_is_never_answered(
+    parsed: ParsedMail, envelope_from: str | None, hit: str, opens_case: bool
+) -> None:
+    result = guard(parsed, envelope_from)
+    assert hit in result.hits
+    assert not result.may_answer
+    assert result.may_open_case is opens_case
+
+
+def test_auto_submitted_no_means_a_person() -> None:
+    assert guard(mail(Auto_Submitted="no")).may_answer
+
+
+def test_a_report_is_a_bounce() -> None:
+    assert "bounce" in guard(replace(mail(), content_type="multipart/report")).hits
+
+
+def test_answers_are_rate_limited_per_sender() -> None:
+    assert guard(mail(), answers_last_hour=9, answers_per_hour=10).may_answer
+    limited = guard(mail(), answers_last_hour=10, answers_per_hour=10)
+    assert limited.hits == ("rate_limited",)
+    assert limited.may_open_case
+    assert not limited.machine
+
+
+def test_every_check_is_described() -> None:
+    names = [check.name for check in GUARD_CHECKS]
+    assert len(names) == len(set(names))
+    assert all(check.description for check in GUARD_CHECKS)
