@@ -17,7 +17,7 @@ from smartmail.errors import ConfigError
 SETTINGS: dict[str, tuple[str, str]] = {
     "SMARTMAIL_DATA_DIR": ("./data", "runtime state: database, raw mail, attachments, sent mail"),
     "SMARTMAIL_DATABASE_URL": (
-        "sqlite:///<data dir>/smartmail.store.db",
+        "sqlite:///<data dir>/smartmail.db",
         "a `postgresql+psycopg://` URL for the shared engine",
     ),
     "SMARTMAIL_RULES": ("./rules.yaml", "the admin's rules file"),
@@ -129,8 +129,7 @@ def load_settings(
     imap = parse_imap(get("SMARTMAIL_IMAP"))
     return Settings(
         data_dir=data_dir,
-        database_url=get("SMARTMAIL_DATABASE_URL")
-        or f"sqlite:///{data_dir / 'smartmail.store.db'}",
+        database_url=get("SMARTMAIL_DATABASE_URL") or f"sqlite:///{data_dir / 'smartmail.db'}",
         rules_path=Path(get("SMARTMAIL_RULES") or "./rules.yaml"),
         listen=parse_host_port("SMARTMAIL_LISTEN", get("SMARTMAIL_LISTEN") or "127.0.0.1:8025"),
         lmtp_listen=_optional(get("SMARTMAIL_LMTP_LISTEN"), "SMARTMAIL_LMTP_LISTEN"),

@@ -85,7 +85,7 @@ def test_a_database_newer_than_this_version_is_refused_with_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["case", "list"]) == 0  # creates the database at the newest revision
-    database = sqlite3.connect(tmp_path / "data" / "smartmail.store.db")
+    database = sqlite3.connect(tmp_path / "data" / "smartmail.db")
     with database:
         database.execute("UPDATE alembic_version SET version_num = '9999'")
     database.close()

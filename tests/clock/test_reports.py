@@ -326,7 +326,7 @@ def cli_env(tmp_path: Path, rules_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SMARTMAIL_SECRET", "test-secret")
     monkeypatch.delenv("SMARTMAIL_DATABASE_URL", raising=False)
     data.mkdir()
-    engine = make_engine(f"sqlite:///{data}/smartmail.store.db")
+    engine = make_engine(f"sqlite:///{data}/smartmail.db")
     with transaction(engine) as session:
         seed(session)
     engine.dispose()

@@ -27,7 +27,7 @@ BY_MESSAGE_ID = select(Message.id, Message.created_at, Message.automatic, Messag
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'smartmail.store.db'}"
+        url = f"sqlite:///{tmp_path / 'smartmail.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
@@ -129,7 +129,7 @@ def test_a_loaded_row_is_the_sessions_object_and_changes_as_one(engine: Engine) 
 
 
 def test_after_a_change_commits_another_writer_can_begin_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "smartmail.store.db"
+    path = tmp_path / "smartmail.db"
     engine = make_engine(f"sqlite:///{path}")
     try:
         with transaction(engine) as session:

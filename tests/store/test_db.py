@@ -17,7 +17,7 @@ from smartmail.store.models import Case, Message, Party
 
 
 def test_a_database_another_process_holds_is_a_temporary_failure(tmp_path: Path) -> None:
-    path = tmp_path / "smartmail.store.db"
+    path = tmp_path / "smartmail.db"
     engine = make_engine(f"sqlite:///{path}")
 
     @event.listens_for(engine, "connect")
@@ -41,7 +41,7 @@ def test_a_database_another_process_holds_is_a_temporary_failure(tmp_path: Path)
 
 
 def test_a_second_writer_waits_its_turn_instead_of_hitting_the_lock(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.store.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.db'}")
 
     # SQLite itself gives up at once: only the turn taken in the process can make B wait.
     @event.listens_for(engine, "connect")
@@ -104,7 +104,7 @@ def test_a_new_row_is_what_the_model_itself_makes(model: type[SQLModel], values:
 
 
 def test_a_new_row_is_written_and_changed_as_any_other(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.store.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.db'}")
     with transaction(engine) as session:
         party = new_row(Party, email="kund@kund.example")
         session.add(party)
