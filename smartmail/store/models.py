@@ -119,6 +119,7 @@ class Message(SQLModel, table=True):
     template: str = ""  # for mail we send: which template wrote it
     thread_signal: str = ""  # token | references | new | none: what found the case
     guard_hits: str = ""  # the guard checks that stopped an answer, comma separated
+    parse_notes: str = _text()  # how an inbound mail was read: charsets, sender source, part
     raw_sha256: str | None = None
     created_at: datetime = _at()
 
@@ -182,6 +183,16 @@ class Outbox(SQLModel, table=True):
     last_error: str = _text()
     created_at: datetime = _at()
     sent_at: datetime | None = _at(nullable=True)
+
+
+class Suppression(SQLModel, table=True):
+    """An address whose mail bounced for good: no automatic mail goes to it until `until`."""
+
+    address: str = Field(primary_key=True)  # lower case
+    reason: str = _text()
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    created_at: datetime = _at()
+    until: datetime = _at(index=True)
 
 
 class RawMail(SQLModel, table=True):

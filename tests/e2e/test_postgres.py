@@ -15,8 +15,8 @@ from typing import TypeVar
 
 import pytest
 import time_machine
-from sqlalchemy import ColumnElement, Engine, create_engine, func
-from sqlmodel import SQLModel, col, select
+from sqlalchemy import ColumnElement, Engine, func
+from sqlmodel import col, select
 
 from smartmail.app import App, open_app
 from smartmail.clock.scheduler import SweepReport, sweep
@@ -30,7 +30,7 @@ from tests.conftest import MemoryTransport, Sink, assert_routed_as_a_blocked_dra
 from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
 from tests.e2e.mailing import DESK, new_mail, send
 from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
-from tests.store.test_schema import differences, revision
+from tests.store.test_schema import create_as_before_revisions, differences, revision
 
 pytestmark = pytest.mark.e2e
 
@@ -360,9 +360,7 @@ def test_daemons_starting_together_create_the_schema_once_as_the_models_describe
 def test_a_database_from_before_revisions_is_stamped_not_created_again(
     postgres_url: str,  # noqa: F811
 ) -> None:
-    old = create_engine(postgres_url)
-    SQLModel.metadata.create_all(old)  # how smartmail made its tables before revisions
-    old.dispose()
+    create_as_before_revisions(postgres_url)
     engine = make_engine(postgres_url)
     try:
         assert revision(engine) == schema.HEAD

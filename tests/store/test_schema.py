@@ -27,6 +27,16 @@ def differences(engine: Engine) -> list[Any]:
         return list(compare_metadata(context, SQLModel.metadata))
 
 
+def create_as_before_revisions(url: str) -> None:
+    """A database as smartmail made it before it kept revisions: the baseline's tables
+    (revision 0001) and no record of a revision."""
+    old = create_engine(url)
+    with old.begin() as connection:
+        command.upgrade(schema.alembic_config(connection), schema.BASELINE)
+        connection.execute(text("DROP TABLE alembic_version"))
+    old.dispose()
+
+
 def revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return schema.revision_of(connection)
@@ -41,15 +51,15 @@ def test_head_names_the_newest_revision_there_is() -> None:
 def test_a_new_database_is_created_at_the_newest_revision_as_the_models_describe_it(
     tmp_path: Path,
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.store.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.db'}")
     assert revision(engine) == schema.HEAD
     assert differences(engine) == []
 
 
 def test_a_database_from_before_revisions_is_stamped_and_keeps_its_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'smartmail.store.db'}"
+    url = f"sqlite:///{tmp_path / 'smartmail.db'}"
+    create_as_before_revisions(url)
     old = create_engine(url)
-    SQLModel.metadata.create_all(old)  # how smartmail made its tables before revisions
     with old.begin() as connection:
         connection.execute(
             text("INSERT INTO party (email, name, created_at) VALUES (:e, :n, :at)"),
@@ -70,7 +80,7 @@ def test_a_database_from_before_revisions_is_stamped_and_keeps_its_rows(tmp_path
 def test_a_database_at_the_newest_revision_is_left_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'smartmail.store.db'}"
+    url = f"sqlite:///{tmp_path / 'smartmail.db'}"
     make_engine(url).dispose()
 
     def must_not_run(_connection: Any) -> None:
@@ -81,7 +91,7 @@ def test_a_database_at_the_newest_revision_is_left_alone(
 
 
 def test_every_revision_downgrades_and_upgrades_again(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.store.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.db'}")
     with engine.begin() as connection:
         command.downgrade(schema.alembic_config(connection), "base")
     tables = set(inspect(engine).get_table_names())
@@ -99,7 +109,7 @@ def _open_when_all_are_ready(url: str, ready: Any) -> None:
 
 def test_commands_opening_a_new_database_at_once_create_it_once(tmp_path: Path) -> None:
     # As when an MTA pipes the first mails of a new install to `smartmail ingest` at once.
-    url = f"sqlite:///{tmp_path / 'smartmail.store.db'}"
+    url = f"sqlite:///{tmp_path / 'smartmail.db'}"
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(3)
     starts = [context.Process(target=_open_when_all_are_ready, args=(url, ready)) for _ in range(3)]
