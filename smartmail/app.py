@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from smartmail.config import Settings
+from smartmail.desk import notify
 from smartmail.mail.compose import Templates
-from smartmail.outbound.sender import Transport, make_transport
+from smartmail.outbound.sender import DeliveryReport, Transport, deliver_due, make_transport
 from smartmail.pipeline.process import Pipeline
 from smartmail.rules.book import RuleBook
 from smartmail.store.db import make_engine
+from smartmail.store.models import Case, Message
 
 
 @dataclass
@@ -21,6 +25,16 @@ class App:
     rules: RuleBook
     pipeline: Pipeline
     transport: Transport
+
+    def deliver(self, now: datetime, limit: int = 200) -> DeliveryReport:
+        """Send the outbox's due mail; the owner of a case hears of its mail failing for good."""
+        return deliver_due(self.engine, self.transport, now, limit, tell=self._tell_failure)
+
+    def _tell_failure(
+        self, session: Session, case: Case, failed: Message, error: str, now: datetime
+    ) -> None:
+        context = self.pipeline.notify_context(self.rules())
+        notify.delivery_failed(context, session, case, failed, error, now)
 
 
 def open_app(settings: Settings, transport: Transport | None = None) -> App:

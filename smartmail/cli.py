@@ -21,7 +21,6 @@ from smartmail.daemon import Daemon
 from smartmail.desk import cases, views
 from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
 from smartmail.mail.parse import parse
-from smartmail.outbound.sender import deliver_due
 from smartmail.pipeline.envelope import Envelope
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
@@ -179,7 +178,7 @@ def cmd_ingest(app: App, args: argparse.Namespace) -> int:
 def _deliver(app: App, now: datetime) -> None:
     """Send what is due; what cannot be sent stays queued for the daemon."""
     try:
-        report = deliver_due(app.engine, app.transport, now)
+        report = app.deliver(now)
     except Exception as exc:  # the mail is stored by now: never fail the command for this
         log.warning("outbox not delivered now (the daemon will): %s", exc)
         return

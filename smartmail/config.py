@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,15 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "unset = write sent mail as .eml files to `<data dir>/sent/`; "
         "`smtp://host:port` or `smtps://user:pass@host:port` to relay",
     ),
+    "SMARTMAIL_OUTBOUND_TLS": (
+        "`may` for `smtp://` without a login, else `verify`",
+        "TLS to the relay: `may` = STARTTLS when offered, the certificate not checked (an "
+        "MTA's default); `verify` = TLS required and the certificate checked; `none` = no TLS",
+    ),
+    "SMARTMAIL_OUTBOUND_CA": (
+        "unset = the system's CAs",
+        "a PEM file with the relay's certificate or its CA, to check it by (implies `verify`)",
+    ),
     "SMARTMAIL_IMAP": (
         "unset",
         "mailboxes to read: `imap://user:pass@host:port/INBOX` or `imaps://...`, "
@@ -57,15 +67,25 @@ class HostPort:
         return f"{self.host}:{self.port}"
 
 
+TLS_LEVELS = ("may", "verify", "none")
+
+
 @dataclass(frozen=True)
 class Relay:
-    """Where outgoing mail goes: an SMTP relay, optionally with implicit TLS and login."""
+    """Where outgoing mail goes: an SMTP relay, optionally with implicit TLS and login.
+
+    `security` is how TLS is used, as an MTA's TLS security level: `may` (STARTTLS when
+    offered, the certificate not checked), `verify` (TLS required, the certificate checked
+    against `ca_file`, else the system's CAs), `none` (plain text).
+    """
 
     host: str
     port: int
     tls: bool
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)
+    security: str = "verify"
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +154,9 @@ def load_settings(
         listen=parse_host_port("SMARTMAIL_LISTEN", get("SMARTMAIL_LISTEN") or "127.0.0.1:8025"),
         lmtp_listen=_optional(get("SMARTMAIL_LMTP_LISTEN"), "SMARTMAIL_LMTP_LISTEN"),
         address=_address(get("SMARTMAIL_ADDRESS")),
-        outbound=parse_relay(get("SMARTMAIL_OUTBOUND")),
+        outbound=parse_relay(
+            get("SMARTMAIL_OUTBOUND"), get("SMARTMAIL_OUTBOUND_TLS"), get("SMARTMAIL_OUTBOUND_CA")
+        ),
         imap=imap,
         imap_processed=_imap_folder("SMARTMAIL_IMAP_PROCESSED", get, "Processed", imap),
         imap_failed=_imap_folder("SMARTMAIL_IMAP_FAILED", get, "Failed", imap),
@@ -153,8 +175,14 @@ def parse_host_port(name: str, value: str) -> HostPort:
     return HostPort(host.strip("[]") or "127.0.0.1", int(port))
 
 
-def parse_relay(value: str | None) -> Relay | None:
+def parse_relay(
+    value: str | None, security: str | None = None, ca_file: str | None = None
+) -> Relay | None:
+    """SMARTMAIL_OUTBOUND with its TLS settings (SMARTMAIL_OUTBOUND_TLS, _CA)."""
     if value is None:
+        if security or ca_file:
+            named = "SMARTMAIL_OUTBOUND_TLS" if security else "SMARTMAIL_OUTBOUND_CA"
+            raise ConfigError(f"{named} is set, but SMARTMAIL_OUTBOUND (the relay) is not")
         return None
     url, port = _server_url(
         "SMARTMAIL_OUTBOUND",
@@ -163,13 +191,51 @@ def parse_relay(value: str | None) -> Relay | None:
         "smtp://host:port or smtps://user:pass@host:port",
     )
     assert url.hostname is not None
+    implicit = url.scheme == "smtps"
+    level = _tls_level(security, ca_file, implicit or bool(url.username))
+    if implicit and level == "none":
+        raise ConfigError(
+            "SMARTMAIL_OUTBOUND_TLS=none: an smtps:// relay speaks TLS from the start; "
+            "use smtp:// for a relay without TLS"
+        )
     return Relay(
         host=url.hostname,
         port=port,
-        tls=url.scheme == "smtps",
+        tls=implicit,
         username=unquote(url.username) if url.username else None,
         password=unquote(url.password) if url.password else None,
+        security=level,
+        ca_file=_ca_file(ca_file),
     )
+
+
+def _tls_level(value: str | None, ca_file: str | None, verify_by_default: bool) -> str:
+    """The TLS level: as set; else `verify` for smtps://, a login or a CA file; else `may`."""
+    if value is None:
+        return "verify" if verify_by_default or ca_file else "may"
+    level = value.lower()
+    if level not in TLS_LEVELS:
+        raise ConfigError(f"SMARTMAIL_OUTBOUND_TLS={value!r}: expected may, verify or none")
+    if ca_file and level != "verify":
+        raise ConfigError(
+            f"SMARTMAIL_OUTBOUND_CA is set, but SMARTMAIL_OUTBOUND_TLS={value}: "
+            "the CA file is only used to verify (set SMARTMAIL_OUTBOUND_TLS=verify)"
+        )
+    return level
+
+
+def _ca_file(value: str | None) -> Path | None:
+    """The CA file, checked now: a bad one must stop the start, not every mail later."""
+    if value is None:
+        return None
+    path = Path(value).expanduser().resolve()
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"SMARTMAIL_OUTBOUND_CA={value!r}: not a readable PEM certificate file: {exc}"
+        ) from exc
+    return path
 
 
 def _server_url(

@@ -20,7 +20,6 @@ from smartmail.desk import notify
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.imap import start_imap
 from smartmail.inbound.smtp import MailHandler, make_server_factory
-from smartmail.outbound.sender import deliver_due
 from smartmail.store.db import transaction
 from smartmail.store.models import utcnow
 
@@ -69,11 +68,7 @@ class Daemon:
         while not self.stopping.is_set():
             try:
                 report = await loop.run_in_executor(
-                    self.sender_executor,
-                    deliver_due,
-                    self.app.engine,
-                    self.app.transport,
-                    utcnow(),
+                    self.sender_executor, self.app.deliver, utcnow()
                 )
                 if report.sent or report.failed or report.retried:
                     log.info("outbox: %s", report)

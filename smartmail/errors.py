@@ -4,6 +4,7 @@
     ├── ConfigError          a setting is missing or malformed (exit 78 in the CLI)
     ├── RulesError           rules.yaml is wrong; carries every problem with file, line and key
     ├── TemporaryFailure     try again later: database away, relay refused (SMTP 451, exit 75)
+    │   └── RelayTrouble     the outgoing relay cannot be used now (connection, TLS, login)
     └── PermanentFailure     this mail will never be accepted (SMTP 550/554, exit 65)
 
 Each is caught once, at the edge that turns it into a reply, an exit code or a log line.
@@ -47,6 +48,10 @@ class RulesError(SmartmailError):
 
 class TemporaryFailure(SmartmailError):
     """The work could not be done now but may succeed later."""
+
+
+class RelayTrouble(TemporaryFailure):
+    """The outgoing relay cannot be used now: the same for every mail, logged once."""
 
 
 class PermanentFailure(SmartmailError):

@@ -377,3 +377,30 @@ def digest(
         reply_to=reply_address(ctx.address, 0, to, ctx.secret),
     )
     compose.queue(session, msg, case=None, now=now, template=template)
+
+
+def delivery_failed(
+    ctx: Context, session: Session, case: Case, failed: Message, error: str, now: datetime
+) -> None:
+    """A mail about the case failed for good: its owner hears to whom, what and why (the
+    managers when it has none, or the mail was the owner's own). Never about a notice of
+    this kind: two refusing addresses would tell each other forever."""
+    if failed.template == "delivery_failed":
+        return
+    refused = set(failed.to_addrs.split(","))
+    owner = [case.assignee] if case.assignee else []
+    told = [a for a in owner if a not in refused] or [
+        m.email for m in ctx.rules.managers() if m.email not in refused
+    ]
+    for person in told:
+        _send(
+            ctx,
+            session,
+            case,
+            to=person,
+            template="delivery_failed",
+            now=now,
+            auto_submitted="auto-generated",
+            failed=failed,
+            error=error,
+        )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP, Policy
+from email.policy import SMTP, SMTPUTF8, Policy
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
@@ -326,7 +326,17 @@ def wire_bytes(msg: EmailMessage) -> bytes:
         joined = _joined(msg)
         if joined is not None:
             return joined
-    return msg.as_bytes(policy=SMTP)
+    return msg.as_bytes(policy=SMTPUTF8 if _international(msg) else SMTP)
+
+
+_ADDRESS_HEADERS = ("From", "To", "Cc", "Reply-To", "Sender")
+
+
+def _international(msg: EmailMessage) -> bool:
+    """Does an address header hold an address that is not ASCII (`åsa@...`)? Such a header
+    goes as UTF-8 (RFC 6532, sent with SMTPUTF8): an encoded word is no address."""
+    values = [str(value) for name in _ADDRESS_HEADERS for value in msg.get_all(name, [])]
+    return any(not address.isascii() for _name, address in getaddresses(values))
 
 
 def _joined(msg: Composed) -> bytes | None:

@@ -1,132 +1,64 @@
-"""Delivers the outbox: over an SMTP relay, or as .eml files when none is set.
+"""Delivers the outbox, one mail at a time, each marked in a commit of its own.
 
-Rows are claimed a few at a time with a lease (their next attempt moved ahead) before
-sending, so two senders never send the same row at once, and a sender that dies mid-send
-leaves them to be retried. The results of a batch are recorded together right after it,
-in the transaction that leases the next batch, so a crash resends at most one batch.
-Temporary failures back off; permanent ones (5xx) are recorded and not retried.
+A mail the relay accepted is marked sent at once, so a crash repeats at most the one mail
+in flight, and nothing is leased ahead: a sender started after a crash sends what is
+queued at once. Two senders never send the same row:
+
+- PostgreSQL: the row stays locked (`FOR UPDATE SKIP LOCKED`) in the transaction that
+  sends it and marks it; a racing sender skips it, and a sender that dies loses its
+  connection and with it the lock.
+- SQLite: the write lock cannot be held while a relay answers (intake would wait), so one
+  sender at a time works, holding an advisory lock on `<database>-sender` next to the
+  database; the kernel releases it when the process dies. Another sender finds it taken
+  and leaves the mail to the one at work.
+
+Temporary failures back off; a recipient's permanent refusal (5xx) is recorded on the
+case and its owner told (`tell`).
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import fcntl
 import logging
-import smtplib
-import ssl
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
 
 from sqlalchemy import Engine, bindparam, select, update
 from sqlmodel import Session, col
 
-from smartmail.config import Relay
 from smartmail.desk import cases
-from smartmail.errors import PermanentFailure, TemporaryFailure
+from smartmail.errors import PermanentFailure, RelayTrouble, TemporaryFailure
+from smartmail.outbound.relay import (
+    FileTransport,
+    SmtpTransport,
+    Transport,
+    make_transport,
+)
 from smartmail.store import prepared
 from smartmail.store.db import transaction
-from smartmail.store.models import Case, Message, Outbox, UTCDateTime, utcnow
+from smartmail.store.models import Case, Message, Outbox, UTCDateTime
+
+__all__ = [
+    "DeliveryReport",
+    "FileTransport",
+    "SmtpTransport",
+    "Transport",
+    "backoff",
+    "deliver_due",
+    "make_transport",
+]
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
-# Rows leased at once: even if every one of them hits the relay's timeouts, the last is
-# tried well within the lease. One transaction leases them all (fewer database writes).
-CLAIM_BATCH = 8
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 BACKOFF_CAP = timedelta(hours=4)
 GIVE_UP_AFTER = timedelta(days=3)
 
-
-class Transport(Protocol):
-    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
-        """Deliver or raise TemporaryFailure / PermanentFailure."""
-
-
-class FileTransport:
-    """Writes each mail to `<dir>/<outbox id>.eml`: the embedded default, and handy to read."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.counter = 0
-
-    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
-        self.counter += 1
-        path = self.directory / f"{stamp}-{self.counter:04d}.eml"
-        envelope = f"X-Envelope-From: <{mail_from}>\r\nX-Envelope-To: {', '.join(rcpt_to)}\r\n"
-        path.write_bytes(envelope.encode() + body)
-
-
-class SmtpTransport:
-    """Relays through an SMTP server (STARTTLS when offered, implicit TLS for smtps://)."""
-
-    def __init__(self, relay: Relay, timeout: float = 30.0) -> None:
-        self.relay = relay
-        self.timeout = timeout
-
-    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
-        where = f"relay {self.relay.host}:{self.relay.port}"
-        try:
-            smtp = self._connect()
-        except (OSError, smtplib.SMTPException) as exc:
-            # Connection, TLS or login trouble is ours to fix, never the recipient's fault.
-            raise TemporaryFailure(f"{where}: {exc}") from exc
-        try:
-            refused = smtp.sendmail(mail_from, rcpt_to, body)
-        except smtplib.SMTPSenderRefused as exc:
-            if exc.smtp_code == 552:  # too large for the relay: it will never go
-                raise PermanentFailure(f"{where}: 552 {exc.smtp_error!r}") from exc
-            raise TemporaryFailure(f"{where} refused our sender: {exc.smtp_code}") from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            _raise_for_code(code, text)
-        except smtplib.SMTPResponseException as exc:
-            _raise_for_code(exc.smtp_code, exc.smtp_error)
-        except UnicodeError as exc:  # a non-ASCII address the relay cannot take
-            raise PermanentFailure(f"{where}: {exc}") from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(f"{where}: {exc}") from exc
-        finally:
-            _hang_up(smtp)
-        if refused:
-            code, text = next(iter(refused.values()))
-            _raise_for_code(code, text)
-
-    def _connect(self) -> smtplib.SMTP:
-        host, port = self.relay.host, self.relay.port
-        if self.relay.tls:
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=self.timeout)
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=self.timeout)
-            smtp.ehlo()
-            if smtp.has_extn("starttls"):
-                smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
-        if self.relay.username:
-            smtp.login(self.relay.username, self.relay.password or "")
-        return smtp
-
-
-def _hang_up(smtp: smtplib.SMTP) -> None:
-    """QUIT, ignoring its trouble: once the relay said 250 to DATA, the mail is its."""
-    try:
-        smtp.quit()
-    except (OSError, smtplib.SMTPException):
-        smtp.close()
-
-
-def _raise_for_code(code: int, text: bytes | str) -> None:
-    message = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
-    if 500 <= code < 600:
-        raise PermanentFailure(message)
-    raise TemporaryFailure(message)
-
-
-def make_transport(relay: Relay | None, sent_dir: Path) -> Transport:
-    return SmtpTransport(relay) if relay else FileTransport(sent_dir)
+# Told of a mail about `case` that failed for good: (session, case, the mail, why, now).
+Tell = Callable[[Session, Case, Message, str, datetime], None]
 
 
 @dataclass
@@ -139,156 +71,180 @@ class DeliveryReport:
 @dataclass(frozen=True)
 class Claimed:
     id: int
-    attempts: int  # as leased: if it changed, someone else has the row now
     mail_from: str
     rcpt_to: list[str]
     body: bytes
 
 
+@dataclass(frozen=True)
+class Tried:
+    """What became of one try: no error when it went out."""
+
+    error: str | None = None
+    permanent: bool = False
+    relay: bool = False  # the relay's trouble, not this mail's (logged by the transport)
+
+
 def deliver_due(
-    engine: Engine, transport: Transport, now: datetime, limit: int = 200
+    engine: Engine,
+    transport: Transport,
+    now: datetime,
+    limit: int = 200,
+    tell: Tell | None = None,
 ) -> DeliveryReport:
-    """Send every queued mail whose time has come (up to `limit`); returns what happened."""
+    """Send every queued mail whose time has come (up to `limit`); returns what happened.
+
+    Nothing is sent when another sender is at work on this SQLite database: its pass
+    takes the mail."""
     report = DeliveryReport()
-    tried = 0
-    batch = _record_and_claim(engine, [], now, report, min(CLAIM_BATCH, limit))
-    while batch:
-        tries = [(claimed, *_attempt(transport, claimed)) for claimed in batch]
-        tried += len(batch)
-        batch = _record_and_claim(engine, tries, now, report, min(CLAIM_BATCH, limit - tried))
+    with _sender_turn(engine) as ours:
+        if not ours:
+            return report
+        step = _send_locked if engine.dialect.name == "postgresql" else _send_alone
+        for _ in range(limit):
+            if not step(engine, transport, now, report, tell):
+                break
     return report
 
 
-def _record_and_claim(
-    engine: Engine,
-    tries: list[tuple[Claimed, str | None, bool]],
-    now: datetime,
-    report: DeliveryReport,
-    count: int,
-) -> list[Claimed]:
-    """Record what became of each (claimed, error, permanent) of the last batch and lease
-    the next `count` rows, in one transaction: one commit a batch."""
+def _send_locked(
+    engine: Engine, transport: Transport, now: datetime, report: DeliveryReport, tell: Tell | None
+) -> bool:
+    """The next due row, locked while it is sent and marked, all in one transaction."""
     with transaction(engine) as session:
-        for claimed, error, permanent in tries:
-            _record_one(session, claimed, error, permanent, now, report)
-        return _claim(session, now, count) if count > 0 else []
+        claimed = _next_due(session, now)
+        if claimed is None:
+            return False
+        _record(session, claimed, _attempt(transport, claimed), now, report, tell)
+    return True
 
 
-def _claim(session: Session, now: datetime, count: int) -> list[Claimed]:
-    """Lease up to `count` due rows, oldest first, just before sending them."""
-    # The lease runs from the real time: a long pass must not outlive its own leases.
-    lease_until = max(now, utcnow()) + LEASE
-    # Rows due while we hold the write lock (SQLite) or their row locks (PostgreSQL,
-    # where a racing sender skips them): the UPDATE leases exactly those.
-    rows = prepared.rows(session, _due(count), now=now)
+def _send_alone(
+    engine: Engine, transport: Transport, now: datetime, report: DeliveryReport, tell: Tell | None
+) -> bool:
+    """The next due row, read, sent, then marked: no transaction open while the relay
+    answers. Only the sender holding the sender's turn gets here."""
+    with transaction(engine) as session:
+        claimed = _next_due(session, now)
+    if claimed is None:
+        return False
+    tried = _attempt(transport, claimed)
+    with transaction(engine) as session:
+        _record(session, claimed, tried, now, report, tell)
+    return True
+
+
+@contextlib.contextmanager
+def _sender_turn(engine: Engine) -> Iterator[bool]:
+    """Whether this sender may send now: on SQLite only while it holds the file lock next to
+    the database (PostgreSQL locks each row instead; a database in memory has no other)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield True
+        return
+    fd = os.open(f"{database}-sender", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # and with it the lock
+
+
+def _next_due(session: Session, now: datetime) -> Claimed | None:
+    """The oldest due row no other sender holds (PostgreSQL: locked until the commit)."""
+    rows = prepared.rows(session, _DUE, now=now)
     if not rows:
-        return []
-    ids = [row[0] for row in rows]
-    lease = _lease(prepared.list_size(len(ids)))
-    prepared.change(session, lease, until=lease_until, **prepared.list_values("id", ids))
-    return [
-        Claimed(key, attempts + 1, mail_from, rcpt_to.split(","), bytes(body))
-        for key, attempts, mail_from, rcpt_to, body in rows
-    ]
+        return None
+    key, mail_from, rcpt_to, body = rows[0]
+    return Claimed(key, mail_from, rcpt_to.split(","), bytes(body))
 
 
-@functools.lru_cache(maxsize=16)
-def _due(count: int) -> Any:
-    return (
-        select(
-            col(Outbox.id),
-            col(Outbox.attempts),
-            col(Outbox.mail_from),
-            col(Outbox.rcpt_to),
-            col(Outbox.body),
-        )
-        .where(col(Outbox.status) == "queued", col(Outbox.next_attempt_at) <= bindparam("now"))
-        .order_by(col(Outbox.id))
-        .limit(count)
-        .with_for_update(skip_locked=True)
-    )
+_DUE = (
+    select(col(Outbox.id), col(Outbox.mail_from), col(Outbox.rcpt_to), col(Outbox.body))
+    .where(col(Outbox.status) == "queued", col(Outbox.next_attempt_at) <= bindparam("now"))
+    .order_by(col(Outbox.id))
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
 
 
-@functools.lru_cache(maxsize=16)
-def _lease(size: int) -> Any:
-    return (
-        update(Outbox)
-        .where(col(Outbox.id).in_(prepared.list_binds("id", size)))
-        .values(
-            next_attempt_at=bindparam("until", type_=UTCDateTime()),
-            attempts=col(Outbox.attempts) + 1,
-        )
-    )
-
-
-def _attempt(transport: Transport, claimed: Claimed) -> tuple[str | None, bool]:
-    """(error, permanent) of one try; (None, False) when it went out."""
+def _attempt(transport: Transport, claimed: Claimed) -> Tried:
     try:
         transport.send(claimed.mail_from, claimed.rcpt_to, claimed.body)
     except PermanentFailure as exc:
-        return str(exc), True
+        return Tried(str(exc), permanent=True)
+    except RelayTrouble as exc:
+        return Tried(str(exc), relay=True)
     except TemporaryFailure as exc:
-        return str(exc), False
+        return Tried(str(exc))
     except Exception as exc:  # a bug or an odd mail must not stop the mail behind it
         log.exception("outbox %s: sending raised", claimed.id)
-        return f"{type(exc).__name__}: {exc}", False
-    return None, False
+        return Tried(f"{type(exc).__name__}: {exc}")
+    return Tried()
 
 
-def _record_one(
+def _record(
     session: Session,
     claimed: Claimed,
-    error: str | None,
-    permanent: bool,
+    tried: Tried,
     now: datetime,
     report: DeliveryReport,
+    tell: Tell | None,
 ) -> None:
-    if error is None:
-        # Only while the lease is ours: it may have run out and another sender have the row.
-        report.sent += prepared.change(
-            session, _SENT, row=claimed.id, leased=claimed.attempts, at=now
-        )
+    if tried.error is None:
+        report.sent += prepared.change(session, _SENT, row=claimed.id, at=now)
         return
     row = session.get(Outbox, claimed.id)
     assert row is not None
-    if row.attempts != claimed.attempts or row.status != "queued":
+    if row.status != "queued":
         return
-    row.last_error = error
-    if permanent or now - row.created_at >= GIVE_UP_AFTER:
+    row.attempts += 1
+    row.last_error = tried.error
+    if tried.permanent or now - row.created_at >= GIVE_UP_AFTER:
         row.status = "failed"
         report.failed += 1
-        log.error("outbox %s to %s failed for good: %s", claimed.id, row.rcpt_to, error)
-        _tell_case(session, row, error, now)
-    else:
-        row.next_attempt_at = now + backoff(row.attempts)
-        report.retried += 1
-        log.warning(
-            "outbox %s to %s: %s; retry at %s",
-            claimed.id,
-            row.rcpt_to,
-            error,
-            row.next_attempt_at.isoformat(),
-        )
+        log.error("outbox %s to %s failed for good: %s", claimed.id, row.rcpt_to, tried.error)
+        _tell_case(session, row, tried.error, now, tell)
+        return
+    row.next_attempt_at = now + backoff(row.attempts)
+    report.retried += 1
+    # The relay's own trouble was logged once by the transport; this is the same for every mail.
+    log.log(
+        logging.DEBUG if tried.relay else logging.WARNING,
+        "outbox %s to %s: %s; retry at %s",
+        claimed.id,
+        row.rcpt_to,
+        tried.error,
+        row.next_attempt_at.isoformat(),
+    )
 
 
 _SENT = (
     update(Outbox)
-    .where(
-        col(Outbox.id) == bindparam("row"),
-        col(Outbox.attempts) == bindparam("leased"),
-        col(Outbox.status) == "queued",
+    .where(col(Outbox.id) == bindparam("row"), col(Outbox.status) == "queued")
+    .values(
+        status="sent",
+        sent_at=bindparam("at", type_=UTCDateTime()),
+        attempts=col(Outbox.attempts) + 1,
+        last_error="",
     )
-    .values(status="sent", sent_at=bindparam("at", type_=UTCDateTime()), last_error="")
 )
 
 
-def _tell_case(session: Session, row: Outbox, error: str, now: datetime) -> None:
+def _tell_case(session: Session, row: Outbox, error: str, now: datetime, tell: Tell | None) -> None:
     if row.message_pk is None:
         return
     message = session.get(Message, row.message_pk)
     case = session.get(Case, message.case_id) if message and message.case_id else None
-    if case is not None:
-        cases.note_delivery_failure(session, case, row.rcpt_to, error, now)
+    if message is None or case is None:
+        return
+    cases.note_delivery_failure(session, case, row.rcpt_to, error, now)
+    if tell is not None:
+        tell(session, case, message, error, now)
 
 
 def backoff(attempts: int) -> timedelta:
