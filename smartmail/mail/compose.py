@@ -153,11 +153,6 @@ def _wire_ready(value: str) -> bool:
     return value.isascii() and value.isprintable() and "=?" not in value
 
 
-def _encodable(value: str) -> bool:
-    """Text that Header can encode as-is (no control characters, no look-alike encoded words)."""
-    return value.isprintable() and "=?" not in value
-
-
 def _put(msg: EmailMessage, name: str, value: str, *, fold: bool = False) -> None:
     """Store `name: value` ready for the wire; whatever is unusual goes through the policy."""
     if _wire_ready(value):
@@ -212,6 +207,19 @@ def _encoded_words(text: str, name: str) -> str:
     )
 
 
+def _mailbox(header: str, name: str, address: str) -> str:
+    """`name <address>` as wire text: formataddr quotes an ASCII name if it must; any other
+    name (or one a reader would take for an encoded word) goes as UTF-8 encoded words folded
+    here, for the policy's refolding of a long one drops the quotes a comma in it needs and
+    splits a character in two."""
+    if _wire_ready(name):
+        return formataddr((name, address))
+    words = _encoded_words(name, header)
+    used = len(words.rpartition("\n")[2]) + (0 if "\n" in words else len(header) + 2)
+    separator = " " if used + len(address) + 3 <= _FOLD_AT else "\n "
+    return f"{words}{separator}<{address}>"
+
+
 def compose(
     identity: Identity,
     *,
@@ -230,9 +238,8 @@ def compose(
     and refolded: that costs a fraction of the time, and the receiver decodes the same.
     """
     msg = Composed()
-    if _wire_ready(identity.address) and _encodable(identity.name):
-        # formataddr quotes an ASCII name if it must and RFC 2047-encodes any other
-        msg.set_raw("From", formataddr((identity.name, identity.address)))
+    if _wire_ready(identity.address) and identity.name.isprintable():
+        msg.set_raw("From", _mailbox("From", identity.name, identity.address))
     else:
         msg["From"] = formataddr((identity.name, identity.address))
     _put(msg, "To", ", ".join(to))
@@ -326,10 +333,13 @@ def wire_bytes(msg: EmailMessage) -> bytes:
         joined = _joined(msg)
         if joined is not None:
             return joined
-    return msg.as_bytes(policy=SMTPUTF8 if _international(msg) else SMTP)
+    return msg.as_bytes(policy=_SMTPUTF8 if _international(msg) else SMTP)
 
 
 _ADDRESS_HEADERS = ("From", "To", "Cc", "Reply-To", "Sender")
+# The text compose wrote is kept as it is (lines up to SMTP's 998): refolded with utf8 on,
+# the email package writes a name's encoded words out raw and unquoted (`a, b <x@y>`).
+_SMTPUTF8 = SMTPUTF8.clone(max_line_length=998)
 
 
 def _international(msg: EmailMessage) -> bool:
