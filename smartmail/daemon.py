@@ -26,7 +26,6 @@ from smartmail.store.models import utcnow
 log = logging.getLogger(__name__)
 
 SENDER_POLL_SECONDS = 5.0
-SENDER_GATHER_SECONDS = 0.05
 SWEEP_SECONDS = 60
 RULES_POLL_SECONDS = 2.0
 
@@ -72,9 +71,6 @@ class Daemon:
                 )
                 if report.sent or report.failed or report.retried:
                     log.info("outbox: %s", report)
-                    # Let more gather: in a burst the next pass leases full batches, which
-                    # means fewer commits taking the write lock from intake.
-                    await asyncio.sleep(SENDER_GATHER_SECONDS)
             except Exception:
                 log.exception("outbox delivery pass failed; trying again shortly")
             with contextlib.suppress(TimeoutError):
