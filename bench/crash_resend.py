@@ -162,10 +162,12 @@ def drain(url: str, timeout: float) -> float:
     while time.monotonic() - began < timeout:
         ids, queued = outbox(url)
         now = time.monotonic()
-        if queued or len(ids) != seen:
+        changed, seen = len(ids) != seen, len(ids)
+        if queued or changed:
             empty_since = None if queued else now
-            seen = len(ids)
-        elif empty_since is not None and now - empty_since >= QUIET:
+        elif empty_since is None:
+            empty_since = now
+        elif now - empty_since >= QUIET:
             return empty_since - began
         time.sleep(0.1)
     return time.monotonic() - began
