@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email
 import functools
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP, Policy
+from email.policy import SMTP, Policy, compat32
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,9 @@ from babel.dates import format_datetime as babel_datetime
 from sqlmodel import Session
 
 from smartmail.desk import cases
+from smartmail.errors import MailRefused
+from smartmail.mail import msgid
+from smartmail.mail.addr import recipient
 from smartmail.mail.guard import LOOP_HEADER
 from smartmail.store.db import insert_row
 from smartmail.store.models import Case, Message, Outbox
@@ -33,6 +40,10 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # smartmail/
 # Installed wheels carry the templates inside the package; a checkout has them at the top.
 TEMPLATE_DIRS = [p for p in (_PACKAGE / "templates", _PACKAGE.parent / "templates") if p.is_dir()]
 FALLBACK_LANGUAGE = "en"
+# RFC 5322 2.1.1: no line of a mail longer than this, its CR LF not counted.
+_MAX_LINE = 998
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -228,14 +239,22 @@ def compose(
     Headers are written as wire text with the email package's encoders (formataddr,
     Header, binascii's quoted-printable) instead of being parsed into header objects
     and refolded: that costs a fraction of the time, and the receiver decodes the same.
+
+    Each of `to` must be one valid address (see `addr.recipient`), else MailRefused; the
+    ids in `in_reply_to` and `references` are re-written as valid msg-ids or left out
+    (see `msgid`), References capped to the thread's first id and the newest ones.
     """
+    recipients = [recipient(address) for address in to]
+    if not recipients:
+        raise MailRefused("a mail without a recipient")
     msg = Composed()
-    if _wire_ready(identity.address) and _encodable(identity.name):
+    name = _printable(identity.name)
+    if _wire_ready(identity.address) and _encodable(name):
         # formataddr quotes an ASCII name if it must and RFC 2047-encodes any other
-        msg.set_raw("From", formataddr((identity.name, identity.address)))
+        msg.set_raw("From", formataddr((name, identity.address)))
     else:
-        msg["From"] = formataddr((identity.name, identity.address))
-    _put(msg, "To", ", ".join(to))
+        msg["From"] = formataddr((name, identity.address))
+    _put(msg, "To", ", ".join(recipients))
     subject = _printable(rendered.subject)
     _put_text(msg, "Subject", subject)
     _put(msg, "Date", format_datetime(now))
@@ -243,14 +262,12 @@ def compose(
     _put(msg, "Message-ID", message_id)
     if reply_to:
         _put(msg, "Reply-To", reply_to)
-    if in_reply_to:
-        _put(msg, "In-Reply-To", in_reply_to)
-    refs = list(references or [])
-    if in_reply_to and in_reply_to not in refs:
-        refs.append(in_reply_to)
+    parent = msgid.clean_id(in_reply_to)
+    if parent:
+        _put(msg, "In-Reply-To", parent)
+    refs = msgid.references([*(references or ()), parent])
     if refs:
-        # the newest; long chains break some servers
-        _put(msg, "References", " ".join(refs[-20:]), fold=True)
+        _put(msg, "References", " ".join(refs), fold=True)
     if auto_submitted:
         _put(msg, "Auto-Submitted", auto_submitted)
         # Exchange and friends: no out-of-office answers to machine mail
@@ -267,7 +284,7 @@ def compose(
     msg.summary = Summary(
         message_id=message_id,
         sender=identity.address.lower(),
-        recipients=tuple(addr.lower() for _name, addr in getaddresses(to) if addr),
+        recipients=tuple(address.lower() for address in recipients),
         subject=subject,
         automatic=auto_submitted is not None,
         text=data.decode("utf-8"),
@@ -285,8 +302,18 @@ def queue(
     channel: str = "system",
     template: str = "",
 ) -> None:
-    """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction."""
+    """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction.
+
+    Raises MailRefused, having stored nothing, when a recipient is not one valid address or
+    the mail as it goes on the wire has a header line that was not written as one (a CR or
+    LF that came in with a value): see `refusing`.
+    """
     summary = summarize(msg)
+    if not summary.recipients:
+        raise MailRefused("a mail without a recipient")
+    for address in summary.recipients:
+        recipient(address)
+    body = checked_wire(msg)
     recipients = ",".join(summary.recipients)
     message = {
         "message_id": summary.message_id,
@@ -309,11 +336,77 @@ def queue(
         "message_pk": message_pk,
         "mail_from": summary.sender,
         "rcpt_to": recipients,
-        "body": wire_bytes(msg),
+        "body": body,
         "created_at": now,
         "next_attempt_at": now,
     }
     insert_row(session, Outbox, row)
+
+
+@contextmanager
+def refusing(
+    session: Session, case: Case | None, *, to: str, template: str, now: datetime
+) -> Iterator[None]:
+    """Around composing and queueing one mail: a MailRefused is logged and, for a mail
+    about a case, recorded on it as a `mail_refused` event; nothing is sent."""
+    try:
+        yield
+    except MailRefused as refused:
+        log.warning("not sending %s to %r: %s", template or "a mail", to, refused)
+        if case is not None:
+            reason = str(refused)
+            cases.record_event(
+                session,
+                case,
+                "mail_refused",
+                cases.SYSTEM,
+                now,
+                to=to,
+                template=template,
+                reason=reason,
+            )
+
+
+def checked_wire(msg: EmailMessage) -> bytes:
+    """`wire_bytes(msg)`, after checking that its header is the one written: every header
+    line a field we set or the fold of one, no lone CR or LF, no line of blanks only (some
+    readers end the header there), none too long; else MailRefused."""
+    data = wire_bytes(msg)
+    problem = _header_problem(msg, data)
+    if problem is None and msg.is_multipart():
+        problem = _parts_problem(msg, data)
+    if problem is not None:
+        raise MailRefused(problem)
+    return data
+
+
+def _header_problem(msg: EmailMessage, data: bytes) -> str | None:
+    head, blank, _body = data.partition(b"\r\n\r\n")
+    if not blank:
+        return "the header has no end"
+    names: list[bytes] = []
+    for line in head.split(b"\r\n"):
+        if b"\r" in line or b"\n" in line:
+            return "a lone CR or LF in the header"
+        if len(line) > _MAX_LINE:
+            return "a header line too long"
+        if line[:1] in (b" ", b"\t"):
+            if not line.strip():
+                return "a header line of blanks only"
+            continue
+        names.append(line.partition(b":")[0].lower())
+    written = [name.lower().encode("utf-8", "replace") for name, _value in msg.raw_items()]
+    if names != written:
+        return "header fields that were not written as such"
+    return None
+
+
+def _parts_problem(msg: EmailMessage, data: bytes) -> str | None:
+    """The fields of each part, read back, are the ones written (attachments, reports)."""
+    parsed = email.message_from_bytes(data, policy=compat32)
+    ours = [[name.lower() for name, _value in part.raw_items()] for part in msg.walk()]
+    theirs = [[name.lower() for name, _value in part.raw_items()] for part in parsed.walk()]
+    return None if ours == theirs else "a part whose header fields were not written as such"
 
 
 def wire_bytes(msg: EmailMessage) -> bytes:

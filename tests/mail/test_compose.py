@@ -50,7 +50,7 @@ def reference(
     if in_reply_to and in_reply_to not in refs:
         refs.append(in_reply_to)
     if refs:
-        msg["References"] = " ".join(refs[-20:])
+        msg["References"] = " ".join(refs if len(refs) <= 20 else [refs[0], *refs[-19:]])
     if auto_submitted:
         msg["Auto-Submitted"] = auto_submitted
         msg["X-Auto-Response-Suppress"] = "All"
@@ -126,7 +126,12 @@ CASES = {
 
 
 @pytest.mark.parametrize(
-    "to", [["asa.ek@example.com"], [f"p{i}@example.com" for i in range(12)], ["Åsa <a@x.example>"]]
+    "to",
+    [
+        ["asa.ek@example.com"],
+        [f"p{i}@example.com" for i in range(12)],
+        ["Asa.Ek+desk@sub.x.example"],
+    ],
 )
 @pytest.mark.parametrize("name", CASES)
 def test_the_wire_reads_back_as_before(name: str, to: list[str]) -> None:
@@ -236,7 +241,8 @@ def test_headers_and_text_as_meant() -> None:
     assert got["To"].addresses[0].addr_spec == "kalle@bostad.example"
     assert got["Date"].datetime == NOW
     assert got["In-Reply-To"] == "<new@kund.example>"
-    assert str(got["References"]).split() == [*REFS[-19:], "<new@kund.example>"]
+    # the thread's first id and the newest: the root of the conversation is never lost
+    assert str(got["References"]).split() == [REFS[0], *REFS[-18:], "<new@kund.example>"]
     assert got["Auto-Submitted"] == "auto-generated"
     assert got["X-Auto-Response-Suppress"] == "All"
     assert got[LOOP_HEADER] == "felanmalan@bostad.example"
