@@ -421,18 +421,21 @@ def thread_of(
 ) -> tuple[str | None, list[str]]:
     """In-Reply-To and References of a mail to `to` about `case`.
 
-    References: the customer's first mail, then the mail being answered with its own
-    References, or else the newest mails of `to`'s conversation on the case (so notices to
-    one owner follow each other). In-Reply-To: the newest of them. Ids that are not valid
-    msg-ids are left out (see `msgid.clean_id`).
+    In-Reply-To: the mail being answered, or else the newest mail between us and `to` on
+    the case (so notices to one owner follow each other), or else the customer's first
+    mail. References: the customer's first mail, then the answered mail's References, or
+    the newest mails of `to`'s conversation; compose puts In-Reply-To last. Ids that are
+    not valid msg-ids are left out (see `msgid.clean_id`).
     """
     root = prepared.first(session, _ROOT_ID, case=case.number) if case is not None else None
+    chain: list[str] = []
+    parent = root
     if answering is not None:
-        chain = [*answering.references, answering.message_id]
+        chain, parent = list(answering.references), answering.message_id
     elif case is not None:
         newest = prepared.rows(session, _CONVERSATION_IDS, case=case.number, person=to.lower())
         chain = [row[0] for row in reversed(newest)]
-    else:
-        chain = []
-    references = msgid.references([root, *chain])
-    return (references[-1] if references else None), references
+        parent = chain[-1] if chain else root
+    references = msgid.references([root, *chain, parent])
+    in_reply_to = msgid.clean_id(parent) or (references[-1] if references else None)
+    return in_reply_to, references

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email
+import email.policy
 import functools
 import logging
 import re
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, Policy, compat32
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
@@ -164,11 +166,6 @@ def _wire_ready(value: str) -> bool:
     return value.isascii() and value.isprintable() and "=?" not in value
 
 
-def _encodable(value: str) -> bool:
-    """Text that Header can encode as-is (no control characters, no look-alike encoded words)."""
-    return value.isprintable() and "=?" not in value
-
-
 def _put(msg: EmailMessage, name: str, value: str, *, fold: bool = False) -> None:
     """Store `name: value` ready for the wire; whatever is unusual goes through the policy."""
     if _wire_ready(value):
@@ -223,6 +220,48 @@ def _encoded_words(text: str, name: str) -> str:
     )
 
 
+def _put_from(msg: EmailMessage, identity: Identity) -> None:
+    """From: the function address with the office's name, encoded as the policy does."""
+    name = " ".join(_printable(identity.name).split())
+    if _wire_ready(identity.address):
+        msg.set_raw("From", _from_field(name, identity.address))
+    else:
+        msg["From"] = formataddr((name, identity.address))  # the policy's way, as before
+
+
+@functools.lru_cache(maxsize=64)
+def _from_field(name: str, address: str) -> str:
+    """`name <address>` as wire text, folded: what policy.SMTP writes for an Address.
+
+    An ASCII name is quoted if it must be; any other goes in encoded words, runs of
+    non-ASCII words in one (formataddr would encode the whole name as one word of any
+    length, and a refold of that by the policy leaves its quotes bare). Where the policy
+    leaves a special character bare among encoded words (a `;` say), so that the field
+    reads as another address, or folds it too long (to be refolded, and broken, when the
+    mail is written), the whole name goes as encoded words. One per identity.
+    """
+    msg = EmailMessage()
+    msg["From"] = Address(display_name=name, addr_spec=address)
+    head = msg.as_string(policy=SMTP.clone(linesep="\n"))
+    folded = head.partition(":")[2].strip(" \n")
+    fits = all(len(line) <= _FOLD_AT for line in f"From: {folded}".split("\n"))
+    if fits and _reads_as(folded, name, address):
+        return folded
+    return f"{_encoded_words(name, 'From')}\n <{address}>"
+
+
+def _reads_as(value: str, name: str, address: str) -> bool:
+    """Does From `value` read as `name <address>` (spaces aside: readers differ on those
+    between adjacent encoded words)?"""
+    try:
+        found = _parsed_header(email.policy.default, "From", value).addresses
+    except (ValueError, IndexError, TypeError, AttributeError):
+        return False
+    if len(found) != 1 or found[0].addr_spec != address:
+        return False
+    return "".join(found[0].display_name.split()) == "".join(name.split())
+
+
 def compose(
     identity: Identity,
     *,
@@ -248,12 +287,7 @@ def compose(
     if not recipients:
         raise MailRefused("a mail without a recipient")
     msg = Composed()
-    name = _printable(identity.name)
-    if _wire_ready(identity.address) and _encodable(name):
-        # formataddr quotes an ASCII name if it must and RFC 2047-encodes any other
-        msg.set_raw("From", formataddr((name, identity.address)))
-    else:
-        msg["From"] = formataddr((name, identity.address))
+    _put_from(msg, identity)
     _put(msg, "To", ", ".join(recipients))
     subject = _printable(rendered.subject)
     _put_text(msg, "Subject", subject)
@@ -265,7 +299,8 @@ def compose(
     parent = msgid.clean_id(in_reply_to)
     if parent:
         _put(msg, "In-Reply-To", parent)
-    refs = msgid.references([*(references or ()), parent])
+    # RFC 5322 3.6.4: the parent's References, then the parent itself
+    refs = msgid.references([*(r for r in references or () if msgid.clean_id(r) != parent), parent])
     if refs:
         _put(msg, "References", " ".join(refs), fold=True)
     if auto_submitted:
@@ -371,13 +406,39 @@ def checked_wire(msg: EmailMessage) -> bytes:
     """`wire_bytes(msg)`, after checking that its header is the one written: every header
     line a field we set or the fold of one, no lone CR or LF, no line of blanks only (some
     readers end the header there), none too long; else MailRefused."""
-    data = wire_bytes(msg)
+    problem = next(filter(None, map(_field_problem, _fields(msg))), None)
+    if problem is not None:
+        raise MailRefused(problem)
+    try:
+        data = wire_bytes(msg)
+    except (UnicodeError, ValueError, TypeError) as exc:  # what the generator raises on it
+        raise MailRefused(f"cannot be written: {type(exc).__name__}: {exc}") from None
     problem = _header_problem(msg, data)
     if problem is None and msg.is_multipart():
         problem = _parts_problem(msg, data)
     if problem is not None:
         raise MailRefused(problem)
     return data
+
+
+def _fields(msg: EmailMessage) -> Iterator[str]:
+    """The wire text of every field of `msg` and its parts (header objects the policy
+    checks itself when they are set)."""
+    for part in msg.walk():
+        for _name, value in part.raw_items():
+            if type(value) is str:
+                yield value
+
+
+def _field_problem(value: str) -> str | None:
+    """A CR or LF in a field's text other than a fold (a line end, then a line that starts
+    with a space or tab and holds more than blanks)."""
+    lines = value.replace("\r\n", "\n").split("\n")
+    if any("\r" in line for line in lines):
+        return "a lone CR in a header field"
+    if any(line[:1] not in (" ", "\t") or not line.strip() for line in lines[1:]):
+        return "a line end in a header field"
+    return None
 
 
 def _header_problem(msg: EmailMessage, data: bytes) -> str | None:

@@ -174,7 +174,9 @@ def test_the_wire_reads_back_as_before(name: str, to: list[str]) -> None:
     read = compose.summarize(got)
     assert new.summary == replace(read, text=read.text.replace("\r\n", "\n"))
     for header in QUEUE_READS:
-        was = rendered.subject if header == "Subject" else str(old[header])
+        # as a reader of the old wire read it (Python reads adjacent encoded words in a
+        # long display name with a space between them; RFC 2047 readers without)
+        was = rendered.subject if header == "Subject" else str(expected[header]).strip()
         assert str(new[header]) == was, header
     assert compose._plain_text(new) == compose._plain_text(old)
 
