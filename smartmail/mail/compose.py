@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email
 import email.policy
 import functools
 import logging
@@ -19,7 +18,7 @@ from datetime import datetime
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP, Policy, compat32
+from email.policy import SMTP, Policy
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from sqlmodel import Session
 
 from smartmail.desk import cases
 from smartmail.errors import MailRefused
-from smartmail.mail import msgid
+from smartmail.mail import headercheck, msgid
 from smartmail.mail.addr import recipient
 from smartmail.mail.guard import LOOP_HEADER
 from smartmail.store.db import insert_row
@@ -42,9 +41,6 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # smartmail/
 # Installed wheels carry the templates inside the package; a checkout has them at the top.
 TEMPLATE_DIRS = [p for p in (_PACKAGE / "templates", _PACKAGE.parent / "templates") if p.is_dir()]
 FALLBACK_LANGUAGE = "en"
-# RFC 5322 2.1.1: no line of a mail longer than this, its CR LF not counted.
-_MAX_LINE = 998
-
 log = logging.getLogger(__name__)
 
 
@@ -406,68 +402,17 @@ def checked_wire(msg: EmailMessage) -> bytes:
     """`wire_bytes(msg)`, after checking that its header is the one written: every header
     line a field we set or the fold of one, no lone CR or LF, no line of blanks only (some
     readers end the header there), none too long; else MailRefused."""
-    problem = next(filter(None, map(_field_problem, _fields(msg))), None)
+    problem = headercheck.field_problem(msg)
     if problem is not None:
         raise MailRefused(problem)
     try:
         data = wire_bytes(msg)
     except (UnicodeError, ValueError, TypeError) as exc:  # what the generator raises on it
         raise MailRefused(f"cannot be written: {type(exc).__name__}: {exc}") from None
-    problem = _header_problem(msg, data)
-    if problem is None and msg.is_multipart():
-        problem = _parts_problem(msg, data)
+    problem = headercheck.wire_problem(msg, data)
     if problem is not None:
         raise MailRefused(problem)
     return data
-
-
-def _fields(msg: EmailMessage) -> Iterator[str]:
-    """The wire text of every field of `msg` and its parts (header objects the policy
-    checks itself when they are set)."""
-    for part in msg.walk():
-        for _name, value in part.raw_items():
-            if type(value) is str:
-                yield value
-
-
-def _field_problem(value: str) -> str | None:
-    """A CR or LF in a field's text other than a fold (a line end, then a line that starts
-    with a space or tab and holds more than blanks)."""
-    lines = value.replace("\r\n", "\n").split("\n")
-    if any("\r" in line for line in lines):
-        return "a lone CR in a header field"
-    if any(line[:1] not in (" ", "\t") or not line.strip() for line in lines[1:]):
-        return "a line end in a header field"
-    return None
-
-
-def _header_problem(msg: EmailMessage, data: bytes) -> str | None:
-    head, blank, _body = data.partition(b"\r\n\r\n")
-    if not blank:
-        return "the header has no end"
-    names: list[bytes] = []
-    for line in head.split(b"\r\n"):
-        if b"\r" in line or b"\n" in line:
-            return "a lone CR or LF in the header"
-        if len(line) > _MAX_LINE:
-            return "a header line too long"
-        if line[:1] in (b" ", b"\t"):
-            if not line.strip():
-                return "a header line of blanks only"
-            continue
-        names.append(line.partition(b":")[0].lower())
-    written = [name.lower().encode("utf-8", "replace") for name, _value in msg.raw_items()]
-    if names != written:
-        return "header fields that were not written as such"
-    return None
-
-
-def _parts_problem(msg: EmailMessage, data: bytes) -> str | None:
-    """The fields of each part, read back, are the ones written (attachments, reports)."""
-    parsed = email.message_from_bytes(data, policy=compat32)
-    ours = [[name.lower() for name, _value in part.raw_items()] for part in msg.walk()]
-    theirs = [[name.lower() for name, _value in part.raw_items()] for part in parsed.walk()]
-    return None if ours == theirs else "a part whose header fields were not written as such"
 
 
 def wire_bytes(msg: EmailMessage) -> bytes:
