@@ -5,7 +5,9 @@
     ├── RulesError           rules.yaml is wrong; carries every problem with file, line and key
     ├── TemporaryFailure     try again later: database away, relay refused (SMTP 451, exit 75)
     │   └── RelayTrouble     the outgoing relay cannot be used now (connection, TLS, login)
-    └── PermanentFailure     this mail will never be accepted (SMTP 550/554, exit 65)
+    ├── PermanentFailure     this mail will never be accepted (SMTP 550/554, exit 65)
+    └── MailRefused          a mail of ours would carry a sender's text as a header or a
+                             recipient: not sent, recorded on its case (desk/notify.py)
 
 Each is caught once, at the edge that turns it into a reply, an exit code or a log line.
 Anything else raised while processing a mail is a bug: the pipeline quarantines that mail.
@@ -56,3 +58,8 @@ class RelayTrouble(TemporaryFailure):
 
 class PermanentFailure(SmartmailError):
     """The input will never be accepted."""
+
+
+class MailRefused(SmartmailError):
+    """A mail we were about to send is unsafe (a recipient that is not one valid address,
+    a header that would break into lines of its own): it is not sent."""

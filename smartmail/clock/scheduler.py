@@ -246,7 +246,7 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
                     templates=app.pipeline.templates,
                     language=manager.language or rules.language,
                     timezone=rules.calendar.timezone,
-                    identity=Identity(app.pipeline.address()),
+                    identity=Identity(app.pipeline.address(), rules.name),
                     to=[manager.email],
                     now=now,
                 )

@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from babel.dates import format_timedelta
-from sqlalchemy import bindparam
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import Session, col, select
 
 from smartmail.desk.commands import help_lines
 from smartmail.desk.report import Report
-from smartmail.mail import compose
+from smartmail.mail import compose, msgid
 from smartmail.mail.compose import Identity, Templates
 from smartmail.mail.parse import ParsedAttachment, ParsedMail
 from smartmail.mail.tokens import reply_address, tokenized_subject
@@ -34,6 +34,11 @@ class Context:
     templates: Templates
     address: str
     secret: bytes
+
+    @property
+    def identity(self) -> Identity:
+        """Our From: the function address with the office's name (`name` in the rules)."""
+        return Identity(self.address, self.rules.name)
 
     def language_for(self, email: str) -> str:
         person = self.rules.person(email)
@@ -62,27 +67,30 @@ def _send(
         **context,
     )
     rendered = compose.Rendered(
-        tokenized_subject(rendered.subject, case.number, ctx.secret), rendered.body
+        msgid.one_prefix(tokenized_subject(rendered.subject, case.number, ctx.secret)),
+        rendered.body,
     )
-    msg = compose.compose(
-        Identity(ctx.address),
-        to=[to],
-        rendered=rendered,
-        now=now,
-        in_reply_to=answering.message_id if answering else None,
-        references=list(answering.references) if answering else None,
-        reply_to=reply_address(ctx.address, case.number, to, ctx.secret),
-        auto_submitted=auto_submitted,
-    )
-    for part in attachments:
-        maintype, _, subtype = part.content_type.partition("/")
-        msg.add_attachment(
-            part.payload,
-            maintype=maintype,
-            subtype=subtype or "octet-stream",
-            filename=part.filename,
+    in_reply_to, references = thread_of(session, case, to, answering)
+    with compose.refusing(session, case, to=to, template=template, now=now):
+        msg = compose.compose(
+            ctx.identity,
+            to=[to],
+            rendered=rendered,
+            now=now,
+            in_reply_to=in_reply_to,
+            references=references,
+            reply_to=reply_address(ctx.address, case.number, to, ctx.secret),
+            auto_submitted=auto_submitted,
         )
-    compose.queue(session, msg, case=case, now=now, template=template)
+        for part in attachments:
+            maintype, _, subtype = part.content_type.partition("/")
+            msg.add_attachment(
+                part.payload,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=part.filename,
+            )
+        compose.queue(session, msg, case=case, now=now, template=template)
 
 
 def acknowledge(
@@ -136,8 +144,10 @@ def rules_problem(ctx: Context, session: Session, problem: str, source: str, now
             problem=problem,
             manager_name=manager.name,
         )
-        msg = compose.compose(Identity(ctx.address), to=[manager.email], rendered=rendered, now=now)
-        compose.queue(session, msg, case=None, now=now, template="rules_problem")
+        to = manager.email
+        with compose.refusing(session, None, to=to, template="rules_problem", now=now):
+            msg = compose.compose(ctx.identity, to=[to], rendered=rendered, now=now)
+            compose.queue(session, msg, case=None, now=now, template="rules_problem")
 
 
 def _customer(session: Session, case: Case) -> Party | None:
@@ -312,21 +322,23 @@ def _reply(
     template: str,
 ) -> None:
     number = case.number if case is not None else 0
+    subject = rendered.subject
     if case is not None:
-        rendered = compose.Rendered(
-            tokenized_subject(rendered.subject, number, ctx.secret), rendered.body
+        subject = tokenized_subject(subject, number, ctx.secret)
+    rendered = compose.Rendered(msgid.one_prefix(subject), rendered.body)
+    in_reply_to, references = thread_of(session, case, to, answering)
+    with compose.refusing(session, case, to=to, template=template, now=now):
+        msg = compose.compose(
+            ctx.identity,
+            to=[to],
+            rendered=rendered,
+            now=now,
+            in_reply_to=in_reply_to,
+            references=references,
+            reply_to=reply_address(ctx.address, number, to, ctx.secret),
+            auto_submitted="auto-replied",
         )
-    msg = compose.compose(
-        Identity(ctx.address),
-        to=[to],
-        rendered=rendered,
-        now=now,
-        in_reply_to=answering.message_id,
-        references=list(answering.references),
-        reply_to=reply_address(ctx.address, number, to, ctx.secret),
-        auto_submitted="auto-replied",
-    )
-    compose.queue(session, msg, case=case, now=now, template=template)
+        compose.queue(session, msg, case=case, now=now, template=template)
 
 
 def deadline_notice(
@@ -369,14 +381,64 @@ def digest(
         lines=lines,
         person_name=person.name if person else "",
     )
-    msg = compose.compose(
-        Identity(ctx.address),
-        to=[to],
-        rendered=rendered,
-        now=now,
-        reply_to=reply_address(ctx.address, 0, to, ctx.secret),
+    with compose.refusing(session, None, to=to, template=template, now=now):
+        msg = compose.compose(
+            ctx.identity,
+            to=[to],
+            rendered=rendered,
+            now=now,
+            reply_to=reply_address(ctx.address, 0, to, ctx.secret),
+        )
+        compose.queue(session, msg, case=None, now=now, template=template)
+
+
+# --------------------------------------------------------------------------- threads
+
+# The case's thread starts with the customer's first mail ...
+_ROOT_ID = (
+    select(Message.message_id)
+    .where(Message.case_id == bindparam("case"), Message.direction == "in")
+    .order_by(col(Message.id))
+    .limit(1)
+)
+# ... and goes on with the newest mails between us and one person (on the case's index).
+_CONVERSATION_IDS = (
+    select(Message.message_id)
+    .where(
+        Message.case_id == bindparam("case"),
+        or_(
+            and_(col(Message.direction) == "in", col(Message.from_addr) == bindparam("person")),
+            and_(col(Message.direction) == "out", col(Message.to_addrs) == bindparam("person")),
+        ),
     )
-    compose.queue(session, msg, case=None, now=now, template=template)
+    .order_by(col(Message.id).desc())
+    .limit(msgid.MAX_REFERENCES)
+)
+
+
+def thread_of(
+    session: Session, case: Case | None, to: str, answering: ParsedMail | None
+) -> tuple[str | None, list[str]]:
+    """In-Reply-To and References of a mail to `to` about `case`.
+
+    In-Reply-To: the mail being answered, or else the newest mail between us and `to` on
+    the case (so notices to one owner follow each other), or else the customer's first
+    mail. References: the customer's first mail, then the answered mail's References, or
+    the newest mails of `to`'s conversation; compose puts In-Reply-To last. Ids that are
+    not valid msg-ids are left out (see `msgid.clean_id`).
+    """
+    root = prepared.first(session, _ROOT_ID, case=case.number) if case is not None else None
+    chain: list[str] = []
+    parent = root
+    if answering is not None:
+        chain, parent = list(answering.references), answering.message_id
+    elif case is not None:
+        newest = prepared.rows(session, _CONVERSATION_IDS, case=case.number, person=to.lower())
+        chain = [row[0] for row in reversed(newest)]
+        parent = chain[-1] if chain else root
+    references = msgid.references([root, *chain, parent])
+    in_reply_to = msgid.clean_id(parent) or (references[-1] if references else None)
+    return in_reply_to, references
 
 
 def delivery_failed(

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.policy
 import functools
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8, Policy
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
@@ -25,6 +30,9 @@ from babel.dates import format_datetime as babel_datetime
 from sqlmodel import Session
 
 from smartmail.desk import cases
+from smartmail.errors import MailRefused
+from smartmail.mail import headercheck, msgid
+from smartmail.mail.addr import recipient
 from smartmail.mail.guard import LOOP_HEADER
 from smartmail.store.db import insert_row
 from smartmail.store.models import Case, Message, Outbox
@@ -33,6 +41,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # smartmail/
 # Installed wheels carry the templates inside the package; a checkout has them at the top.
 TEMPLATE_DIRS = [p for p in (_PACKAGE / "templates", _PACKAGE.parent / "templates") if p.is_dir()]
 FALLBACK_LANGUAGE = "en"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -207,17 +216,46 @@ def _encoded_words(text: str, name: str) -> str:
     )
 
 
-def _mailbox(header: str, name: str, address: str) -> str:
-    """`name <address>` as wire text: formataddr quotes an ASCII name if it must; any other
-    name (or one a reader would take for an encoded word) goes as UTF-8 encoded words folded
-    here, for the policy's refolding of a long one drops the quotes a comma in it needs and
-    splits a character in two."""
-    if _wire_ready(name):
-        return formataddr((name, address))
-    words = _encoded_words(name, header)
-    used = len(words.rpartition("\n")[2]) + (0 if "\n" in words else len(header) + 2)
-    separator = " " if used + len(address) + 3 <= _FOLD_AT else "\n "
-    return f"{words}{separator}<{address}>"
+def _put_from(msg: EmailMessage, identity: Identity) -> None:
+    """From: the function address with the office's name, encoded as the policy does."""
+    name = " ".join(_printable(identity.name).split())
+    if _wire_ready(identity.address):
+        msg.set_raw("From", _from_field(name, identity.address))
+    else:
+        msg["From"] = formataddr((name, identity.address))  # the policy's way, as before
+
+
+@functools.lru_cache(maxsize=64)
+def _from_field(name: str, address: str) -> str:
+    """`name <address>` as wire text, folded: what policy.SMTP writes for an Address.
+
+    An ASCII name is quoted if it must be; any other goes in encoded words, runs of
+    non-ASCII words in one (formataddr would encode the whole name as one word of any
+    length, and a refold of that by the policy leaves its quotes bare). Where the policy
+    leaves a special character bare among encoded words (a `;` say), so that the field
+    reads as another address, or folds it too long (to be refolded, and broken, when the
+    mail is written), the whole name goes as encoded words. One per identity.
+    """
+    msg = EmailMessage()
+    msg["From"] = Address(display_name=name, addr_spec=address)
+    head = msg.as_string(policy=SMTP.clone(linesep="\n"))
+    folded = head.partition(":")[2].strip(" \n")
+    fits = all(len(line) <= _FOLD_AT for line in f"From: {folded}".split("\n"))
+    if fits and _reads_as(folded, name, address):
+        return folded
+    return f"{_encoded_words(name, 'From')}\n <{address}>"
+
+
+def _reads_as(value: str, name: str, address: str) -> bool:
+    """Does From `value` read as `name <address>` (spaces aside: readers differ on those
+    between adjacent encoded words)?"""
+    try:
+        found = _parsed_header(email.policy.default, "From", value).addresses
+    except (ValueError, IndexError, TypeError, AttributeError):
+        return False
+    if len(found) != 1 or found[0].addr_spec != address:
+        return False
+    return "".join(found[0].display_name.split()) == "".join(name.split())
 
 
 def compose(
@@ -236,13 +274,17 @@ def compose(
     Headers are written as wire text with the email package's encoders (formataddr,
     Header, binascii's quoted-printable) instead of being parsed into header objects
     and refolded: that costs a fraction of the time, and the receiver decodes the same.
+
+    Each of `to` must be one valid address (see `addr.recipient`), else MailRefused; the
+    ids in `in_reply_to` and `references` are re-written as valid msg-ids or left out
+    (see `msgid`), References capped to the thread's first id and the newest ones.
     """
+    recipients = [recipient(address) for address in to]
+    if not recipients:
+        raise MailRefused("a mail without a recipient")
     msg = Composed()
-    if _wire_ready(identity.address) and identity.name.isprintable():
-        msg.set_raw("From", _mailbox("From", identity.name, identity.address))
-    else:
-        msg["From"] = formataddr((identity.name, identity.address))
-    _put(msg, "To", ", ".join(to))
+    _put_from(msg, identity)
+    _put(msg, "To", ", ".join(recipients))
     subject = _printable(rendered.subject)
     _put_text(msg, "Subject", subject)
     _put(msg, "Date", format_datetime(now))
@@ -250,14 +292,13 @@ def compose(
     _put(msg, "Message-ID", message_id)
     if reply_to:
         _put(msg, "Reply-To", reply_to)
-    if in_reply_to:
-        _put(msg, "In-Reply-To", in_reply_to)
-    refs = list(references or [])
-    if in_reply_to and in_reply_to not in refs:
-        refs.append(in_reply_to)
+    parent = msgid.clean_id(in_reply_to)
+    if parent:
+        _put(msg, "In-Reply-To", parent)
+    # RFC 5322 3.6.4: the parent's References, then the parent itself
+    refs = msgid.references([*(r for r in references or () if msgid.clean_id(r) != parent), parent])
     if refs:
-        # the newest; long chains break some servers
-        _put(msg, "References", " ".join(refs[-20:]), fold=True)
+        _put(msg, "References", " ".join(refs), fold=True)
     if auto_submitted:
         _put(msg, "Auto-Submitted", auto_submitted)
         # Exchange and friends: no out-of-office answers to machine mail
@@ -274,7 +315,7 @@ def compose(
     msg.summary = Summary(
         message_id=message_id,
         sender=identity.address.lower(),
-        recipients=tuple(addr.lower() for _name, addr in getaddresses(to) if addr),
+        recipients=tuple(address.lower() for address in recipients),
         subject=subject,
         automatic=auto_submitted is not None,
         text=data.decode("utf-8"),
@@ -292,8 +333,18 @@ def queue(
     channel: str = "system",
     template: str = "",
 ) -> None:
-    """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction."""
+    """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction.
+
+    Raises MailRefused, having stored nothing, when a recipient is not one valid address or
+    the mail as it goes on the wire has a header line that was not written as one (a CR or
+    LF that came in with a value): see `refusing`.
+    """
     summary = summarize(msg)
+    if not summary.recipients:
+        raise MailRefused("a mail without a recipient")
+    for address in summary.recipients:
+        recipient(address)
+    body = checked_wire(msg)
     recipients = ",".join(summary.recipients)
     message = {
         "message_id": summary.message_id,
@@ -316,11 +367,52 @@ def queue(
         "message_pk": message_pk,
         "mail_from": summary.sender,
         "rcpt_to": recipients,
-        "body": wire_bytes(msg),
+        "body": body,
         "created_at": now,
         "next_attempt_at": now,
     }
     insert_row(session, Outbox, row)
+
+
+@contextmanager
+def refusing(
+    session: Session, case: Case | None, *, to: str, template: str, now: datetime
+) -> Iterator[None]:
+    """Around composing and queueing one mail: a MailRefused is logged and, for a mail
+    about a case, recorded on it as a `mail_refused` event; nothing is sent."""
+    try:
+        yield
+    except MailRefused as refused:
+        log.warning("not sending %s to %r: %s", template or "a mail", to, refused)
+        if case is not None:
+            reason = str(refused)
+            cases.record_event(
+                session,
+                case,
+                "mail_refused",
+                cases.SYSTEM,
+                now,
+                to=to,
+                template=template,
+                reason=reason,
+            )
+
+
+def checked_wire(msg: EmailMessage) -> bytes:
+    """`wire_bytes(msg)`, after checking that its header is the one written: every header
+    line a field we set or the fold of one, no lone CR or LF, no line of blanks only (some
+    readers end the header there), none too long; else MailRefused."""
+    problem = headercheck.field_problem(msg)
+    if problem is not None:
+        raise MailRefused(problem)
+    try:
+        data = wire_bytes(msg)
+    except (UnicodeError, ValueError, TypeError) as exc:  # what the generator raises on it
+        raise MailRefused(f"cannot be written: {type(exc).__name__}: {exc}") from None
+    problem = headercheck.wire_problem(msg, data)
+    if problem is not None:
+        raise MailRefused(problem)
+    return data
 
 
 def wire_bytes(msg: EmailMessage) -> bytes:

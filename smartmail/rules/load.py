@@ -27,6 +27,7 @@ __all__ = ["load_rules", "rules_from_text"]
 _TOP_REQUIRED = ("address", "priorities", "categories")
 _TOP_OPTIONAL = (
     "addresses",
+    "name",
     "language",
     "calendar",
     "people",
@@ -41,6 +42,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     top = check.mapping(data, "", _TOP_REQUIRED, _TOP_OPTIONAL) or {}
     address = check.address(top.get("address"), "address") if "address" in top else None
     extra = check.addresses(top.get("addresses"), "addresses")
+    name = _office_name(check, top["name"]) if "name" in top else ""
     language = check.text(top.get("language", "sv"), "language") or "sv"
     calendar = CalendarReader(check).read(top.get("calendar"))
     directory = Directory(check)
@@ -70,7 +72,23 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         auto_close_after=auto_close or timedelta(days=7),
         answers_per_hour=10 if answers is None else answers,
         trusted_authserv_id=trusted,
+        name=name,
     )
+
+
+# Long enough for any office's name; a From header stays readable.
+_MAX_NAME = 100
+
+
+def _office_name(check: Checker, value: Any) -> str:
+    """`name`: one line of printable text, the display name of our From."""
+    text = check.text(value, "name")
+    if text is None:
+        return ""
+    if not text.isprintable() or len(text) > _MAX_NAME:
+        check.error("name", f"should be one line of printable text, at most {_MAX_NAME} long")
+        return ""
+    return text
 
 
 def load_rules(path: str | Path) -> Rules:

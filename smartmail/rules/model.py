@@ -188,6 +188,8 @@ class Rules:
     # authserv-id of the MTA whose Authentication-Results header we trust; when set, a
     # command also needs DKIM or SPF to pass there for the sender's domain
     trusted_authserv_id: str | None = None
+    # the office's name: the display name of the function address on every mail we send
+    name: str = ""
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 
