@@ -3,6 +3,7 @@ from datetime import date, time, timedelta
 import pytest
 
 from smartmail.desk.commands import (
+    BY_NAME,
     SPECS,
     Amount,
     Due,
@@ -78,7 +79,7 @@ def test_each_command_and_alias(line: str, name: str, value: object) -> None:
 def test_malformed_commands_say_what_is_wrong(line: str, says: str) -> None:
     tagged = split_commands(line)
     assert tagged.commands == ()
-    assert says in tagged.problems[0].message
+    assert says in tagged.problems[0].message.render("en")
 
 
 @pytest.mark.parametrize(
@@ -107,5 +108,89 @@ def test_help_lists_what_the_role_may_use() -> None:
     staff = "\n".join(help_lines("staff", "en"))
     customer = "\n".join(help_lines("customer", "sv"))
     assert all(spec.usage in staff for spec in SPECS if "staff" in spec.roles)
-    assert "#close" in customer
-    assert "#assign" not in customer
+    assert "#stäng" in customer  # each language writes the commands its own way
+    assert "#close" not in customer
+    assert "#tilldela" not in customer
+
+
+def test_swedish_help_names_commands_that_are_read() -> None:
+    for line in help_lines("staff", "sv"):
+        command = line.split()[0]
+        assert command.removeprefix("#").casefold() in BY_NAME
+
+
+# What phones and input methods put in front of or into a "#note": it is still a note.
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\ufeff", "\u2060", "\u00ad", "\u200e", "\u200f",
+             "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+             "\u2069", "\u061c"]  # fmt: skip
+
+
+@pytest.mark.parametrize("mark", INVISIBLE)
+def test_invisible_characters_do_not_hide_a_note(mark: str) -> None:
+    for line in (f"{mark}#note", f"#{mark}note", f"#no{mark}te", f"{mark}{mark}#intern{mark}"):
+        tagged = split_commands(f"{line}\nKunden verkar jobbig.")
+        assert tagged.is_note, repr(line)
+        assert tagged.body == "Kunden verkar jobbig."
+        assert tagged.problems == ()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "\uff03note",  # full-width number sign
+        "\ufe5fnote",  # small number sign
+        "\u266fnote",  # music sharp
+        "\uff03\uff4e\uff4f\uff54\uff45",  # all full width
+        "\u3000\uff03note",  # ideographic space before it
+        "\u00a0#note\u00a0",  # no-break spaces
+        "\ufeff\uff03 note:",
+        "#NOTE",
+        "# note",
+    ],
+)
+def test_a_note_however_it_was_typed(line: str) -> None:
+    assert split_commands(f"{line}\nHemligt.").is_note
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["#nto", "\uff03 notera", "# Felanmälan lgh 1203", "#", "#!!", "\u200b#\u200b", "##note",
+     "#note" + "\u0301", "#" + "x" * 5000],
+)  # fmt: skip
+def test_what_only_looks_like_a_command_is_a_problem_not_text(line: str) -> None:
+    tagged = split_commands(f"{line}\nHej Eva, vi kommer i morgon.")
+    assert tagged.commands == ()
+    assert len(tagged.problems) == 1
+    assert tagged.body == "Hej Eva, vi kommer i morgon."
+    assert tagged.text.endswith("Hej Eva, vi kommer i morgon.")  # what #send would send
+    assert tagged.problems[0].message.render("sv") != tagged.problems[0].message.render("en")
+
+
+def test_a_mail_that_is_only_invisible_characters_has_no_commands() -> None:
+    tagged = split_commands("\u200b\n\ufeff\n\u2060")
+    assert (tagged.commands, tagged.problems, tagged.body) == ((), (), "")
+
+
+def test_text_after_the_commands_keeps_its_own_characters() -> None:
+    body = "Hej\u200b Eva \uff03 1203"
+    assert split_commands(f"#note\n{body}").body == body
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["#status " + "\u202e" + "dlos", "#assign {number}", "#assign {0.__class__}", "#time 1h {x}"],
+)
+def test_braces_and_bidi_in_values_never_break_a_phrase(line: str) -> None:
+    tagged = split_commands(line)
+    for problem in tagged.problems:
+        for language in ("sv", "en"):
+            assert problem.message.render(language)
+    for command in tagged.commands:
+        assert command.line
+
+
+def test_refusals_are_said_in_the_readers_language() -> None:
+    why = refusal(parse_line("#assign me"), Standing("customer"))
+    assert why is not None
+    assert why.render("en") == "#assign is not for customers"
+    assert why.render("sv") == "#assign är inget kommando för kunder"
