@@ -106,12 +106,17 @@ def _mail_line(message: Message) -> Phrase:
 
 
 def _event_line(event: Event, tz: ZoneInfo) -> Phrase:
+    """`kalle@...: status assigned → feedback`: the kind in words, then what changed."""
     detail = json.loads(event.detail) if event.detail else {}
-    values = [_detail_value(key, value, tz) for key, value in detail.items() if value]
+    values: list[str | Phrase] = []
+    if detail.get("old") and detail.get("new"):
+        old, new = (_detail_value(key, detail.pop(key), tz) for key in ("old", "new"))
+        values.append(join((old, new), " → "))
+    values += [_detail_value(key, value, tz) for key, value in detail.items() if value]
     return phrase(
         "    {actor}: {kind} {detail}",
         actor=event.actor,
-        kind=word("event", event.kind),
+        kind=word("event", event.kind.replace("_", " ")),
         detail=join(values),
     )
 

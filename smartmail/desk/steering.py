@@ -122,18 +122,20 @@ class Steering:
             self.report.help_for = self.role
         elif command.name == "mine":
             lines = queries.mine(self.session, self.actor, self.role, self.now, tz)
-            self.report.answers.append(Block("#mine", list(lines), phrase(N_("no open cases"))))
+            title = phrase(N_("#mine"))
+            self.report.answers.append(Block(title, list(lines), phrase(N_("no open cases"))))
         elif command.name == "new":
             lines = queries.new_cases(self.session, self.now, tz)
             empty = phrase(N_("no new cases without an owner"))
-            self.report.answers.append(Block("#new", list(lines), empty))
+            self.report.answers.append(Block(phrase(N_("#new")), list(lines), empty))
         elif command.name == "case":
             target = self.session.get(Case, command.value)
             if target is None:
                 self._problem(command, _no_case(command.value))
                 return
             lines = queries.timeline(self.session, target, self.now, tz)
-            self.report.answers.append(Block(f"#case {target.number}", list(lines)))
+            title = phrase(N_("#case {number}"), number=target.number)
+            self.report.answers.append(Block(title, list(lines)))
 
     # -- acting on a case ------------------------------------------------------------------
 

@@ -82,6 +82,8 @@ def render(item: str | int | float | Phrase, language: str) -> str:
     """`item` in `language`; text that is not a Phrase (a subject, an address) as it is."""
     if not isinstance(item, Phrase):
         return str(item)
+    if not item.text:  # gettext("") is the catalogue's header
+        return ""
     translations = catalogue(language)
     text = (
         translations.pgettext(item.context, item.text)
