@@ -155,7 +155,23 @@ def case_text(data: dict[str, Any], tz: ZoneInfo) -> str:
         lines.extend(f"    | {line}" for line in m["text"].splitlines()[:20])
     lines.append("")
     lines.extend(
-        f"{_when(e['at'], tz)} {e['actor']}: {e['kind']} {e['detail'] or ''}"
+        f"{_when(e['at'], tz)} {e['actor']}: {e['kind']} {_detail(e['detail'], tz)}".rstrip()
         for e in data["events"]
     )
     return "\n".join(lines)
+
+
+def _detail(detail: dict[str, Any], tz: ZoneInfo) -> str:
+    """An event's detail as `key=value`, times in them local like every other."""
+    return ", ".join(f"{key}={_local_value(value, tz)}" for key, value in detail.items())
+
+
+def _local_value(value: Any, tz: ZoneInfo) -> str:
+    if isinstance(value, str) and len(value) >= 16 and value[4:5] == value[7:8] == "-":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return local_time(moment, tz)
+    return str(value)

@@ -1,6 +1,8 @@
 from datetime import date, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smartmail.desk.commands import (
     BY_NAME,
@@ -8,6 +10,7 @@ from smartmail.desk.commands import (
     Amount,
     Due,
     Standing,
+    clean_line,
     help_lines,
     parse_line,
     refusal,
@@ -194,3 +197,36 @@ def test_refusals_are_said_in_the_readers_language() -> None:
     assert why is not None
     assert why.render("en") == "#assign is not for customers"
     assert why.render("sv") == "#assign är inget kommando för kunder"
+
+
+_FORMAT_CHARS = st.sampled_from([*INVISIBLE, "\u00a0", " ", "\t", "\u3000"])
+
+
+@given(st.text())
+def test_a_line_that_looks_like_a_command_is_never_silently_text(text: str) -> None:
+    """Whatever the text: when its first line reads as "#...", it is a command or a problem
+    (a staff mail with a problem is held back), never the start of a public answer."""
+    tagged = split_commands(text)
+    first = next((clean_line(line) for line in text.splitlines() if clean_line(line)), "")
+    if first.startswith("#"):
+        assert tagged.commands or tagged.problems
+    for problem in tagged.problems:
+        assert problem.message.render("sv")
+        assert problem.message.render("en")
+    assert tagged.body == tagged.body.strip()
+
+
+@given(st.lists(_FORMAT_CHARS, max_size=4), st.sampled_from(["#", "\uff03", "\ufe5f"]), st.text())
+def test_a_note_behind_any_invisible_prefix_is_a_note(
+    prefix: list[str], hash_sign: str, body: str
+) -> None:
+    tagged = split_commands("".join(prefix) + hash_sign + "note\n" + body)
+    assert tagged.is_note
+
+
+@given(st.text(), st.text())
+def test_any_value_renders_as_itself_in_any_phrase(line: str, why: str) -> None:
+    from smartmail.mail.phrases import N_, phrase
+
+    rendered = phrase(N_("case {number}: {line}: {why}"), number=1, line=line, why=why).render("sv")
+    assert rendered == f"ärende 1: {line}: {why}"
