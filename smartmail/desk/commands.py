@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from smartmail.mail.phrases import N_, Phrase, phrase, render, word
+from smartmail.mail.phrases import N_, NC_, Phrase, phrase, render, word
 from smartmail.rules.model import parse_duration
 from smartmail.store.models import CLOSED_STATUSES, OPEN_STATUSES
 
@@ -28,7 +28,7 @@ Scope = Literal["case", "query", "mode"]  # acts on a case | answers a question 
 class Spec:
     name: str
     aliases: tuple[str, ...]
-    usage: str
+    usage: str  # English, marked for the catalogue: each language writes its own aliases
     help: str  # English, marked for the catalogue; the reader gets their language
     scope: Scope = "case"
     roles: frozenset[str] = frozenset({"staff", "manager"})
@@ -38,23 +38,41 @@ _STAFF = frozenset({"staff", "manager"})
 _ALL = frozenset({"staff", "manager", "contractor", "customer"})
 
 SPECS: tuple[Spec, ...] = (
-    Spec("assign", ("tilldela",), "#assign <person|team|me>", N_("give the case to someone")),
+    Spec(
+        "assign",
+        ("tilldela",),
+        NC_("usage", "#assign <person|team|me>"),
+        N_("give the case to someone"),
+    ),
     Spec(
         "status",
         (),
-        "#status <status>",
+        NC_("usage", NC_("usage", "#status <status>")),
         N_("set the status: new, feedback, approved, confirmed, assigned, resolved, closed"),
         roles=_STAFF | {"contractor"},
     ),
-    Spec("priority", ("prioritet", "prio"), "#priority <level>", N_("change the priority")),
-    Spec("category", ("kategori",), "#category <category[/group]>", N_("change the category")),
     Spec(
-        "due", ("klart", "deadline"), "#due <YYYY-MM-DD [HH:MM] | 3d | 4h>", N_("set the deadline")
+        "priority",
+        ("prioritet", "prio"),
+        NC_("usage", "#priority <level>"),
+        N_("change the priority"),
+    ),
+    Spec(
+        "category",
+        ("kategori",),
+        NC_("usage", "#category <category[/group]>"),
+        N_("change the category"),
+    ),
+    Spec(
+        "due",
+        ("klart", "deadline"),
+        NC_("usage", "#due <YYYY-MM-DD [HH:MM] | 3d | 4h>"),
+        N_("set the deadline"),
     ),
     Spec(
         "note",
         ("intern", "anteckning"),
-        "#note",
+        NC_("usage", NC_("usage", "#note")),
         N_("this mail is an internal note, never sent to the customer"),
         scope="mode",
         roles=_STAFF | {"contractor"},
@@ -62,48 +80,67 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "send",
         ("sänd", "svara"),
-        "#send",
+        NC_("usage", NC_("usage", "#send")),
         N_("send the text we held back from you on this case to the customer"),
     ),
     Spec(
         "forward",
         ("vidarebefordra", "skicka"),
-        "#forward <contractor>",
+        NC_("usage", NC_("usage", "#forward <contractor>")),
         N_("send the case to a contractor"),
     ),
     Spec(
         "time",
         ("tid",),
-        "#time <duration> [text]",
+        NC_("usage", NC_("usage", "#time <duration> [text]")),
         N_("log time worked, e.g. #time 1h30m replaced the trap"),
         roles=_STAFF | {"contractor"},
     ),
     Spec(
         "material",
         (),
-        "#material <text> <amount>",
+        NC_("usage", NC_("usage", "#material <text> <amount>")),
         N_("log material, e.g. #material trap 249"),
         roles=_STAFF | {"contractor"},
     ),
-    Spec("merge", ("sammanfoga",), "#merge <case>", N_("merge this case into another")),
-    Spec("link", ("länka",), "#link <case>", N_("link this case to another")),
-    Spec("close", ("stäng",), "#close", N_("close the case"), roles=_STAFF | {"customer"}),
-    Spec("reopen", ("återöppna",), "#reopen", N_("open a resolved or closed case again")),
-    Spec("help", ("hjälp",), "#help", N_("this list"), scope="query", roles=_ALL),
+    Spec(
+        "merge", ("sammanfoga",), NC_("usage", "#merge <case>"), N_("merge this case into another")
+    ),
+    Spec("link", ("länka",), NC_("usage", "#link <case>"), N_("link this case to another")),
+    Spec(
+        "close",
+        ("stäng",),
+        NC_("usage", "#close"),
+        N_("close the case"),
+        roles=_STAFF | {"customer"},
+    ),
+    Spec(
+        "reopen",
+        ("återöppna",),
+        NC_("usage", "#reopen"),
+        N_("open a resolved or closed case again"),
+    ),
+    Spec("help", ("hjälp",), NC_("usage", "#help"), N_("this list"), scope="query", roles=_ALL),
     Spec(
         "mine",
         ("mina",),
-        "#mine",
+        NC_("usage", NC_("usage", "#mine")),
         N_("your open cases, late first"),
         scope="query",
         roles=_STAFF | {"customer"},
     ),
-    Spec("new", ("nya",), "#new", N_("unassigned new cases"), scope="query"),
-    Spec("case", ("ärende",), "#case <number>", N_("one case's timeline"), scope="query"),
+    Spec("new", ("nya",), NC_("usage", "#new"), N_("unassigned new cases"), scope="query"),
+    Spec(
+        "case",
+        ("ärende",),
+        NC_("usage", "#case <number>"),
+        N_("one case's timeline"),
+        scope="query",
+    ),
     Spec(
         "cases",
         ("ärenden",),
-        "#cases <number> <number> ...",
+        NC_("usage", NC_("usage", "#cases <number> <number> ...")),
         N_("apply the commands that follow to each of these cases"),
         scope="mode",
     ),

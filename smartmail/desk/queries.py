@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from smartmail.mail.phrases import N_, Phrase, join, local_time, phrase, status, word
+from smartmail.mail.phrases import N_, NC_, Phrase, join, local_time, phrase, status, word
 from smartmail.store.models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -27,6 +27,20 @@ from smartmail.store.models import (
 _LINE = N_("#{number:<5} {status:<11} {priority:<7} due {due}  {subject}")
 _LATE_LINE = N_("#{number:<5} {status:<11} {priority:<7} due {due} LATE  {subject}")
 _STATUSES = frozenset((*OPEN_STATUSES, *CLOSED_STATUSES))
+# What each kind of event is called in a timeline (the kind with spaces for underscores).
+EVENT_WORDS = (
+    *(NC_("event", "created"), NC_("event", "mail in"), NC_("event", "mail out")),
+    *(NC_("event", "routed"), NC_("event", "assigned"), NC_("event", "status")),
+    *(NC_("event", "reopened"), NC_("event", "clock paused"), NC_("event", "clock resumed")),
+    *(NC_("event", "priority"), NC_("event", "category"), NC_("event", "due")),
+    *(NC_("event", "forwarded"), NC_("event", "time"), NC_("event", "material")),
+    *(NC_("event", "linked"), NC_("event", "merged into"), NC_("event", "merged from")),
+    *(NC_("event", "first response"), NC_("event", "follow up of")),
+    *(NC_("event", "followed up by"), NC_("event", "delivery failed")),
+    *(NC_("event", "unproven mail"), NC_("event", "reminder"), NC_("event", "escalation")),
+    *(NC_("event", "auto closed"), NC_("event", "answer held"), NC_("event", "answer released")),
+)
+VISIBILITY_WORDS = (NC_("visibility", "public"), NC_("visibility", "internal"))
 
 
 def case_line(case: Case, now: datetime, tz: ZoneInfo) -> Phrase:

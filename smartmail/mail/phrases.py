@@ -1,10 +1,11 @@
 """The words of our mail in the reader's language: gettext catalogues, read with babel.
 
-Code writes a phrase in English, marked with `N_` (so `pybabel extract -k N_` and the
-tests find it), and keeps it as a `Phrase`: that text and the values it names. The phrase
-is put into the recipient's language only when the mail is composed (`render`). English
-is the key and the fallback; the other languages' texts are in
-`smartmail/locale/<language>/LC_MESSAGES/smartmail.po`, one file per language.
+Code writes a phrase in English, marked with `N_` (a word of a kind with `NC_`, so
+`pybabel extract -k N_ -k NC_:1c,2` and the tests find them), and keeps it as a `Phrase`:
+that text and the values it names. The phrase is put into the recipient's language only
+when the mail is composed (`render`). English is the key and the fallback; the other
+languages' texts are in `smartmail/locale/<language>/LC_MESSAGES/smartmail.po`, one file
+per language.
 
 Values are rendered first (a value may itself be a Phrase, e.g. a status word) and then
 put into the translated text with `str.format_map`, so what a sender wrote stays a value
@@ -37,6 +38,11 @@ def N_(text: str) -> str:
     return text
 
 
+def NC_(context: str, text: str) -> str:
+    """Mark `text` as a word of a kind (`status`, `event`, `usage`, ...) for the catalogue."""
+    return text
+
+
 @dataclass(frozen=True)
 class Phrase:
     """English text with `{name}` fields, and the values for them."""
@@ -57,6 +63,14 @@ def phrase(text: str, /, **values: str | int | float | Phrase) -> Phrase:
 def word(context: str, text: str) -> Phrase:
     """A single word of a kind (`status`, `event`), translated in its context."""
     return Phrase(text, (), context)
+
+
+# The case statuses (store.models), marked here so the catalogue has a word for each.
+STATUSES = (
+    *(NC_("status", "new"), NC_("status", "feedback"), NC_("status", "approved")),
+    *(NC_("status", "confirmed"), NC_("status", "assigned"), NC_("status", "resolved")),
+    NC_("status", "closed"),
+)
 
 
 def status(name: str) -> Phrase:

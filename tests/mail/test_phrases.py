@@ -58,20 +58,27 @@ class Any_:  # a value for any {field:spec} of a phrase
         return "7"
 
 
+def marked() -> set[tuple[str, str]]:
+    """(context, text) of every phrase and word the code marks, as pybabel finds them."""
+    keywords = {"N_": None, "NC_": ((1, "c"), 2)}
+    found = extract_from_dir(str(PACKAGE), method_map=[("**.py", "python")], keywords=keywords)
+    return {(context or "", message) for _, _, message, _, context in found}
+
+
 def marked_phrases() -> set[str]:
-    found = extract_from_dir(str(PACKAGE), method_map=[("**.py", "python")], keywords={"N_": None})
-    return {message for _, _, message, _, _ in found}
+    return {text for context, text in marked() if not context}
 
 
 def context_words() -> list[tuple[str, str]]:
-    statuses = [("status", s) for s in (*OPEN_STATUSES, *CLOSED_STATUSES)]
-    return [
-        *statuses,
-        *(("event", kind.replace("_", " ")) for kind in EVENT_KINDS),
-        ("visibility", "public"),
-        ("visibility", "internal"),
-        *(("usage", spec.usage) for spec in SPECS),
-    ]
+    return sorted((context, text) for context, text in marked() if context)
+
+
+def test_every_status_event_and_command_has_a_marked_word() -> None:
+    words = set(context_words())
+    assert {("status", s) for s in (*OPEN_STATUSES, *CLOSED_STATUSES)} <= words
+    assert {("event", kind.replace("_", " ")) for kind in EVENT_KINDS} <= words
+    assert {("usage", spec.usage) for spec in SPECS} <= words
+    assert {("visibility", v) for v in ("public", "internal")} <= words
 
 
 def test_every_marked_phrase_and_word_has_its_swedish() -> None:
@@ -79,7 +86,11 @@ def test_every_marked_phrase_and_word_has_its_swedish() -> None:
     missing = [
         text for text in marked_phrases() if not (m := catalog.get(text)) or not m.string or m.fuzzy
     ]
-    missing += [f"{ctx}: {text}" for ctx, text in context_words() if not catalog.get(text, ctx)]
+    missing += [
+        f"{ctx}: {text}"
+        for ctx, text in context_words()
+        if not (m := catalog.get(text, ctx)) or not m.string or m.fuzzy
+    ]
     assert missing == []
 
 
