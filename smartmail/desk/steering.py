@@ -41,7 +41,7 @@ class Steering:
     answering: int | None = None  # the case this mail's answer goes to, if it has one
     report: Report = field(default_factory=Report)
     folded: dict[int, str] = field(default_factory=dict)  # case -> status told in the answer
-    released: list[Message] = field(default_factory=list)  # held answers #send lets go
+    released: list[tuple[Case, Message]] = field(default_factory=list)  # what #send lets go
 
     @property
     def actor(self) -> str:
@@ -342,7 +342,7 @@ class Steering:
             self.message,
             held=held.message_id,
         )
-        self.released.append(held)
+        self.released.append((case, held))
         return phrase(N_("your held text goes to the customer"))
 
     def _local(self, moment: datetime | None) -> str:

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 _UNPROVEN_WARNING_EVERY = timedelta(minutes=10)
 
+Answer = tuple[str, tuple[ParsedAttachment, ...]]  # a text for the customer, its attachments
+
 
 def wants_steering(
     mail: ParsedMail, guard: GuardResult, role: str, tagged: Tagged, case: Case | None
@@ -81,8 +83,7 @@ class SteerStep:
         report = steering.run(tagged, case)
         if case is not None and answer == "held":
             self._hold(session, case, message, sender, report, now)
-        if case is not None:
-            self._answer(session, mail, case, tagged, sender, steering, answer == "relay", now)
+        self._answer(session, mail, case, tagged, sender, steering, answer == "relay", now)
         if case is not None and role in ("customer", "contractor"):
             notify.tell_owner(self.context, session, case, sender, tagged.body, now)
         if tagged.commands or tagged.problems:
@@ -121,21 +122,39 @@ class SteerStep:
         self,
         session: Session,
         mail: ParsedMail,
-        case: Case,
+        case: Case | None,
         tagged: Tagged,
         sender: Party,
         steering: Steering,
         relay: bool,
         now: datetime,
     ) -> None:
-        """Relay staff answers to the customer (and to those of cases merged into it): held
-        ones that #send lets go, then this mail's own; a resolution is told in the last."""
-        answers = [(held.text, self._kept_attachments(session, held)) for held in steering.released]
-        if relay:
-            answers.append((tagged.body, mail.attachments))
+        """Relay staff answers, each to its case's customer: held ones that #send lets go,
+        then this mail's own; a resolution this mail made is told in the last of them."""
+        answers: dict[int, tuple[Case, list[Answer]]] = {}
+        for target, held in steering.released:
+            kept = (held.text, self._kept_attachments(session, held))
+            answers.setdefault(target.number, (target, []))[1].append(kept)
+        if relay and case is not None:
+            answers.setdefault(case.number, (case, []))[1].append((tagged.body, mail.attachments))
+        for target, texts in answers.values():
+            self._relay(session, target, texts, sender, steering, now)
+        if case is not None and steering.folded.pop(case.number, "") == "resolved":
+            notify.resolved(self.context, session, case, now)  # #send found nothing to send
+
+    def _relay(
+        self,
+        session: Session,
+        case: Case,
+        texts: list[Answer],
+        sender: Party,
+        steering: Steering,
+        now: datetime,
+    ) -> None:
+        """To the customer (and to those of cases merged into it), from the function address."""
         closing = steering.folded.pop(case.number, "")
-        for index, (text, attachments) in enumerate(answers):
-            last = index == len(answers) - 1
+        for index, (text, attachments) in enumerate(texts):
+            last = index == len(texts) - 1
             notify.answer(
                 self.context,
                 session,
@@ -146,15 +165,10 @@ class SteerStep:
                 attachments,
                 closing=closing if last else "",
             )
-        if answers:
-            cases.first_response(session, case, sender.email, now)
-            steering.report.changes.append(
-                phrase(
-                    N_("case {number}: your answer was sent to the customer"), number=case.number
-                )
-            )
-        elif closing == "resolved":  # #send found nothing: the notice goes on its own
-            notify.resolved(self.context, session, case, now)
+        cases.first_response(session, case, sender.email, now)
+        steering.report.changes.append(
+            phrase(N_("case {number}: your answer was sent to the customer"), number=case.number)
+        )
 
     def _kept_attachments(self, session: Session, message: Message) -> tuple[ParsedAttachment, ...]:
         rows = session.exec(select(Attachment).where(Attachment.message_pk == message.id)).all()

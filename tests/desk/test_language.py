@@ -98,6 +98,19 @@ def test_what_only_looks_like_a_command_is_held_until_send(app: App) -> None:
     assert "ingen text från dig hålls kvar" in last_to(app, KALLE).text
 
 
+def test_send_for_several_cases_sends_each_text_to_its_own_customer(app: App) -> None:
+    olle = "olle@kund.example"
+    mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
+    mail(app, olle, "Dörren gnisslar.", subject="Dörr")
+    mail(app, KALLE, "#nto\nVi smörjer dörren i morgon.", 2)
+    mail(app, KALLE, "#cases 1 2\n#send", 1)
+    assert [m.template for m in outgoing_to(app, EVA)] == ["ack"]
+    assert "Vi smörjer dörren" in outgoing_to(app, olle)[-1].text
+    confirmation = last_to(app, KALLE).text
+    assert "ärende 1: #send: ingen text från dig hålls kvar i ärendet" in confirmation
+    assert "ärende 2: ditt svar skickades till kunden" in confirmation
+
+
 def test_send_lets_go_only_the_senders_own_held_text(app: App) -> None:
     mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
     mail(app, KALLE, "#nto\nKunden verkar jobbig.", 1)
