@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -205,7 +206,7 @@ def cmd_case(app: App, args: argparse.Namespace) -> int:
             print(
                 json.dumps(rows, ensure_ascii=False, indent=2)
                 if args.json
-                else "\n".join(views.case_line(r) for r in rows)
+                else "\n".join(views.case_line(r, _zone(app)) for r in rows)
             )
             return EX_OK
         case = session.get(Case, args.number)
@@ -213,8 +214,14 @@ def cmd_case(app: App, args: argparse.Namespace) -> int:
             print(f"smartmail: no case {args.number}", file=sys.stderr)
             return EX_DATAERR
         data = views.case_detail(session, case)
-    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else views.case_text(data))
+    text = json.dumps(data, ensure_ascii=False, indent=2) if args.json else None
+    print(text or views.case_text(data, _zone(app)))
     return EX_OK
+
+
+def _zone(app: App) -> ZoneInfo:
+    """The rules' time zone: the times people read in the terminal are theirs."""
+    return app.rules().calendar.timezone
 
 
 def cmd_stats(app: App, args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from smartmail.clock import reports
 from smartmail.desk import cases, notify, sla
 from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
+from smartmail.mail.phrases import Phrase
 from smartmail.rules.model import Rules
 from smartmail.store.db import transaction
 from smartmail.store.models import OPEN_STATUSES, Case, Notice
@@ -224,7 +225,7 @@ def _leads(rules: Rules) -> list[str]:
 
 
 def _digest_once(
-    app: App, rules: Rules, key: str, to: str, template: str, lines: list[str], now: datetime
+    app: App, rules: Rules, key: str, to: str, template: str, lines: list[Phrase], now: datetime
 ) -> bool:
     try:
         with once(app, key) as session:

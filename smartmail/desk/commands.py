@@ -2,17 +2,21 @@
 
 Commands are the lines starting with `#` at the top of a reply, one per line, before any
 other text; blank lines between them are fine. Names and values are case-insensitive and
-have Swedish aliases. What follows the command lines is the message itself.
+have Swedish aliases. What follows the command lines is the message itself. Lines are
+read as a person meant them, whatever their phone typed: after NFKC and without invisible
+characters (`clean_line`). What is wrong is said as a Phrase, in the reader's language.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
+from smartmail.mail.phrases import N_, NC_, Phrase, phrase, render, word
 from smartmail.rules.model import parse_duration
 from smartmail.store.models import CLOSED_STATUSES, OPEN_STATUSES
 
@@ -24,9 +28,8 @@ Scope = Literal["case", "query", "mode"]  # acts on a case | answers a question 
 class Spec:
     name: str
     aliases: tuple[str, ...]
-    usage: str
-    help_en: str
-    help_sv: str
+    usage: str  # English, marked for the catalogue: each language writes its own aliases
+    help: str  # English, marked for the catalogue; the reader gets their language
     scope: Scope = "case"
     roles: frozenset[str] = frozenset({"staff", "manager"})
 
@@ -38,127 +41,107 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "assign",
         ("tilldela",),
-        "#assign <person|team|me>",
-        "give the case to someone",
-        "ge ärendet till någon",
+        NC_("usage", "#assign <person|team|me>"),
+        N_("give the case to someone"),
     ),
     Spec(
         "status",
         (),
-        "#status <status>",
-        "set the status: " + ", ".join((*OPEN_STATUSES, *CLOSED_STATUSES)),
-        "sätt status: ny, återkoppling, godkänd, bekräftad, tilldelad, löst, stängd",
+        NC_("usage", NC_("usage", "#status <status>")),
+        N_("set the status: new, feedback, approved, confirmed, assigned, resolved, closed"),
         roles=_STAFF | {"contractor"},
     ),
     Spec(
         "priority",
         ("prioritet", "prio"),
-        "#priority <level>",
-        "change the priority",
-        "ändra prioritet",
+        NC_("usage", "#priority <level>"),
+        N_("change the priority"),
     ),
     Spec(
         "category",
         ("kategori",),
-        "#category <category[/group]>",
-        "change the category",
-        "ändra kategori",
+        NC_("usage", "#category <category[/group]>"),
+        N_("change the category"),
     ),
     Spec(
         "due",
         ("klart", "deadline"),
-        "#due <YYYY-MM-DD [HH:MM] | 3d | 4h>",
-        "set the deadline",
-        "sätt när det ska vara klart",
+        NC_("usage", "#due <YYYY-MM-DD [HH:MM] | 3d | 4h>"),
+        N_("set the deadline"),
     ),
     Spec(
         "note",
         ("intern", "anteckning"),
-        "#note",
-        "this mail is an internal note, never sent to the customer",
-        "mejlet är en intern anteckning, syns aldrig för kunden",
+        NC_("usage", NC_("usage", "#note")),
+        N_("this mail is an internal note, never sent to the customer"),
         scope="mode",
         roles=_STAFF | {"contractor"},
     ),
     Spec(
+        "send",
+        ("sänd", "svara"),
+        NC_("usage", NC_("usage", "#send")),
+        N_("send the text we held back from you on this case to the customer"),
+    ),
+    Spec(
         "forward",
         ("vidarebefordra", "skicka"),
-        "#forward <contractor>",
-        "send the case to a contractor",
-        "skicka ärendet till en entreprenör",
+        NC_("usage", NC_("usage", "#forward <contractor>")),
+        N_("send the case to a contractor"),
     ),
     Spec(
         "time",
         ("tid",),
-        "#time <duration> [text]",
-        "log time worked, e.g. #time 1h30m byte av vattenlås",
-        "logga arbetstid",
+        NC_("usage", NC_("usage", "#time <duration> [text]")),
+        N_("log time worked, e.g. #time 1h30m replaced the trap"),
         roles=_STAFF | {"contractor"},
     ),
     Spec(
         "material",
         (),
-        "#material <text> <amount>",
-        "log material, e.g. #material vattenlås 249",
-        "logga material",
+        NC_("usage", NC_("usage", "#material <text> <amount>")),
+        N_("log material, e.g. #material trap 249"),
         roles=_STAFF | {"contractor"},
     ),
     Spec(
-        "merge",
-        ("sammanfoga",),
-        "#merge <case>",
-        "merge this case into another",
-        "slå ihop ärendet med ett annat",
+        "merge", ("sammanfoga",), NC_("usage", "#merge <case>"), N_("merge this case into another")
     ),
-    Spec(
-        "link",
-        ("länka",),
-        "#link <case>",
-        "link this case to another",
-        "länka till ett annat ärende",
-    ),
+    Spec("link", ("länka",), NC_("usage", "#link <case>"), N_("link this case to another")),
     Spec(
         "close",
         ("stäng",),
-        "#close",
-        "close the case",
-        "stäng ärendet",
+        NC_("usage", "#close"),
+        N_("close the case"),
         roles=_STAFF | {"customer"},
     ),
     Spec(
         "reopen",
         ("återöppna",),
-        "#reopen",
-        "open a resolved or closed case again",
-        "öppna ärendet igen",
+        NC_("usage", "#reopen"),
+        N_("open a resolved or closed case again"),
     ),
-    Spec("help", ("hjälp",), "#help", "this list", "den här listan", scope="query", roles=_ALL),
+    Spec("help", ("hjälp",), NC_("usage", "#help"), N_("this list"), scope="query", roles=_ALL),
     Spec(
         "mine",
         ("mina",),
-        "#mine",
-        "your open cases, late first",
-        "dina öppna ärenden, försenade först",
+        NC_("usage", NC_("usage", "#mine")),
+        N_("your open cases, late first"),
         scope="query",
         roles=_STAFF | {"customer"},
     ),
-    Spec(
-        "new", ("nya",), "#new", "unassigned new cases", "nya ärenden utan ansvarig", scope="query"
-    ),
+    Spec("new", ("nya",), NC_("usage", "#new"), N_("unassigned new cases"), scope="query"),
     Spec(
         "case",
         ("ärende",),
-        "#case <number>",
-        "one case's timeline",
-        "ett ärendes historik",
+        NC_("usage", "#case <number>"),
+        N_("one case's timeline"),
         scope="query",
     ),
     Spec(
         "cases",
         ("ärenden",),
-        "#cases <number> <number> ...",
-        "apply the commands that follow to each of these cases",
-        "gör följande kommandon på vart och ett av ärendena",
+        NC_("usage", NC_("usage", "#cases <number> <number> ...")),
+        N_("apply the commands that follow to each of these cases"),
         scope="mode",
     ),
 )
@@ -212,7 +195,15 @@ class Command:
 @dataclass(frozen=True)
 class Problem:
     line: str
-    message: str
+    message: Phrase
+
+
+class BadCommand(ValueError):
+    """A line that is not a command we can carry out; `phrase` says why, in any language."""
+
+    def __init__(self, phrase: Phrase) -> None:
+        super().__init__(phrase.render("en"))
+        self.phrase = phrase
 
 
 @dataclass(frozen=True)
@@ -224,6 +215,11 @@ class Tagged:
     @property
     def is_note(self) -> bool:
         return any(c.name == "note" for c in self.commands)
+
+    @property
+    def text(self) -> str:
+        """The message as written below the commands: lines that were no command count."""
+        return "\n".join([*(p.line for p in self.problems), self.body]).strip()
 
     @property
     def bulk(self) -> tuple[int, ...]:
@@ -244,16 +240,31 @@ _LINE = re.compile(r"^#\s*([\wåäöÅÄÖ-]+)\s*:?\s*(.*)$")
 _CASE_NUMBER = re.compile(r"^#?(\d{1,9})$")
 # The amount ends the line: "249", "249,50", "120 kr", "120:-"
 _AMOUNT = re.compile(r"^(?P<text>.+?)\s+(?P<amount>-?\d+(?:[.,]\d{1,2})?)\s*(?:kr|sek|:-)?$", re.I)
+# Signs that look like "#" and that NFKC leaves alone: music sharp, viewdata square, ⋕.
+_HASH_LOOKALIKES = str.maketrans(dict.fromkeys("\u266f\u2317\u22d5", "#"))
+
+
+def clean_line(line: str) -> str:
+    """A line as a command is read: NFKC (a full-width number sign is "#"), without invisible
+    characters (zero-width space and joiners, byte-order mark, word joiner, soft hyphen,
+    bidi marks: every format character), signs that look like "#" as "#", stripped."""
+    normal = unicodedata.normalize("NFKC", line)
+    visible = "".join(char for char in normal if unicodedata.category(char) != "Cf")
+    return visible.translate(_HASH_LOOKALIKES).strip()
 
 
 def split_commands(text: str) -> Tagged:
-    """The command lines at the top of `text`, what is wrong with them, and the rest."""
+    """The command lines at the top of `text`, what is wrong with them, and the rest.
+
+    A line at the top that starts with "#" but is no command (`#nto`, `# notera`) is a
+    problem, never part of the message: a mail with problems is held back from the customer.
+    """
     lines = text.splitlines()
     commands: list[Command] = []
     problems: list[Problem] = []
     index = 0
     while index < len(lines):
-        line = lines[index].strip()
+        line = clean_line(lines[index])
         if line and not line.startswith("#"):
             break
         index += 1
@@ -261,22 +272,26 @@ def split_commands(text: str) -> Tagged:
             continue
         try:
             commands.append(parse_line(line))
-        except ValueError as exc:
-            problems.append(Problem(line, str(exc)))
+        except BadCommand as exc:
+            problems.append(Problem(lines[index - 1].strip(), exc.phrase))
     body = "\n".join(lines[index:]).strip()
     return Tagged(tuple(commands), tuple(problems), body)
 
 
 def parse_line(line: str) -> Command:
-    match = _LINE.match(line)
+    match = _LINE.match(clean_line(line))
     if not match:
-        raise ValueError("not a command: a command is # and a word, e.g. #help")
+        raise BadCommand(phrase(N_("not a command: a command is # and a word, e.g. #help")))
     word, rest = match.group(1).casefold(), match.group(2).strip()
     spec = BY_NAME.get(word)
     if spec is None:
-        raise ValueError(f"unknown command #{word}; #help lists them")
+        raise BadCommand(phrase(N_("unknown command #{word}; #help lists them"), word=word))
     value, text = _VALUE_PARSERS.get(spec.name, _no_value)(rest, spec)
     return Command(spec.name, value, text, line)
+
+
+def _usage(text: str, spec: Spec) -> BadCommand:
+    return BadCommand(phrase(text, usage=spec.usage))
 
 
 def _no_value(rest: str, spec: Spec) -> tuple[Value, str]:
@@ -285,21 +300,29 @@ def _no_value(rest: str, spec: Spec) -> tuple[Value, str]:
 
 def _word(rest: str, spec: Spec) -> tuple[Value, str]:
     if not rest:
-        raise ValueError(f"{spec.usage}: say what")
+        raise _usage(N_("{usage}: say what"), spec)
     return rest, ""
 
 
 def _status(rest: str, spec: Spec) -> tuple[Value, str]:
     status = STATUS_WORDS.get(rest.casefold())
     if status is None:
-        raise ValueError(f"unknown status {rest!r}; use one of: {', '.join(STATUS_WORDS)}")
+        raise BadCommand(
+            phrase(
+                N_(
+                    "unknown status {value}; use one of: "
+                    "new, feedback, approved, confirmed, assigned, resolved, closed"
+                ),
+                value=repr(rest),
+            )
+        )
     return status, ""
 
 
 def _case_number(rest: str, spec: Spec) -> tuple[Value, str]:
     match = _CASE_NUMBER.match(rest)
     if not match:
-        raise ValueError(f"{spec.usage}: give a case number")
+        raise _usage(N_("{usage}: give a case number"), spec)
     return int(match.group(1)), ""
 
 
@@ -307,7 +330,7 @@ def _case_numbers(rest: str, spec: Spec) -> tuple[Value, str]:
     words = rest.replace(",", " ").split()
     numbers = [_CASE_NUMBER.match(w) for w in words]
     if not words or not all(numbers):
-        raise ValueError(f"{spec.usage}: give case numbers")
+        raise _usage(N_("{usage}: give case numbers"), spec)
     return tuple(int(m.group(1)) for m in numbers if m), ""
 
 
@@ -316,16 +339,16 @@ def _duration_and_text(rest: str, spec: Spec) -> tuple[Value, str]:
     try:
         spent = parse_duration(first)
     except ValueError:
-        raise ValueError(f"{spec.usage}: a duration like 45m, 2h or 1h30m") from None
+        raise _usage(N_("{usage}: a duration like 45m, 2h or 1h30m"), spec) from None
     if spent <= timedelta(0):
-        raise ValueError(f"{spec.usage}: the time must be more than zero")
+        raise _usage(N_("{usage}: the time must be more than zero"), spec)
     return spent, text.strip()
 
 
 def _material(rest: str, spec: Spec) -> tuple[Value, str]:
     match = _AMOUNT.match(rest)
     if not match:
-        raise ValueError(f"{spec.usage}: what, then the amount, e.g. #material vattenlås 249")
+        raise _usage(N_("{usage}: what, then the amount, e.g. #material trap 249"), spec)
     return Amount(match["text"].strip(), float(match["amount"].replace(",", "."))), ""
 
 
@@ -342,7 +365,7 @@ def _due(rest: str, spec: Spec) -> tuple[Value, str]:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{spec.usage}: a date like 2026-12-01 or a duration like 3d") from None
+        raise _usage(N_("{usage}: a date like 2026-12-01 or a duration like 3d"), spec) from None
     has_time = "T" in text or " " in text
     return Due(on=moment.date(), at=moment.time() if has_time else None), ""
 
@@ -372,20 +395,28 @@ class Standing:
     forwarded_to_them: bool = False  # a contractor the case was forwarded to
 
 
-def refusal(command: Command, standing: Standing) -> str | None:
+def refusal(command: Command, standing: Standing) -> Phrase | None:
     """None if the sender may use `command` here; else why not."""
     spec = BY_NAME[command.name]
     role = standing.role
     if role not in spec.roles:
-        return f"#{command.name} is not for {role}s"
+        return phrase(_NOT_FOR[role], command=f"#{command.name}")
     if role == "contractor":
         if command.name == "status" and command.value != "resolved":
-            return "contractors may only set #status resolved"
+            return phrase(N_("contractors may only set #status resolved"))
         if spec.scope == "case" and not standing.forwarded_to_them:
-            return "this case was not forwarded to you"
+            return phrase(N_("this case was not forwarded to you"))
     if role == "customer" and command.name == "close" and not standing.own_case:
-        return "you may only close your own case"
+        return phrase(N_("you may only close your own case"))
     return None
+
+
+_NOT_FOR = {
+    "customer": N_("{command} is not for customers"),
+    "staff": N_("{command} is not for staff"),
+    "manager": N_("{command} is not for managers"),
+    "contractor": N_("{command} is not for contractors"),
+}
 
 
 def allowed_for(role: str) -> tuple[Spec, ...]:
@@ -393,7 +424,12 @@ def allowed_for(role: str) -> tuple[Spec, ...]:
 
 
 def help_lines(role: str, language: str) -> list[str]:
-    """One line per command the role may use, in the language (Swedish or English)."""
+    """One line per command the role may use, in the language (Swedish or English): the
+    command as that language writes it (`#tilldela` in Swedish), then what it does."""
     specs = allowed_for(role)
-    width = max(len(s.usage) for s in specs)
-    return [f"{s.usage:<{width}}  {s.help_sv if language == 'sv' else s.help_en}" for s in specs]
+    usages = [render(word("usage", s.usage), language) for s in specs]
+    width = max(len(u) for u in usages)
+    return [
+        f"{u:<{width}}  {render(phrase(s.help), language)}"
+        for u, s in zip(usages, specs, strict=True)
+    ]

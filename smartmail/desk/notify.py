@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from smartmail.desk.commands import help_lines
 from smartmail.desk.report import Report
-from smartmail.mail import compose, msgid
+from smartmail.mail import compose, msgid, phrases
 from smartmail.mail.compose import Identity, Templates
 from smartmail.mail.parse import ParsedAttachment, ParsedMail
 from smartmail.mail.tokens import reply_address, tokenized_subject
@@ -58,12 +59,14 @@ def _send(
     attachments: tuple[ParsedAttachment, ...] = (),
     **context: Any,
 ) -> None:
+    language = ctx.language_for(to)
     rendered = ctx.templates.render(
-        ctx.language_for(to),
+        language,
         template,
         ctx.rules.calendar.timezone,
         case=case,
         address=ctx.address,
+        status_name=phrases.render(phrases.status(case.status), language),
         **context,
     )
     rendered = compose.Rendered(
@@ -226,9 +229,11 @@ def answer(
     by: Party,
     now: datetime,
     attachments: tuple[ParsedAttachment, ...] = (),
+    closing: str = "",
 ) -> None:
     """A staff member's public answer, relayed from the function address to the customer,
-    and to the customers of cases merged into this one (merging makes it their case too)."""
+    and to the customers of cases merged into this one (merging makes it their case too).
+    `closing` ("resolved" or "closed") says in the same mail that the case is done."""
     for customer in _answered(session, case):
         _send(
             ctx,
@@ -242,6 +247,7 @@ def answer(
             text=text,
             by_name=by.name or by.email,
             customer_name=customer.name,
+            closing=closing,
         )
 
 
@@ -284,29 +290,44 @@ def confirmation(
     now: datetime,
     answering: ParsedMail,
 ) -> None:
-    """One short reply after commands: what changed, what did not and why, what was asked."""
+    """One short reply after commands: what changed, what did not and why, what was asked,
+    each in the reader's language."""
+    language = ctx.language_for(to)
     rendered = ctx.templates.render(
-        ctx.language_for(to),
+        language,
         "confirmation",
         ctx.rules.calendar.timezone,
         address=ctx.address,
         subject=subject,
-        report=report,
+        report=report.in_language(language),
     )
     _reply(ctx, session, case, to, rendered, now, answering, "confirmation")
 
 
 def unproven(
-    ctx: Context, session: Session, case: Case | None, mail: ParsedMail, reason: str, now: datetime
+    ctx: Context,
+    session: Session,
+    case: Case | None,
+    mail: ParsedMail,
+    reason: phrases.Phrase,
+    now: datetime,
+    *,
+    had_commands: bool = True,
+    had_text: bool = False,
 ) -> None:
-    """Commands that did not count: the real owner of the From address hears why."""
+    """A mail that did not count: the real owner of the From address hears what it held,
+    that nothing changed and nothing went to the customer, why, and what to do."""
+    language = ctx.language_for(mail.from_addr)
     rendered = ctx.templates.render(
-        ctx.language_for(mail.from_addr),
+        language,
         "unproven",
         ctx.rules.calendar.timezone,
         address=ctx.address,
         subject=mail.subject,
-        reason=reason,
+        reason=phrases.render(reason, language),
+        had_commands=had_commands,
+        had_text=had_text,
+        number=case.number if case is not None else 0,
     )
     _reply(ctx, session, case, mail.from_addr, rendered, now, mail, "unproven")
 
@@ -369,16 +390,22 @@ def auto_closed(ctx: Context, session: Session, case: Case, now: datetime) -> No
 
 
 def digest(
-    ctx: Context, session: Session, to: str, template: str, lines: list[str], now: datetime
+    ctx: Context,
+    session: Session,
+    to: str,
+    template: str,
+    lines: Sequence[phrases.Phrase | str],
+    now: datetime,
 ) -> None:
     """The morning list: not about one case, answered through the person's own address."""
     person = ctx.rules.person(to)
+    language = ctx.language_for(to)
     rendered = ctx.templates.render(
-        ctx.language_for(to),
+        language,
         template,
         ctx.rules.calendar.timezone,
         address=ctx.address,
-        lines=lines,
+        lines=phrases.render_all(lines, language),
         person_name=person.name if person else "",
     )
     with compose.refusing(session, None, to=to, template=template, now=now):

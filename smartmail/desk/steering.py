@@ -11,17 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from smartmail.desk import cases, notify, queries, sla
-from smartmail.desk.commands import Amount, Command, Due, Standing, Tagged, help_lines, refusal
-from smartmail.desk.report import Report
+from smartmail.desk.commands import Amount, Command, Due, Standing, Tagged, refusal
+from smartmail.desk.report import Block, Report
+from smartmail.mail.phrases import N_, Phrase, local_time, phrase, status
 from smartmail.rules.model import Route, Rules
-from smartmail.store.models import CLOSED_STATUSES, Case, Message, Party, TimeEntry
+from smartmail.store.models import CLOSED_STATUSES, Case, Event, Message, Party, TimeEntry
 
 
 class CommandFailed(Exception):
-    """A command that cannot be carried out; the message goes back to the sender."""
+    """A command that cannot be carried out; the phrase goes back to the sender."""
+
+    def __init__(self, why: Phrase) -> None:
+        super().__init__(why.render("en"))
+        self.why = why
 
 
 @dataclass
@@ -33,7 +38,10 @@ class Steering:
     role: str
     message: Message
     now: datetime
+    answering: int | None = None  # the case this mail's answer goes to, if it has one
     report: Report = field(default_factory=Report)
+    folded: dict[int, str] = field(default_factory=dict)  # case -> status told in the answer
+    released: list[tuple[Case, Message]] = field(default_factory=list)  # what #send lets go
 
     @property
     def actor(self) -> str:
@@ -42,17 +50,31 @@ class Steering:
     # -- entry -----------------------------------------------------------------------------
 
     def run(self, tagged: Tagged, case: Case | None) -> Report:
-        self.report.problems.extend(f"{p.line}: {p.message}" for p in tagged.problems)
+        self.report.problems.extend(
+            phrase("{line}: {why}", line=p.line, why=p.message) for p in tagged.problems
+        )
         for command in tagged.queries():
             self._query(command)
         targets = self._targets(tagged, case)
         for command in tagged.acting():
             if not targets:
-                self._problem(command, "which case? Answer a mail about the case, or #cases N")
+                self._problem(
+                    command, phrase(N_("which case? Answer a mail about the case, or #cases N"))
+                )
             for target in targets:
                 self._act(command, target)
+        if tagged.is_note and case is not None:
+            self.report.changes.append(
+                phrase(
+                    N_(
+                        "case {number}: your text was saved as an internal note; "
+                        "the customer does not see it"
+                    ),
+                    number=case.number,
+                )
+            )
         if self.report.problems:  # what was wrong, and what is allowed
-            self.report.help = help_lines(self.role, self.ctx.language_for(self.actor))
+            self.report.help_for = self.role
         return self.report
 
     def _targets(self, tagged: Tagged, case: Case | None) -> list[Case]:
@@ -62,14 +84,22 @@ class Steering:
         for number in tagged.bulk:
             target = self.session.get(Case, number)
             if target is None:
-                self.report.problems.append(f"#cases: there is no case {number}")
+                self.report.problems.append(
+                    phrase(N_("#cases: there is no case {number}"), number=number)
+                )
             else:
                 found.append(target)
         return found
 
-    def _problem(self, command: Command, why: str, case: Case | None = None) -> None:
-        where = f"case {case.number}: " if case is not None else ""
-        self.report.problems.append(f"{where}{command.line}: {why}")
+    def _problem(self, command: Command, why: Phrase, case: Case | None = None) -> None:
+        if case is None:
+            self.report.problems.append(phrase("{line}: {why}", line=command.line, why=why))
+            return
+        self.report.problems.append(
+            phrase(
+                N_("case {number}: {line}: {why}"), number=case.number, line=command.line, why=why
+            )
+        )
 
     def _standing(self, case: Case | None) -> Standing:
         if case is None:
@@ -89,20 +119,23 @@ class Steering:
             return
         tz = self.rules.calendar.timezone
         if command.name == "help":
-            self.report.help = help_lines(self.role, self.ctx.language_for(self.actor))
+            self.report.help_for = self.role
         elif command.name == "mine":
             lines = queries.mine(self.session, self.actor, self.role, self.now, tz)
-            self.report.answers.append(_block("#mine", lines, "no open cases"))
+            title = phrase(N_("#mine"))
+            self.report.answers.append(Block(title, list(lines), phrase(N_("no open cases"))))
         elif command.name == "new":
             lines = queries.new_cases(self.session, self.now, tz)
-            self.report.answers.append(_block("#new", lines, "no new cases without an owner"))
+            empty = phrase(N_("no new cases without an owner"))
+            self.report.answers.append(Block(phrase(N_("#new")), list(lines), empty))
         elif command.name == "case":
             target = self.session.get(Case, command.value)
             if target is None:
-                self._problem(command, f"there is no case {command.value}")
+                self._problem(command, _no_case(command.value))
                 return
             lines = queries.timeline(self.session, target, self.now, tz)
-            self.report.answers.append(_block(f"#case {target.number}", lines, ""))
+            title = phrase(N_("#case {number}"), number=target.number)
+            self.report.answers.append(Block(title, list(lines)))
 
     # -- acting on a case ------------------------------------------------------------------
 
@@ -114,12 +147,13 @@ class Steering:
         try:
             change = _ACTIONS[command.name](self, command, case)
         except CommandFailed as exc:
-            self._problem(command, str(exc), case)
+            self._problem(command, exc.why, case)
             return
-        if change:
-            self.report.changes.append(f"case {case.number}: {change}")
+        self.report.changes.append(
+            phrase(N_("case {number}: {change}"), number=case.number, change=change)
+        )
 
-    def _assign(self, command: Command, case: Case) -> str:
+    def _assign(self, command: Command, case: Case) -> Phrase:
         target = str(command.value).strip().lower()
         if target in ("me", "mig", "jag"):
             target = self.actor
@@ -135,62 +169,95 @@ class Steering:
         )
         if owner and owner != self.actor:
             notify.assigned(self.ctx, self.session, case, self.actor, self.now)
-        return f"assigned to {owner or 'nobody'}" + (f" (team {team_name})" if team_name else "")
+        if not owner:
+            return phrase(N_("assigned to nobody"))
+        if team_name:
+            return phrase(N_("assigned to {owner} (team {team})"), owner=owner, team=team_name)
+        return phrase(N_("assigned to {owner}"), owner=owner)
 
     def _staff_member(self, target: str) -> str:
         person = self.rules.person(target) or next(
             (p for p in self.rules.people if p.name.lower() == target), None
         )
         if person is None:
-            raise CommandFailed(f"{target} is no person or team in the rules")
+            raise CommandFailed(
+                phrase(N_("{target} is no person or team in the rules"), target=target)
+            )
         if person.role == "contractor":
-            raise CommandFailed(f"{person.email} is a contractor: use #forward")
+            raise CommandFailed(
+                phrase(N_("{person} is a contractor: use #forward"), person=person.email)
+            )
         return person.email
 
-    def _status(self, command: Command, case: Case) -> str:
-        status = str(command.value)
-        if case.status in CLOSED_STATUSES and status not in CLOSED_STATUSES:
+    def _status(self, command: Command, case: Case) -> Phrase:
+        wanted = str(command.value)
+        if case.status in CLOSED_STATUSES and wanted not in CLOSED_STATUSES:
             cases.reopen(self.session, case, self.actor, self.now, self.message, self.rules)
-        cases.set_status(self.session, case, status, self.actor, self.now, self.message, self.rules)
-        if status == "resolved":
+        cases.set_status(self.session, case, wanted, self.actor, self.now, self.message, self.rules)
+        if wanted == "resolved":
+            self._tell_customer(case, "resolved")
+        return phrase(N_("status {status}"), status=status(wanted))
+
+    def _tell_customer(self, case: Case, outcome: str) -> None:
+        """The customer hears of a resolution: in the answer this mail sends, else alone."""
+        if case.number == self.answering:
+            self.folded[case.number] = outcome
+        elif outcome == "resolved":
             notify.resolved(self.ctx, self.session, case, self.now)
-        return f"status {status}"
 
-    def _close(self, command: Command, case: Case) -> str:
+    def _close(self, command: Command, case: Case) -> Phrase:
         cases.set_status(self.session, case, "closed", self.actor, self.now, self.message)
-        return "closed"
+        self._tell_customer(case, "closed")
+        return phrase(N_("closed"))
 
-    def _reopen(self, command: Command, case: Case) -> str:
+    def _reopen(self, command: Command, case: Case) -> Phrase:
         if case.status not in CLOSED_STATUSES:
-            raise CommandFailed(f"the case is {case.status}, not resolved or closed")
+            raise CommandFailed(
+                phrase(
+                    N_("the case is {status}, not resolved or closed"), status=status(case.status)
+                )
+            )
         cases.reopen(self.session, case, self.actor, self.now, self.message, self.rules)
-        return f"reopened ({case.status})"
+        return phrase(N_("reopened ({status})"), status=status(case.status))
 
-    def _priority(self, command: Command, case: Case) -> str:
+    def _priority(self, command: Command, case: Case) -> Phrase:
         wanted = str(command.value).strip().lower()
         names = {p.name.lower(): p.name for p in self.rules.priorities}
         if wanted not in names:
-            raise CommandFailed(f"unknown priority; the rules have: {', '.join(names.values())}")
+            raise CommandFailed(
+                phrase(
+                    N_("unknown priority; the rules have: {names}"),
+                    names=", ".join(names.values()),
+                )
+            )
         cases.set_priority(
             self.session, case, names[wanted], self.rules, self.actor, self.now, self.message
         )
-        return f"priority {names[wanted]}, due {self._local(case.due_at)}"
+        return phrase(
+            N_("priority {priority}, due {due}"),
+            priority=names[wanted],
+            due=self._local(case.due_at),
+        )
 
-    def _category(self, command: Command, case: Case) -> str:
+    def _category(self, command: Command, case: Case) -> Phrase:
         category, _, group = str(command.value).partition("/")
         route = _find_route(self.rules, category.strip(), group.strip())
         if route is None:
-            raise CommandFailed("no such category/group in the rules")
+            raise CommandFailed(phrase(N_("no such category/group in the rules")))
         cases.set_category(
             self.session, case, route, self.rules, self.actor, self.now, self.message
         )
-        return f"category {route.category}/{route.group}, priority {case.priority}"
+        return phrase(
+            N_("category {category}, priority {priority}"),
+            category=f"{route.category}/{route.group}",
+            priority=case.priority,
+        )
 
-    def _due(self, command: Command, case: Case) -> str:
+    def _due(self, command: Command, case: Case) -> Phrase:
         assert isinstance(command.value, Due)
         due = self._deadline(command.value, case)
         cases.set_due(self.session, case, due, self.actor, self.now, self.message)
-        return f"due {self._local(due)}"
+        return phrase(N_("due {due}"), due=self._local(due))
 
     def _deadline(self, due: Due, case: Case) -> datetime:
         calendar = self.rules.calendar
@@ -202,66 +269,87 @@ class Steering:
         at = due.at or _closing_time(self.rules, due.on.weekday())
         moment = datetime.combine(due.on, at, tzinfo=calendar.timezone)
         if moment <= self.now:
-            raise CommandFailed("that is already past")
+            raise CommandFailed(phrase(N_("that is already past")))
         return moment
 
-    def _forward(self, command: Command, case: Case) -> str:
+    def _forward(self, command: Command, case: Case) -> Phrase:
         target = str(command.value).strip().lower()
         person = self.rules.person(target) or next(
             (p for p in self.rules.people if p.name.lower() == target), None
         )
         if person is None or person.role != "contractor":
             contractors = ", ".join(p.email for p in self.rules.people if p.role == "contractor")
-            raise CommandFailed(f"not a contractor in the rules; they are: {contractors}")
+            raise CommandFailed(
+                phrase(
+                    N_("not a contractor in the rules; they are: {contractors}"),
+                    contractors=contractors,
+                )
+            )
         contractor = cases.party_for(self.session, person.email, person.name, self.now)
         cases.forward(self.session, case, contractor, self.actor, self.now, self.message)
         notify.job(self.ctx, self.session, case, person.email, self.now)
-        return f"forwarded to {person.name or person.email}"
+        return phrase(N_("forwarded to {contractor}"), contractor=person.name or person.email)
 
-    def _time(self, command: Command, case: Case) -> str:
+    def _time(self, command: Command, case: Case) -> Phrase:
         assert isinstance(command.value, timedelta)
         minutes = int(command.value.total_seconds() // 60)
         entry = TimeEntry(case_id=case.number, actor=self.actor, minutes=minutes, text=command.text)
         cases.log_work(self.session, case, entry, self.actor, self.now, self.message)
-        return f"time {minutes // 60}h{minutes % 60:02d}m logged"
+        return phrase(
+            N_("time {hours}h{minutes:02d}m logged"), hours=minutes // 60, minutes=minutes % 60
+        )
 
-    def _material(self, command: Command, case: Case) -> str:
+    def _material(self, command: Command, case: Case) -> Phrase:
         assert isinstance(command.value, Amount)
         value = command.value
         entry = TimeEntry(
             case_id=case.number, actor=self.actor, material=value.text, amount=value.value
         )
         cases.log_work(self.session, case, entry, self.actor, self.now, self.message)
-        return f"material {value.text} {value.value:.2f} logged"
+        return phrase(
+            N_("material {material} {amount:.2f} logged"), material=value.text, amount=value.value
+        )
 
-    def _merge(self, command: Command, case: Case) -> str:
+    def _merge(self, command: Command, case: Case) -> Phrase:
         other = self._other(command, case)
         cases.merge(self.session, case, other, self.actor, self.now, self.message)
-        return f"merged into case {other.number}"
+        return phrase(N_("merged into case {other}"), other=other.number)
 
-    def _link(self, command: Command, case: Case) -> str:
+    def _link(self, command: Command, case: Case) -> Phrase:
         other = self._other(command, case)
         cases.link(self.session, case, other, self.actor, self.now, self.message)
-        return f"linked to case {other.number}"
+        return phrase(N_("linked to case {other}"), other=other.number)
 
     def _other(self, command: Command, case: Case) -> Case:
         other = self.session.get(Case, command.value)
         if other is None:
-            raise CommandFailed(f"there is no case {command.value}")
+            raise CommandFailed(_no_case(command.value))
         if other.number == case.number:
-            raise CommandFailed("that is this case")
+            raise CommandFailed(phrase(N_("that is this case")))
         return other
 
-    def _note(self, command: Command, case: Case) -> str:
-        return ""  # shapes how the mail is stored; nothing to change on the case
+    def _send(self, command: Command, case: Case) -> Phrase:
+        """Let go the sender's latest answer on the case that we held back."""
+        held = held_answer(self.session, case, self.actor)
+        if held is None:
+            raise CommandFailed(phrase(N_("nothing of yours is held back on this case")))
+        cases.record_event(
+            self.session,
+            case,
+            "answer_released",
+            self.actor,
+            self.now,
+            self.message,
+            held=held.message_id,
+        )
+        self.released.append((case, held))
+        return phrase(N_("your held text goes to the customer"))
 
     def _local(self, moment: datetime | None) -> str:
-        if moment is None:
-            return "-"
-        return moment.astimezone(self.rules.calendar.timezone).strftime("%Y-%m-%d %H:%M")
+        return local_time(moment, self.rules.calendar.timezone)
 
 
-_ACTIONS: dict[str, Callable[[Steering, Command, Case], str]] = {
+_ACTIONS: dict[str, Callable[[Steering, Command, Case], Phrase]] = {
     "assign": Steering._assign,
     "status": Steering._status,
     "close": Steering._close,
@@ -274,12 +362,30 @@ _ACTIONS: dict[str, Callable[[Steering, Command, Case], str]] = {
     "material": Steering._material,
     "merge": Steering._merge,
     "link": Steering._link,
-    "note": Steering._note,
+    "send": Steering._send,
 }
 
 
-def _block(title: str, lines: list[str], empty: str) -> str:
-    return "\n".join([title, *(lines or [f"  ({empty})" if empty else ""])])
+def _no_case(number: object) -> Phrase:
+    return phrase(N_("there is no case {number}"), number=str(number))
+
+
+def held_answer(session: Session, case: Case, actor: str) -> Message | None:
+    """The actor's latest answer on `case` that was held back and not yet let go."""
+    query = (
+        select(Event)
+        .where(
+            Event.case_id == case.number,
+            Event.actor == actor,
+            col(Event.kind).in_(("answer_held", "answer_released")),
+        )
+        .order_by(col(Event.id).desc())
+        .limit(1)
+    )
+    latest = session.exec(query).first()
+    if latest is None or latest.kind != "answer_held" or latest.message_pk is None:
+        return None
+    return session.get(Message, latest.message_pk)
 
 
 def _closing_time(rules: Rules, weekday: int) -> time:

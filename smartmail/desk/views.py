@@ -1,14 +1,20 @@
-"""Read-only views of cases for `smartmail case list|show`: JSON-ready dicts and plain text."""
+"""Read-only views of cases for `smartmail case list|show`: JSON-ready dicts and plain text.
+
+The JSON keeps ISO 8601 times in UTC with their offset; the text shows them local to the
+rules' time zone with the zone marked (`2026-11-23 10:00 CET`).
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from smartmail.mail.phrases import local_time
 from smartmail.store.models import (
     OPEN_STATUSES,
     Attachment,
@@ -114,21 +120,28 @@ def list_cases(session: Session, open_only: bool = False) -> list[Case]:
     return list(session.exec(query.order_by(col(Case.id))).all())
 
 
-def case_line(data: dict[str, Any]) -> str:
-    due = (data["due_at"] or "-")[:16]
+def _when(iso: str | None, tz: ZoneInfo) -> str:
+    """An ISO 8601 time of the JSON as people read it: local, the zone marked."""
+    return local_time(datetime.fromisoformat(iso), tz) if iso else "-"
+
+
+def case_line(data: dict[str, Any], tz: ZoneInfo) -> str:
+    due = _when(data["due_at"], tz)
     return (
         f"#{data['number']:<5} {data['status']:<9} {data['priority'] or '-':<8} "
-        f"due {due:<16} {data['assignee'] or '-':<28} {data['subject']}"
+        f"due {due:<21} {data['assignee'] or '-':<28} {data['subject']}"
     )
 
 
-def case_text(data: dict[str, Any]) -> str:
+def case_text(data: dict[str, Any], tz: ZoneInfo) -> str:
+    """One case for the terminal; every time local to `tz` (the rules' zone), zone marked."""
     lines = [
         f"Case {data['number']}: {data['subject']}",
         f"  status     {data['status']} ({data['base_status']})",
-        f"  priority   {data['priority']}   due {data['due_at']}",
+        f"  priority   {data['priority']}   due {_when(data['due_at'], tz)}",
         f"  category   {data['category']} / {data['group']}",
         f"  assignee   {data['assignee'] or '-'}   customer {data['customer']}",
+        f"  created    {_when(data['created_at'], tz)}",
         f"  routed     {data['route_reason']}",
         "",
     ]
@@ -137,11 +150,28 @@ def case_text(data: dict[str, Any]) -> str:
             who = f"<- {m['from']} ({m['visibility']}, found by {m['thread_signal']})"
         else:
             who = f"-> {', '.join(m['to'])} ({m['visibility']})"
-        lines.append(f"{m['at'][:19]} {who}")
+        lines.append(f"{_when(m['at'], tz)} {who}")
         lines.append(f"    {m['subject']}")
         lines.extend(f"    | {line}" for line in m["text"].splitlines()[:20])
     lines.append("")
     lines.extend(
-        f"{e['at'][:19]} {e['actor']}: {e['kind']} {e['detail'] or ''}" for e in data["events"]
+        f"{_when(e['at'], tz)} {e['actor']}: {e['kind']} {_detail(e['detail'], tz)}".rstrip()
+        for e in data["events"]
     )
     return "\n".join(lines)
+
+
+def _detail(detail: dict[str, Any], tz: ZoneInfo) -> str:
+    """An event's detail as `key=value`, times in them local like every other."""
+    return ", ".join(f"{key}={_local_value(value, tz)}" for key, value in detail.items())
+
+
+def _local_value(value: Any, tz: ZoneInfo) -> str:
+    if isinstance(value, str) and len(value) >= 16 and value[4:5] == value[7:8] == "-":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return local_time(moment, tz)
+    return str(value)

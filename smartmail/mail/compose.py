@@ -71,8 +71,8 @@ class Templates:
         def when(value: datetime | None) -> str:
             if value is None:
                 return "-"
-            local = value.astimezone(timezone)
-            return str(babel_datetime(local, "EEEE d MMMM y, HH:mm", locale=chosen))
+            local = value.astimezone(timezone)  # the zone marked, as `case show` prints it
+            return f"{babel_datetime(local, 'EEEE d MMMM y, HH:mm', locale=chosen)} {local:%Z}"
 
         text = template.render(when=when, **context)
         first, _, body = text.partition("\n")

@@ -18,7 +18,8 @@ from smartmail.desk.commands import Tagged
 from smartmail.desk.report import Report
 from smartmail.desk.steering import Steering
 from smartmail.mail.guard import GuardResult
-from smartmail.mail.parse import ParsedMail
+from smartmail.mail.parse import ParsedAttachment, ParsedMail
+from smartmail.mail.phrases import N_, Phrase, phrase
 from smartmail.mail.proof import Proof
 from smartmail.pipeline.attach import store_attachments
 from smartmail.pipeline.envelope import Outcome
@@ -26,11 +27,13 @@ from smartmail.pipeline.thread import Thread
 from smartmail.rules.model import Rules
 from smartmail.store.blobs import BlobStore
 from smartmail.store.db import insert_object
-from smartmail.store.models import Case, Message, Party
+from smartmail.store.models import Attachment, Case, Message, Party
 
 log = logging.getLogger(__name__)
 
 _UNPROVEN_WARNING_EVERY = timedelta(minutes=10)
+
+Answer = tuple[str, tuple[ParsedAttachment, ...]]  # a text for the customer, its attachments
 
 
 def wants_steering(
@@ -63,18 +66,24 @@ class SteerStep:
     ) -> Outcome:
         case = thread.case
         sender = cases.party_for(session, mail.from_addr, mail.from_name, now)
-        if tagged.commands:
+        if tagged.problems:  # kept as written: #send may let it go later
+            message.text = tagged.text
+        elif tagged.commands:
             message.text = tagged.body
         if not proof.ok:
-            return self._unproven(session, mail, message, case, sender, role, proof.reason, now)
+            return self._unproven(session, mail, message, case, sender, role, tagged, proof, now)
+        answer = _answer_kind(mail, case, role, tagged)
         # A staff mail whose commands had mistakes may be a mistyped #note: keep it internal.
         internal = tagged.is_note or role == "contractor" or bool(tagged.problems)
         self._keep(session, mail, message, case, sender, role, internal, now, not tagged.commands)
-        report = Steering(session, self.rules, self.context, sender, role, message, now).run(
-            tagged, case
+        answering = case.number if case is not None and answer in ("relay", "send") else None
+        steering = Steering(
+            session, self.rules, self.context, sender, role, message, now, answering
         )
-        if case is not None and not tagged.is_note and role in ("staff", "manager"):
-            self._answer(session, mail, case, tagged, sender, report, now)
+        report = steering.run(tagged, case)
+        if case is not None and answer == "held":
+            self._hold(session, case, message, sender, report, now)
+        self._answer(session, mail, case, tagged, sender, steering, answer == "relay", now)
         if case is not None and role in ("customer", "contractor"):
             notify.tell_owner(self.context, session, case, sender, tagged.body, now)
         if tagged.commands or tagged.problems:
@@ -83,27 +92,92 @@ class SteerStep:
             )
         number = case.number if case is not None else None
         return Outcome(
-            "reply" if case else "commands", mail.message_id, number, "; ".join(report.problems)
+            "reply" if case else "commands", mail.message_id, number, report.problem_text()
+        )
+
+    def _hold(
+        self,
+        session: Session,
+        case: Case,
+        message: Message,
+        sender: Party,
+        report: Report,
+        now: datetime,
+    ) -> None:
+        """A staff answer under a line that looks like a command but is none: kept
+        internal until its writer says #send (or corrects the command)."""
+        cases.record_event(session, case, "answer_held", sender.email, now, message)
+        report.problems.append(
+            phrase(
+                N_(
+                    "your text was kept internal and NOT sent to the customer: a line at "
+                    "the top starts with # but is no command we know. To send the text as "
+                    "you wrote it, answer this mail with #send alone on the first line; to "
+                    "steer the case, correct the command and send your mail again."
+                )
+            )
         )
 
     def _answer(
         self,
         session: Session,
         mail: ParsedMail,
-        case: Case,
+        case: Case | None,
         tagged: Tagged,
         sender: Party,
-        report: Report,
+        steering: Steering,
+        relay: bool,
         now: datetime,
     ) -> None:
-        """Relay a staff answer to the customer (and to those of cases merged into it)."""
-        if not (tagged.body or mail.attachments):
-            return
-        if tagged.problems:  # a mistyped #note must not reach the customer
-            report.problems.append("your text was not sent to the customer: correct and resend")
-            return
-        notify.answer(self.context, session, case, tagged.body, sender, now, mail.attachments)
+        """Relay staff answers, each to its case's customer: held ones that #send lets go,
+        then this mail's own; a resolution this mail made is told in the last of them."""
+        answers: dict[int, tuple[Case, list[Answer]]] = {}
+        for target, held in steering.released:
+            kept = (held.text, self._kept_attachments(session, held))
+            answers.setdefault(target.number, (target, []))[1].append(kept)
+        if relay and case is not None:
+            answers.setdefault(case.number, (case, []))[1].append((tagged.body, mail.attachments))
+        for target, texts in answers.values():
+            self._relay(session, target, texts, sender, steering, now)
+        if case is not None and steering.folded.pop(case.number, "") == "resolved":
+            notify.resolved(self.context, session, case, now)  # #send found nothing to send
+
+    def _relay(
+        self,
+        session: Session,
+        case: Case,
+        texts: list[Answer],
+        sender: Party,
+        steering: Steering,
+        now: datetime,
+    ) -> None:
+        """To the customer (and to those of cases merged into it), from the function address."""
+        closing = steering.folded.pop(case.number, "")
+        for index, (text, attachments) in enumerate(texts):
+            last = index == len(texts) - 1
+            notify.answer(
+                self.context,
+                session,
+                case,
+                text,
+                sender,
+                now,
+                attachments,
+                closing=closing if last else "",
+            )
         cases.first_response(session, case, sender.email, now)
+        steering.report.changes.append(
+            phrase(N_("case {number}: your answer was sent to the customer"), number=case.number)
+        )
+
+    def _kept_attachments(self, session: Session, message: Message) -> tuple[ParsedAttachment, ...]:
+        rows = session.exec(select(Attachment).where(Attachment.message_pk == message.id)).all()
+        return tuple(
+            ParsedAttachment(
+                row.filename, row.content_type, self.blobs.path(row.sha256).read_bytes()
+            )
+            for row in rows
+        )
 
     def _keep(
         self,
@@ -135,22 +209,55 @@ class SteerStep:
         case: Case | None,
         sender: Party,
         role: str,
-        reason: str,
+        tagged: Tagged,
+        proof: Proof,
         now: datetime,
     ) -> Outcome:
         """Commands or an answer we cannot tie to the sender: kept internal, nothing changes."""
         self._keep(session, mail, message, case, sender, role, True, now)
         if case is not None:
             cases.record_event(
-                session, case, "unproven_mail", sender.email, now, message, reason=reason
+                session, case, "unproven_mail", sender.email, now, message, reason=proof.reason
             )
         if not _warned_lately(session, sender.email, now):
-            notify.unproven(self.context, session, case, mail, reason, now)
-        log.warning("unproven mail from %s (%s): nothing changed", sender.email, reason)
+            notify.unproven(
+                self.context,
+                session,
+                case,
+                mail,
+                _why_unproven(proof),
+                now,
+                had_commands=bool(tagged.commands or tagged.problems),
+                had_text=bool(message.text.strip() or mail.attachments),
+            )
+        log.warning("unproven mail from %s (%s): nothing changed", sender.email, proof.reason)
         number = case.number if case is not None else None
         return Outcome(
-            "reply" if case else "stored", mail.message_id, number, f"unproven: {reason}"
+            "reply" if case else "stored", mail.message_id, number, f"unproven: {proof.reason}"
         )
+
+
+def _answer_kind(mail: ParsedMail, case: Case | None, role: str, tagged: Tagged) -> str:
+    """What becomes of a staff mail's text: relayed, held back, let go by #send, or none."""
+    if case is None or role not in ("staff", "manager") or tagged.is_note:
+        return ""
+    has_text = bool(tagged.body or mail.attachments)
+    if tagged.problems:
+        return "held" if has_text else ""
+    if has_text:
+        return "relay"
+    if any(c.name == "send" for c in tagged.commands):
+        return "send"
+    return ""
+
+
+def _why_unproven(proof: Proof) -> Phrase:
+    """Why a mail proved nothing, as its reader may be told (the event keeps the detail)."""
+    if "not made for this sender" in proof.reason:
+        return phrase(N_("the reply address it went to was made for someone else"))
+    if "DKIM" in proof.reason:
+        return phrase(N_("our mail server could not confirm that it came from your domain"))
+    return phrase(N_("it did not answer a mail we sent you"))
 
 
 def _warned_lately(session: Session, address: str, now: datetime) -> bool:

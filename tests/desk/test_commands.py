@@ -1,12 +1,16 @@
 from datetime import date, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smartmail.desk.commands import (
+    BY_NAME,
     SPECS,
     Amount,
     Due,
     Standing,
+    clean_line,
     help_lines,
     parse_line,
     refusal,
@@ -78,7 +82,7 @@ def test_each_command_and_alias(line: str, name: str, value: object) -> None:
 def test_malformed_commands_say_what_is_wrong(line: str, says: str) -> None:
     tagged = split_commands(line)
     assert tagged.commands == ()
-    assert says in tagged.problems[0].message
+    assert says in tagged.problems[0].message.render("en")
 
 
 @pytest.mark.parametrize(
@@ -107,5 +111,122 @@ def test_help_lists_what_the_role_may_use() -> None:
     staff = "\n".join(help_lines("staff", "en"))
     customer = "\n".join(help_lines("customer", "sv"))
     assert all(spec.usage in staff for spec in SPECS if "staff" in spec.roles)
-    assert "#close" in customer
-    assert "#assign" not in customer
+    assert "#stäng" in customer  # each language writes the commands its own way
+    assert "#close" not in customer
+    assert "#tilldela" not in customer
+
+
+def test_swedish_help_names_commands_that_are_read() -> None:
+    for line in help_lines("staff", "sv"):
+        command = line.split()[0]
+        assert command.removeprefix("#").casefold() in BY_NAME
+
+
+# What phones and input methods put in front of or into a "#note": it is still a note.
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\ufeff", "\u2060", "\u00ad", "\u200e", "\u200f",
+             "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+             "\u2069", "\u061c"]  # fmt: skip
+
+
+@pytest.mark.parametrize("mark", INVISIBLE)
+def test_invisible_characters_do_not_hide_a_note(mark: str) -> None:
+    for line in (f"{mark}#note", f"#{mark}note", f"#no{mark}te", f"{mark}{mark}#intern{mark}"):
+        tagged = split_commands(f"{line}\nKunden verkar jobbig.")
+        assert tagged.is_note, repr(line)
+        assert tagged.body == "Kunden verkar jobbig."
+        assert tagged.problems == ()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "\uff03note",  # full-width number sign
+        "\ufe5fnote",  # small number sign
+        "\u266fnote",  # music sharp
+        "\uff03\uff4e\uff4f\uff54\uff45",  # all full width
+        "\u3000\uff03note",  # ideographic space before it
+        "\u00a0#note\u00a0",  # no-break spaces
+        "\ufeff\uff03 note:",
+        "#NOTE",
+        "# note",
+    ],
+)
+def test_a_note_however_it_was_typed(line: str) -> None:
+    assert split_commands(f"{line}\nHemligt.").is_note
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["#nto", "\uff03 notera", "# Felanmälan lgh 1203", "#", "#!!", "\u200b#\u200b", "##note",
+     "#note" + "\u0301", "#" + "x" * 5000],
+)  # fmt: skip
+def test_what_only_looks_like_a_command_is_a_problem_not_text(line: str) -> None:
+    tagged = split_commands(f"{line}\nHej Eva, vi kommer i morgon.")
+    assert tagged.commands == ()
+    assert len(tagged.problems) == 1
+    assert tagged.body == "Hej Eva, vi kommer i morgon."
+    assert tagged.text.endswith("Hej Eva, vi kommer i morgon.")  # what #send would send
+    assert tagged.problems[0].message.render("sv") != tagged.problems[0].message.render("en")
+
+
+def test_a_mail_that_is_only_invisible_characters_has_no_commands() -> None:
+    tagged = split_commands("\u200b\n\ufeff\n\u2060")
+    assert (tagged.commands, tagged.problems, tagged.body) == ((), (), "")
+
+
+def test_text_after_the_commands_keeps_its_own_characters() -> None:
+    body = "Hej\u200b Eva \uff03 1203"
+    assert split_commands(f"#note\n{body}").body == body
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["#status " + "\u202e" + "dlos", "#assign {number}", "#assign {0.__class__}", "#time 1h {x}"],
+)
+def test_braces_and_bidi_in_values_never_break_a_phrase(line: str) -> None:
+    tagged = split_commands(line)
+    for problem in tagged.problems:
+        for language in ("sv", "en"):
+            assert problem.message.render(language)
+    for command in tagged.commands:
+        assert command.line
+
+
+def test_refusals_are_said_in_the_readers_language() -> None:
+    why = refusal(parse_line("#assign me"), Standing("customer"))
+    assert why is not None
+    assert why.render("en") == "#assign is not for customers"
+    assert why.render("sv") == "#assign är inget kommando för kunder"
+
+
+_FORMAT_CHARS = st.sampled_from([*INVISIBLE, "\u00a0", " ", "\t", "\u3000"])
+
+
+@given(st.text())
+def test_a_line_that_looks_like_a_command_is_never_silently_text(text: str) -> None:
+    """Whatever the text: when its first line reads as "#...", it is a command or a problem
+    (a staff mail with a problem is held back), never the start of a public answer."""
+    tagged = split_commands(text)
+    first = next((clean_line(line) for line in text.splitlines() if clean_line(line)), "")
+    if first.startswith("#"):
+        assert tagged.commands or tagged.problems
+    for problem in tagged.problems:
+        assert problem.message.render("sv")
+        assert problem.message.render("en")
+    assert tagged.body == tagged.body.strip()
+
+
+@given(st.lists(_FORMAT_CHARS, max_size=4), st.sampled_from(["#", "\uff03", "\ufe5f"]), st.text())
+def test_a_note_behind_any_invisible_prefix_is_a_note(
+    prefix: list[str], hash_sign: str, body: str
+) -> None:
+    tagged = split_commands("".join(prefix) + hash_sign + "note\n" + body)
+    assert tagged.is_note
+
+
+@given(st.text(), st.text())
+def test_any_value_renders_as_itself_in_any_phrase(line: str, why: str) -> None:
+    from smartmail.mail.phrases import N_, phrase
+
+    rendered = phrase(N_("case {number}: {line}: {why}"), number=1, line=line, why=why).render("sv")
+    assert rendered == f"ärende 1: {line}: {why}"

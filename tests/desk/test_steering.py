@@ -71,16 +71,16 @@ def test_customers_may_close_their_own_case_and_list_their_cases(app: App) -> No
     assert case(app, 1).status == "closed"
     mail(app, EVA, "#close", 2)  # somebody else's case
     assert case(app, 2).status != "closed"
-    assert "you may only close your own case" in last_to(app, EVA).text
+    assert "du kan bara stänga ditt eget ärende" in last_to(app, EVA).text
 
 
 def test_an_unknown_command_is_answered_with_what_is_allowed(app: App) -> None:
     mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
     mail(app, EVA, "#assign me", 1)
     text = last_to(app, EVA).text
-    assert "#assign is not for customers" in text
-    assert "#close" in text
-    assert "#forward" not in text
+    assert "#assign är inget kommando för kunder" in text  # Eva reads Swedish
+    assert "#stäng" in text
+    assert "#vidarebefordra" not in text
 
 
 def test_due_dates_and_help_by_mail(app: App) -> None:
@@ -89,7 +89,7 @@ def test_due_dates_and_help_by_mail(app: App) -> None:
     assert case(app, 1).due_at == datetime(
         2026, 11, 27, 15, tzinfo=UTC
     )  # closing time, local 16:00
-    assert "#cases <number>" in last_to(app, KALLE).text
+    assert "#ärenden <nummer>" in last_to(app, KALLE).text
 
 
 def outgoing_to(app: App, address: str) -> list[Message]:
@@ -108,7 +108,7 @@ def test_a_mistyped_note_never_reaches_the_customer(app: App) -> None:
     mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
     mail(app, KALLE, "#internal\nKunden verkar jobbig.", 1)
     assert [m.template for m in outgoing_to(app, EVA)] == ["ack"]
-    assert "not sent to the customer" in last_to(app, KALLE).text
+    assert "skickades INTE till kunden" in last_to(app, KALLE).text
 
 
 def test_after_a_merge_answers_go_to_both_customers(app: App) -> None:
@@ -128,7 +128,7 @@ def test_writing_on_a_case_does_not_make_a_contractor_its_contractor(app: App) -
     mail(app, EVA, "Stopp i avloppet.", subject="Stopp")
     mail(app, ror, "#status resolved", 1)
     assert case(app, 1).status != "resolved"
-    assert "not forwarded to you" in last_to(app, ror).text
+    assert "ärendet är inte skickat till er" in last_to(app, ror).text
 
 
 def test_closed_case_tokens_cannot_be_used_to_flood_someone_with_acks(app: App) -> None:
