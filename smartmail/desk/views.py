@@ -99,6 +99,7 @@ def _message(session: Session, message: Message) -> dict[str, Any]:
         "channel": message.channel,
         "thread_signal": message.thread_signal,
         "guard_hits": [h for h in message.guard_hits.split(",") if h],
+        "parse_notes": [n for n in message.parse_notes.split("; ") if n],
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size}
             for a in attachments
@@ -139,6 +140,7 @@ def case_text(data: dict[str, Any]) -> str:
             who = f"-> {', '.join(m['to'])} ({m['visibility']})"
         lines.append(f"{m['at'][:19]} {who}")
         lines.append(f"    {m['subject']}")
+        lines.extend(f"    (read: {note})" for note in m["parse_notes"])
         lines.extend(f"    | {line}" for line in m["text"].splitlines()[:20])
     lines.append("")
     lines.extend(
