@@ -23,12 +23,14 @@ from dataclasses import dataclass
 _ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
 _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
 _ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
-_CANDIDATE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+")
+#: What separates the words of free text; each word holding an "@" may be an address.
+_WORD_BREAKS = re.compile(r"[\s<>()\[\],;:\"]+")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
-_ANGLE = re.compile(r"<([^<>]*)>")
+_ANGLE = re.compile(r"<([^<>]*)>")  # in names: what is left of an address
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?]*\?=")
 _NAME_JUNK = re.compile(r"[<>()\"]")
 _CONTROLS = re.compile("[\x00-\x1f\x7f]")
-#: Machine senders written without a domain; the domain of their Message-ID is theirs.
+#: Machine senders written without a domain.
 _BARE_MACHINES = frozenset({"mailer-daemon", "postmaster"})
 _MAX_ADDRESS = 254
 
@@ -43,8 +45,8 @@ class Sender:
 def addr_spec(text: str) -> str:
     """`text` as one valid addr-spec, lower-cased, or ""."""
     value = text.strip().removeprefix("mailto:").strip().rstrip(".")
-    if len(value) > _MAX_ADDRESS or not _ADDR_SPEC.fullmatch(value):
-        return ""
+    if len(value) > _MAX_ADDRESS or not _ADDR_SPEC.fullmatch(value) or "?=" in value:
+        return ""  # "?=": an encoded word, which is text to decode, not a mailbox
     return value.lower()
 
 
@@ -56,33 +58,65 @@ def sender(
     decode: Callable[[str], str],
 ) -> Sender:
     """The sender from the raw From values, else from (header name, raw value) fallbacks,
-    else the envelope; `decode` turns a raw value into text (encoded words, 8-bit)."""
+    else the envelope; `decode` turns a raw value into text (encoded words, 8-bit).
+
+    A From of MAILER-DAEMON or postmaster without a domain stays that machine: it gets
+    the domain of its Message-ID, else of the address the fallbacks find."""
     name = ""
     for index, value in enumerate(froms):
         address, found_name, how = _read(value, decode)
-        name = name or found_name
+        name = found_name if address and found_name else name or found_name
         if address:
             source = how if index == 0 else f"from line {index + 1}{how and ', ' + how}"
             return Sender(address, name, source)
+    found = _fallback(fallbacks, envelope_from, decode)
+    machine = _bare_machine(froms, decode)
+    if machine:
+        return _machine(machine, name, message_id, found)
+    if found is not None:
+        return Sender(found.address, name or found.name, found.source)
+    return Sender("", name, "")
+
+
+def _fallback(
+    fallbacks: Sequence[tuple[str, str]], envelope_from: str | None, decode: Callable[[str], str]
+) -> Sender | None:
     for header, value in fallbacks:
-        address, found_name, _how = _read(value, decode)
+        address, name, _how = _read(value, decode)
         if address:
-            return Sender(address, name or found_name, header)
-    if envelope_from and addr_spec(envelope_from):
-        return Sender(addr_spec(envelope_from), name, "envelope")
-    return Sender(_bare_machine(froms, message_id, decode), name, "")
+            return Sender(address, name, header)
+    address = addr_spec(envelope_from or "")
+    return Sender(address, "", "envelope") if address else None
+
+
+def _machine(machine: str, name: str, message_id: str, found: Sender | None) -> Sender:
+    domain = message_id.strip("<>").rpartition("@")[2]
+    if domain and not domain.endswith(".smartmail") and addr_spec(f"{machine}@{domain}"):
+        return Sender(addr_spec(f"{machine}@{domain}"), name, f"{machine}, message-id domain")
+    if found is not None:
+        domain = found.address.rpartition("@")[2]
+        return Sender(f"{machine}@{domain}", name, f"{machine}, {found.source} domain")
+    return Sender("", name, "")
 
 
 def _read(value: str, decode: Callable[[str], str]) -> tuple[str, str, str]:
-    """(address, name, how) from one raw header value; how is "" when read as written."""
+    """(address, name, how) from one raw header value; how is "" when read as written.
+
+    Read as written; else the one address in the raw text, its encoded words aside (a
+    name may decode to anything, CR/LF and addresses included); else the decoded text
+    read as written, then searched (a whole address in one encoded word)."""
     pairs = _pairs(value)
     if pairs is not None:
         return pairs[0], _name(pairs[1], decode), ""
     text = _CONTROLS.sub(" ", decode(value))
+    address = _one_address(_ENCODED_WORD.sub(" ", value))
+    if address:
+        return address, _free_name(text, address), "repaired"
     pairs = _pairs(text)
     if pairs is not None:
         return pairs[0], _name(pairs[1], decode), "decoded"
-    return _searched(text)
+    address = _one_address(text)
+    return address, _free_name(text, address), "decoded" if address else ""
 
 
 def _pairs(value: str) -> tuple[str, str] | None:
@@ -96,22 +130,24 @@ def _pairs(value: str) -> tuple[str, str] | None:
         return None
     name, addr = named[0]
     address = addr_spec(addr)
-    return (address, name) if address else None
+    # The RFC reading takes a quoted string for a local part; a quote pair holds a name.
+    outside = "".join(_QUOTED.sub(" ", value).lower().split())
+    return (address, name) if address and address in outside else None
 
 
-def _searched(text: str) -> tuple[str, str, str]:
-    """The one address in free text (quoted strings aside), and what is left as the name."""
-    unquoted = _QUOTED.sub(" ", text) if text.count('"') % 2 == 0 else text
-    found = {addr_spec(m) for m in _ANGLE.findall(unquoted) + _CANDIDATE.findall(unquoted)}
-    found.discard("")
-    if len(found) != 1:
-        return "", _free_name(text, ""), ""
-    (address,) = found
-    return address, _free_name(text, address), "repaired"
+def _one_address(text: str) -> str:
+    """The one address in free text, quoted strings aside: "" when no word holds an "@",
+    or several words do that are not all this address, or one is no valid address."""
+    unquoted = _QUOTED.sub(" ", text)  # what a quote pair holds is a name, never an address
+    found = {addr_spec(word) for word in _WORD_BREAKS.split(unquoted) if "@" in word}
+    return found.pop() if len(found) == 1 else ""
 
 
 def _free_name(text: str, address: str) -> str:
+    """What is left of free text as a name: the address and any <...> taken out."""
     left = re.sub(re.escape(address) + r"\.?", " ", text, flags=re.IGNORECASE) if address else text
+    if _ANGLE.sub("", left).strip():
+        left = _ANGLE.sub(" ", left)
     left = re.sub(r"\bmailto:", " ", _NAME_JUNK.sub(" ", left))
     return " ".join(left.split()).strip("'., ")
 
@@ -120,13 +156,10 @@ def _name(raw: str, decode: Callable[[str], str]) -> str:
     return " ".join(_CONTROLS.sub(" ", decode(raw)).split()).strip("\"' ")
 
 
-def _bare_machine(froms: Sequence[str], message_id: str, decode: Callable[[str], str]) -> str:
-    """MAILER-DAEMON or postmaster written without a domain: theirs is their Message-ID's."""
-    domain = message_id.strip("<>").rpartition("@")[2]
-    if not froms or not domain or domain.endswith(".smartmail"):
+def _bare_machine(froms: Sequence[str], decode: Callable[[str], str]) -> str:
+    """mailer-daemon or postmaster, when the first From names one without a domain."""
+    if not froms:
         return ""
     words = set(_NAME_JUNK.sub(" ", decode(froms[0])).lower().split())
     machines = words & _BARE_MACHINES
-    if len(machines) != 1:
-        return ""
-    return addr_spec(f"{machines.pop()}@{domain}")
+    return machines.pop() if len(machines) == 1 else ""

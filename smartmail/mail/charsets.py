@@ -63,7 +63,10 @@ _NO_CHARSET = frozenset({"x-unknown", "unknown", "unknown-8bit", "x-user-defined
 _NOT_MAIL = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
 #: Read as they are: a plausible reading under these is never doubted.
 _WESTERN = frozenset({"ascii", "cp1252"})
-#: The charsets that the detector chooses from: those that mail is written in.
+#: Two readings this close in the detector's measure of mess are equally clean.
+_TIE = 0.001
+#: The charsets that the detector chooses from: those that mail is written in, the more
+#: mail is written in one, the earlier.
 _MAIL_CODECS = [
     "utf_8",
     "gb18030",
@@ -169,10 +172,14 @@ def _detected(data: bytes, hint: str | None) -> Decoded | None:
         text = _plausible(data, hint)
         if text is not None:
             return Decoded(text, hint, "detected")
-    best = from_bytes(data, cp_isolation=_MAIL_CODECS).best()
-    if best is None:
+    found = list(from_bytes(data, cp_isolation=_MAIL_CODECS))
+    if not found:
         return None
-    name = codec(best.encoding) or best.encoding
+    # Readings the detector finds equally clean go to the charset more mail is written in.
+    least = min(match.chaos for match in found)
+    tied = [match.encoding for match in found if match.chaos <= least + _TIE]
+    best = min(tied, key=lambda name: _MAIL_CODECS.index(name) if name in _MAIL_CODECS else 99)
+    name = codec(best) or best
     text = _strict(data, name)
     return Decoded(text, name, "detected") if text is not None else None
 

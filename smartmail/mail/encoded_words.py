@@ -50,7 +50,7 @@ def decode_value(value: str, reading: HeaderReading | None = None) -> str:
 
 
 def _plain(data: bytes, reading: HeaderReading) -> str:
-    if data.isascii():
+    if data.isascii() and b"\x1b" not in data:  # ESC: ISO-2022-JP written raw
         return data.decode("ascii")
     return reading.read(data, None)
 

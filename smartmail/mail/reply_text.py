@@ -165,8 +165,9 @@ def latest_reply(text: str) -> str:
     if not text.strip():
         return ""
     forward = _forward_at(text)
-    if forward is not None and only_forwards(text[: forward.start()]):
-        text = _forwarded_text(text, forward) or text
+    if forward is not None:  # the forwarded mail, when nothing of one's own comes above it
+        own = text[: forward.start()]
+        text = (_forwarded_text(text, forward) or text) if only_forwards(own) else own
     text = _strip_history(text)
     reply = _reply_or_empty(text)
     return _strip_quoted(reply) or _strip_quoted(text) or text
