@@ -25,6 +25,11 @@ _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
 _ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 #: What separates the words of free text; each word holding an "@" may be an address.
 _WORD_BREAKS = re.compile(r"[\s<>()\[\],;:\"]+")
+#: `Name <addr>`, `"Name" <addr>`, `<addr>` or `addr`: read without the full RFC parse.
+_SIMPLE_MAILBOX = re.compile(
+    r'\s*(?:(?:"(?P<quoted>[^"\\]*)"|(?P<plain>[^"<>,;:@()\\]*?))\s*<(?P<angle>[^<>\s"]+)>'
+    r'|(?P<bare>[^<>\s"(),;:\\]+))\s*'
+)
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _ANGLE = re.compile(r"<([^<>]*)>")  # in names: what is left of an address
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?]*\?=")
@@ -121,6 +126,11 @@ def _read(value: str, decode: Callable[[str], str]) -> tuple[str, str, str]:
 
 def _pairs(value: str) -> tuple[str, str] | None:
     """(address, raw name) when the RFC reading finds exactly one address, and it is valid."""
+    simple = _SIMPLE_MAILBOX.fullmatch(value)
+    if simple is not None:  # most mail: spare the full parse
+        address = addr_spec(simple["angle"] or simple["bare"])
+        if address:
+            return address, simple["quoted"] or simple["plain"] or ""
     try:
         found = email.utils.getaddresses([value])
     except Exception:

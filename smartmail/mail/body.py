@@ -104,7 +104,7 @@ def _part_text(part: Message, body: Body) -> str:
 def _defect(label: str | None, used: str) -> str:
     if not label:
         return f"8-bit text without its charset, read as {used}"
-    return f"text not valid {str(label)[:40]}, read as {used}"
+    return f"text not valid {clean(str(label))[:40]}, read as {used}"
 
 
 def _attachment(part: Message, ctype: str, filename: str) -> ParsedAttachment:

@@ -88,6 +88,7 @@ _MAIL_CODECS = [
 #: The ISO-2022-JP family, broadest last; ESC sequences announce them in 7-bit text.
 _ISO2022 = ("iso2022_jp", "iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_3", "iso2022_kr")
 _ISO2022_ESC = re.compile(rb"\x1b(?:\$[@B(D]|\([BJI]|\$\)C)")
+_LABEL_SHOWN = re.compile(r"[^\x21-\x7e]")  # a label as the notes show it: printable ASCII
 _LABEL_JUNK = re.compile(r"^(?:charset\s*=\s*)|[\s\"';]+")
 
 
@@ -131,7 +132,7 @@ def decode(data: bytes, label: str | None = None, hint: str | None = None) -> De
     if text is not None:
         return Decoded(text, "utf-8", "read")
     western = clean(data.decode("latin-1"))  # read as Windows-1252 by clean
-    if mess_ratio(western, 1.0) < _MESS:
+    if _tidy(western):
         return Decoded(western, "cp1252", "declared" if declared in _WESTERN else "guessed")
     return _detected(data, hint) or Decoded(western, "cp1252", "guessed")
 
@@ -162,9 +163,15 @@ def _plausible(data: bytes, name: str) -> str | None:
     family = _ISO2022 if name in _ISO2022 else (name,)
     for candidate in family[family.index(name) :]:
         text = _strict(data, candidate)
-        if text is not None and (text.isascii() or mess_ratio(text, 1.0) < _MESS):
+        # Bytes that are not UTF-8 hardly ever decode as UTF-8: no need to judge the text.
+        if text is not None and (candidate == "utf-8" or text.isascii() or _tidy(text)):
             return text
     return None
+
+
+def _tidy(text: str) -> bool:
+    """True when a reading is not a mess of odd characters, as charset-normalizer judges."""
+    return bool(mess_ratio(text, 1.0) < _MESS)
 
 
 def _detected(data: bytes, hint: str | None) -> Decoded | None:
@@ -213,6 +220,6 @@ def describe(decoded: Decoded, label: str | None) -> str:
     """How a text was read, for the parse notes; "" when as declared, or plain ASCII."""
     if decoded.how == "declared" or decoded.codec in ("ascii", codec(label)):
         return ""
-    shown = (label or "").strip().strip("\"'")[:40]
+    shown = _LABEL_SHOWN.sub("?", clean(label or "")).strip().strip("\"'")[:40]
     said = f"labelled {shown}" if shown else "no charset"
     return f"{decoded.codec} {decoded.how} ({said})"

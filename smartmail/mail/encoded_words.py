@@ -40,6 +40,8 @@ class HeaderReading:
 
 def decode_value(value: str, reading: HeaderReading | None = None) -> str:
     """An unfolded raw header value (8-bit bytes as surrogates) as one line of text."""
+    if value.isascii() and "=?" not in value and "\x1b" not in value:
+        return _HEADER_CONTROLS.sub(" ", value).strip()  # most values: nothing to decode
     reading = reading or HeaderReading()
     data = value.encode("utf-8", "surrogateescape")
     if b"=?" not in data:

@@ -287,7 +287,8 @@ def _repair(text: str) -> str:
 
 
 def _header_name(name: object) -> str:
-    return _repair(str(name)).strip().lower()
+    text = str(name)
+    return (text if text.isascii() else _repair(text)).strip().lower()
 
 
 def _raw_first(msg: Message) -> dict[str, str]:
