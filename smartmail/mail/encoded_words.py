@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from smartmail.mail.charsets import Decoded, clean, decode, describe
 
-#: One encoded word; its text may hold spaces (some senders do not encode them).
-_WORD = re.compile(r"=\?([^?\s]{1,80})\?([bBqQ])\?([^?]{0,2000}?)\?=")
+#: One encoded word; its text may hold spaces and question marks (some senders encode
+#: neither); a word cut off at the end of the value, its "?=" lost, counts too.
+_WORD = re.compile(r"=\?([^?\s]{1,80})\?([bBqQ])\?((?:[^?]|\?(?!=)){0,2000}?)(?:\?=|\Z)")
 _QP_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _HEADER_CONTROLS = re.compile("[\x00-\x1f\x7f]")
 

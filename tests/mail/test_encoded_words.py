@@ -106,9 +106,17 @@ def test_raw_8bit_subject_and_name_in_the_mails_charset() -> None:
     assert (parsed.subject, parsed.from_name) == ("房租", "陳小明")
 
 
-def test_a_word_that_cannot_be_read_is_left_as_written() -> None:
-    assert decode_value("=?utf-8?Q?broken") == "=?utf-8?Q?broken"
+def test_question_marks_in_a_q_word_and_a_word_cut_off_at_the_end() -> None:
+    assert decode_value("=?utf-8?Q?Hur_m=C3=A5r_du??=") == "Hur mår du?"
+    assert decode_value("=?utf-8?Q?Vad?= kostar =?utf-8?Q?det??=") == "Vad kostar det?"
+    assert decode_value("Re: =?utf-8?B?5pqW5oi/44Gu5pWF6Zqc") == "Re: 暖房の故障"  # no "?="
+    assert decode_value("Re: =?utf-8?Q?r=C3=A4kning") == "Re: räkning"
+
+
+def test_what_is_no_encoded_word_is_left_as_written() -> None:
     assert decode_value("a =? b ?= c") == "a =? b ?= c"
+    assert decode_value("=?utf-8?X?abc?=") == "=?utf-8?X?abc?="
+    assert decode_value("Pris: 5 =?") == "Pris: 5 =?"
 
 
 words = st.builds(
