@@ -33,7 +33,7 @@ _SIMPLE_MAILBOX = re.compile(
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _ANGLE = re.compile(r"<([^<>]*)>")  # in names: what is left of an address
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?]*\?=")
-_NAME_JUNK = re.compile(r"[<>()\"]")
+_NAME_JUNK = re.compile(r"[<>()\[\]\"]")
 _CONTROLS = re.compile("[\x00-\x1f\x7f]")
 #: Machine senders written without a domain.
 _BARE_MACHINES = frozenset({"mailer-daemon", "postmaster"})

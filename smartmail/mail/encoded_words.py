@@ -28,8 +28,8 @@ _HEADER_CONTROLS = re.compile("[\x00-\x1f\x7f]")
 class HeaderReading:
     """What reading a value found out: charsets other than declared, for the notes."""
 
-    notes: list[str] = field(default_factory=list)
     hint: str | None = None  # a charset the mail used elsewhere (its body's)
+    notes: list[str] = field(default_factory=list)
 
     def read(self, data: bytes, label: str | None) -> str:
         decoded: Decoded = decode(data, label, self.hint)

@@ -149,7 +149,7 @@ def _via_mailparser(data: bytes, defects: list[str], envelope_from: str | None) 
         mail_from=envelope_from,
     )
     found = [str(name) for name in sorted(parsed.defects_categories)]
-    return _build(data, msg, envelope, [*defects, *found])
+    return _build(data, msg, _raw_first(msg), envelope, [*defects, *found])
 
 
 def _via_stdlib_default(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
@@ -184,7 +184,7 @@ def _via_stdlib(
         date=_stdlib_date(raw.get("date")),
         mail_from=envelope_from,
     )
-    return _build(data, msg, envelope, [*defects, *_message_defects(msg)])
+    return _build(data, msg, raw, envelope, [*defects, *_message_defects(msg)])
 
 
 def _minimal(data: bytes, defects: list[str]) -> ParsedMail:
@@ -210,8 +210,9 @@ def _minimal(data: bytes, defects: list[str]) -> ParsedMail:
     )
 
 
-def _build(data: bytes, msg: Message, envelope: _Envelope, defects: list[str]) -> ParsedMail:
-    raw = _raw_first(msg)
+def _build(
+    data: bytes, msg: Message, raw: dict[str, str], envelope: _Envelope, defects: list[str]
+) -> ParsedMail:
     body = Body()
     walk(msg, body)
     text = body_text(body)
@@ -219,9 +220,9 @@ def _build(data: bytes, msg: Message, envelope: _Envelope, defects: list[str]) -
     subject_reading = HeaderReading(hint=body.charset)
     subject = " ".join(decode_value(raw.get("subject", ""), subject_reading).split())
     headers = {
-        key: decode_value(value, HeaderReading(hint=body.charset)) for key, value in raw.items()
+        key: subject if key == "subject" else decode_value(value, HeaderReading(body.charset))
+        for key, value in raw.items()
     }
-    headers["subject"] = subject
     ids = _msg_ids(raw.get("message-id", ""))
     message_id = ids[0] if ids else _generated_id(data, raw)
     who = _sender(msg, raw, envelope, message_id, body.charset)
