@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smartmail.mail.charsets import codec, decode, describe
 from smartmail.mail.parse import parse
@@ -167,3 +169,33 @@ def test_utf7_mail_decodes_subject_and_body() -> None:
     parsed = parse((FIXTURES / "utf7_labelled.eml").read_bytes())
     assert parsed.subject == "Värmen"
     assert parsed.text == "Hej! Värmen är borta i hela lägenheten."
+
+
+LABELS = st.sampled_from(
+    [
+        *("", "utf-8", "iso-8859-1", "us-ascii", "gb2312", "big5", "shift_jis", "iso-2022-jp"),
+        *("utf-7", "unicode-1-1-utf-7", "x-unknown", "ISO-2\x9c22-JP", "utf-16", "base64"),
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=60), st.binary(max_size=60), st.binary(max_size=200), LABELS)
+def test_whatever_the_bytes_every_text_read_is_valid_unicode(
+    subject: bytes, name: bytes, body: bytes, label: str
+) -> None:
+    line_safe = [v.replace(b"\r", b"").replace(b"\n", b"") for v in (subject, name)]
+    raw = (
+        b"From: " + line_safe[1] + b" <a@kund.example>\r\nSubject: " + line_safe[0] + b"\r\n"
+        b"Content-Type: text/plain; charset="
+        + label.encode("utf-8", "surrogateescape")
+        + b"\r\n\r\n"
+        + body
+    )
+    parsed = parse(raw)
+    texts = [parsed.subject, parsed.from_name, parsed.text, parsed.reply_text]
+    texts += [*parsed.notes, *parsed.defects, *parsed.headers.values()]
+    for text in texts:
+        text.encode("utf-8")  # no lone surrogates: every one of them can be stored
+    assert "\n" not in parsed.subject
+    assert "\r" not in parsed.subject
