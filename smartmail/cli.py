@@ -21,7 +21,7 @@ from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
 from smartmail.desk import cases, views
 from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
-from smartmail.mail.parse import parse
+from smartmail.mail.parse import is_mail, parse
 from smartmail.pipeline.envelope import Envelope
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
@@ -151,8 +151,8 @@ def cmd_ingest(app: App, args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"smartmail ingest: {exc}", file=sys.stderr)
             return EX_NOINPUT
-    if not raw.strip():
-        print("smartmail ingest: empty input, nothing to store", file=sys.stderr)
+    if not is_mail(raw):
+        print("smartmail ingest: empty mail, nothing to store", file=sys.stderr)
         return EX_DATAERR
     if len(raw) > app.settings.max_message_size:
         print(f"smartmail ingest: mail of {len(raw)} bytes is over the limit", file=sys.stderr)

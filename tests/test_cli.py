@@ -65,6 +65,33 @@ def test_ingest_of_a_shipped_sample(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["case", "show", "9"]) == 65
 
 
+@pytest.mark.parametrize("nothing", [b"", b"\r\n", b" \n\n"], ids=["zero", "crlf", "blank"])
+def test_ingest_refuses_no_mail_and_stores_headers_without_a_body(
+    tmp_path: Path, nothing: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.eml"
+    empty.write_bytes(nothing)
+    assert main(["ingest", str(empty)]) == 65
+    assert "empty mail, nothing to store" in capsys.readouterr().err
+    headers_only = tmp_path / "headers.eml"
+    headers_only.write_bytes(b"From: eva@kund.example\r\nSubject: Tom\r\n")
+    assert main(["ingest", str(headers_only), "--sender", "eva@kund.example"]) == 0
+    assert capsys.readouterr().out.startswith("new_case case 1")
+
+
+def test_ingest_takes_the_sender_from_the_envelope_when_from_has_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mail = tmp_path / "mail.eml"
+    mail.write_bytes(b"From: Eva\r\nSubject: Lampan\r\n\r\nLampan i trappan ar trasig.\r\n")
+    assert main(["ingest", str(mail), "--sender", "eva@kund.example"]) == 0
+    capsys.readouterr()
+    assert main(["case", "show", "1", "--json"]) == 0
+    shown = capsys.readouterr().out
+    assert '"customer": "eva@kund.example"' in shown
+    assert '"sender: envelope"' in shown
+
+
 def test_sweep_runs_the_clock_as_of_a_time_and_sends_what_it_causes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

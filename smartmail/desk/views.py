@@ -105,6 +105,7 @@ def _message(session: Session, message: Message) -> dict[str, Any]:
         "channel": message.channel,
         "thread_signal": message.thread_signal,
         "guard_hits": [h for h in message.guard_hits.split(",") if h],
+        "parse_notes": [n for n in message.parse_notes.split("; ") if n],
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size}
             for a in attachments
@@ -152,6 +153,7 @@ def case_text(data: dict[str, Any], tz: ZoneInfo) -> str:
             who = f"-> {', '.join(m['to'])} ({m['visibility']})"
         lines.append(f"{_when(m['at'], tz)} {who}")
         lines.append(f"    {m['subject']}")
+        lines.extend(f"    (read: {note})" for note in m["parse_notes"])
         lines.extend(f"    | {line}" for line in m["text"].splitlines()[:20])
     lines.append("")
     lines.extend(

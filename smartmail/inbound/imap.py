@@ -29,6 +29,7 @@ from smartmail.app import App
 from smartmail.config import ImapMailbox
 from smartmail.errors import TemporaryFailure
 from smartmail.inbound.group import GroupCommit
+from smartmail.mail.parse import is_mail
 from smartmail.pipeline.envelope import Envelope, Outcome
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,8 @@ class MailboxWatcher:
         if uid not in fetched:
             return 0
         raw = fetched[uid].get(b"BODY[]")
-        if not raw:
-            return self._fail(client, uid, "the server returned no content")
+        if not raw or not is_mail(bytes(raw)):
+            return self._fail(client, uid, "empty mail, nothing to store")
         address = self.mailbox.address
         try:
             outcome = self.process(

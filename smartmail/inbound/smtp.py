@@ -17,6 +17,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from smartmail.errors import PermanentFailure, TemporaryFailure
 from smartmail.inbound.group import GroupCommit
+from smartmail.mail.parse import is_mail
 from smartmail.pipeline.envelope import Envelope
 from smartmail.pipeline.process import Pipeline
 
@@ -54,6 +55,9 @@ class MailHandler:
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope) -> str:
         raw = envelope.original_content or b""
+        if not is_mail(raw):
+            # No header, no body: nothing to store or answer (as `ingest` and IMAP refuse it).
+            return _per_recipient(server, envelope, "554 5.6.0 Empty mail, nothing to store")
         mail_from = envelope.mail_from or ""
         inbound = Envelope(
             channel=self.channel,
@@ -71,10 +75,14 @@ class MailHandler:
             self.on_stored()
             number = f" case {outcome.case_number}" if outcome.case_number else ""
             status = f"250 2.0.0 {outcome.kind}{number}"
-        if isinstance(server, LMTP):
-            # LMTP answers DATA once per recipient.
-            return "\r\n".join([status] * len(envelope.rcpt_tos))
-        return status
+        return _per_recipient(server, envelope, status)
+
+
+def _per_recipient(server: SMTP, envelope: SmtpEnvelope, status: str) -> str:
+    if isinstance(server, LMTP):
+        # LMTP answers DATA once per recipient.
+        return "\r\n".join([status] * len(envelope.rcpt_tos))
+    return status
 
 
 END_OF_DATA = b".\r\n"  # at the start of a line

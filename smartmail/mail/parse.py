@@ -1,39 +1,40 @@
 """Turn the raw bytes of one mail into a ParsedMail.
 
 mail-parser does the main parse; the stdlib ``email`` package (policy.default,
-then compat32) is the fallback, and a minimal result is the last resort, so
-``parse`` never raises.  Text is decoded leniently: unknown charsets fall back
-to UTF-8 and then Windows-1252, and C1 control characters are read as
-Windows-1252.  Whatever went wrong is listed in ``ParsedMail.defects``.  The
-latest reply in the text is found by ``reply_text``.
+then compat32) is the fallback, then its headers alone (a mail nested too deep for
+either still has a sender and a subject), and a minimal result is the last resort, so
+``parse`` never raises. Text is read by charsets.py (the declared charset when it reads
+plausibly, else the detected one), header values by encoded_words.py, the sender by
+addresses.py, the parts by body.py. Whatever went wrong is listed in
+``ParsedMail.defects``; how the mail was read where it was not as declared (charsets,
+where the sender's address came from, which part is the text) in ``ParsedMail.notes``.
+The latest reply in the text is found by ``reply_text``.
 """
 
 from __future__ import annotations
 
-import codecs
 import email
+import email.parser
 import email.policy
 import email.utils
 import hashlib
-import io
 import logging
-import mimetypes
-import os.path
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.generator import BytesGenerator
-from email.header import decode_header
 from email.message import Message
-from email.policy import Policy
 from typing import Any
 
 import mailparser
-from inscriptis import get_text
 
-from smartmail.mail.reply_text import latest_reply
+from smartmail.mail import addresses
+from smartmail.mail.body import Body, ParsedAttachment, body_text, newlines, tidy, unfold, walk
+from smartmail.mail.charsets import clean, decode
+from smartmail.mail.encoded_words import HeaderReading, decode_value
+from smartmail.mail.reply_text import latest_reply, only_forwards
+
+__all__ = ["ParsedAttachment", "ParsedMail", "body_of", "content_id", "is_mail", "parse"]
 
 # mail-parser logs a WARNING for every MIME type it does not handle (each
 # bounce) and an ERROR for undecodable headers; parse() reports those in
@@ -42,25 +43,15 @@ _MAILPARSER_LOG = logging.getLogger("mailparser")
 if _MAILPARSER_LOG.level == logging.NOTSET:
     _MAILPARSER_LOG.setLevel(logging.CRITICAL)
 
-_MAX_DEPTH = 30
-_MAX_FILENAME = 150
-_FORWARDED_TYPES = frozenset({"message/rfc822", "message/global"})
-_WESTERN_CODECS = frozenset({"ascii", "iso8859-1", "cp1252"})
-
-
-@dataclass(frozen=True)
-class ParsedAttachment:
-    filename: str  # safe for a file system: no path parts, no control characters, never empty
-    content_type: str  # e.g. "application/pdf"
-    payload: bytes
-    content_id: str = ""  # without angle brackets, "" when none
+#: Where the sender's address is looked for when no From gives one, in this order.
+_SENDER_FALLBACKS = ("sender", "reply-to", "return-path")
 
 
 @dataclass(frozen=True)
 class ParsedMail:
     message_id: str  # with angle brackets; generated from a hash of the bytes when missing
     subject: str  # decoded, one line, stripped; "" when none
-    from_addr: str  # lower-cased address, "" when none can be found
+    from_addr: str  # one valid addr-spec, lower-cased; "" when none can be found
     from_name: str  # display name, decoded
     to: tuple[str, ...]  # lower-cased addresses
     cc: tuple[str, ...]
@@ -75,6 +66,7 @@ class ParsedMail:
     attachments: tuple[ParsedAttachment, ...]
     content_type: str  # of the whole mail, lower case, e.g. "multipart/report"
     defects: tuple[str, ...] = field(default=())  # what was wrong with the mail
+    notes: tuple[str, ...] = field(default=())  # how it was read where not as declared
 
 
 Pairs = list[tuple[str, str]]
@@ -84,34 +76,33 @@ Pairs = list[tuple[str, str]]
 class _Envelope:
     """Address and date fields, which each parser reads its own way."""
 
-    sender: Pairs
     to: Pairs
     cc: Pairs
     reply_to: Pairs
     date: datetime | None
+    mail_from: str | None = None  # the SMTP envelope's, when known
 
 
-@dataclass
-class _Body:
-    plain: list[str] = field(default_factory=list)
-    html: list[str] = field(default_factory=list)
-    forwarded: list[str] = field(default_factory=list)  # text of attached mails
-    attachments: list[ParsedAttachment] = field(default_factory=list)
-    defects: list[str] = field(default_factory=list)
+def is_mail(raw: bytes) -> bool:
+    """False for zero bytes (or only white space): that is no mail, a mail with headers
+    and no body is one. Every channel refuses the first and stores the second."""
+    return bool(raw.strip())
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """Parse one mail; never raises, whatever the bytes."""
+def parse(raw: bytes, envelope_from: str | None = None) -> ParsedMail:
+    """Parse one mail; never raises, whatever the bytes. `envelope_from` is the SMTP
+    envelope's sender, the last place the sender's address is looked for."""
     data = _as_bytes(raw)
     defects: list[str] = []
-    stages: list[tuple[str, Callable[[bytes, list[str]], ParsedMail]]] = [
+    stages: list[tuple[str, Callable[[bytes, list[str], str | None], ParsedMail]]] = [
         ("mailparser", _via_mailparser),
         ("email default", _via_stdlib_default),
         ("email compat32", _via_stdlib_compat32),
+        ("email headers", _via_headers_only),
     ]
     for name, stage in stages:
         try:
-            return stage(data, defects)
+            return stage(data, defects, envelope_from)
         except Exception as exc:
             defects.append(f"{name} failed: {type(exc).__name__}")
     return _minimal(data, defects)
@@ -132,7 +123,7 @@ def _as_bytes(raw: object) -> bytes:
 
 class _MailParser(mailparser.MailParser):  # type: ignore[misc]  # mail-parser is untyped
     """mail-parser's reading of the headers (addresses, date) and its defect list, without
-    its reading of the body: `_walk` decodes every part with its own lenient rules, so
+    its reading of the body: `walk` decodes every part with its own lenient rules, so
     mail-parser decoding each part as well (and re-encoding every attachment to base64)
     would be done for nothing. Should a later mail-parser rename either private method,
     parse() falls back to the stdlib and says so in the defects, which the tests catch."""
@@ -145,46 +136,59 @@ class _MailParser(mailparser.MailParser):  # type: ignore[misc]  # mail-parser i
         return self
 
 
-def _via_mailparser(data: bytes, defects: list[str]) -> ParsedMail:
+def _via_mailparser(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
     parsed = _MailParser.from_bytes(data)
     msg = parsed.message
     if not isinstance(msg, Message):
         raise TypeError("mailparser returned no message")
-    raw = _raw_first(msg)
     envelope = _Envelope(
-        sender=_better_names(_pairs(parsed.from_), lambda: _stdlib_addresses(raw.get("from"))),
         to=_pairs(parsed.to),
         cc=_pairs(parsed.cc),
         reply_to=_pairs(parsed.reply_to),
         date=_utc(parsed.date),
+        mail_from=envelope_from,
     )
     found = [str(name) for name in sorted(parsed.defects_categories)]
-    return _build(data, msg, raw, envelope, [*defects, *found])
+    return _build(data, msg, _raw_first(msg), envelope, [*defects, *found])
 
 
-def _via_stdlib_default(data: bytes, defects: list[str]) -> ParsedMail:
-    return _via_stdlib(data, defects, email.policy.default)
+def _via_stdlib_default(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
+    return _via_stdlib(
+        email.message_from_bytes(data, policy=email.policy.default), data, defects, envelope_from
+    )
 
 
-def _via_stdlib_compat32(data: bytes, defects: list[str]) -> ParsedMail:
-    return _via_stdlib(data, defects, email.policy.compat32)
+def _via_stdlib_compat32(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
+    return _via_stdlib(
+        email.message_from_bytes(data, policy=email.policy.compat32), data, defects, envelope_from
+    )
 
 
-def _via_stdlib(data: bytes, defects: list[str], policy: Policy) -> ParsedMail:
-    msg = email.message_from_bytes(data, policy=policy)
+def _via_headers_only(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
+    """The headers alone: for a body no parser can read (nested thousands deep)."""
+    parser = email.parser.BytesParser(policy=email.policy.compat32)
+    msg = parser.parsebytes(data, headersonly=True)
+    if msg.get_content_maintype() == "multipart":
+        msg.set_payload("")  # its parts are what could not be read
+    return _via_stdlib(msg, data, [*defects, "body not read"], envelope_from)
+
+
+def _via_stdlib(
+    msg: Message, data: bytes, defects: list[str], envelope_from: str | None
+) -> ParsedMail:
     raw = _raw_first(msg)
     envelope = _Envelope(
-        sender=_stdlib_addresses(raw.get("from")),
         to=_stdlib_addresses(raw.get("to")),
         cc=_stdlib_addresses(raw.get("cc")),
         reply_to=_stdlib_addresses(raw.get("reply-to")),
         date=_stdlib_date(raw.get("date")),
+        mail_from=envelope_from,
     )
     return _build(data, msg, raw, envelope, [*defects, *_message_defects(msg)])
 
 
 def _minimal(data: bytes, defects: list[str]) -> ParsedMail:
-    text = _tidy(_decode_bytes(data, None))
+    text = tidy(decode(data).text)
     return ParsedMail(
         message_id=_generated_id(data),
         subject="",
@@ -209,18 +213,27 @@ def _minimal(data: bytes, defects: list[str]) -> ParsedMail:
 def _build(
     data: bytes, msg: Message, raw: dict[str, str], envelope: _Envelope, defects: list[str]
 ) -> ParsedMail:
-    # Decoding starts from the raw values: the same first value per name, read once.
-    headers = {key: _decode_unfolded(value) for key, value in raw.items()}
-    body = _Body()
-    _walk(msg, body, 0)
-    text = _body_text(body)
-    from_addr, from_name = _sender(envelope.sender, headers.get("from", ""))
+    body = Body()
+    walk(msg, body)
+    text = body_text(body)
+    # Headers are read after the body: a charset the body was in is likely theirs too.
+    subject_reading = HeaderReading(hint=body.charset)
+    subject = " ".join(decode_value(raw.get("subject", ""), subject_reading).split())
+    headers = {
+        key: subject if key == "subject" else decode_value(value, HeaderReading(body.charset))
+        for key, value in raw.items()
+    }
     ids = _msg_ids(raw.get("message-id", ""))
+    message_id = ids[0] if ids else _generated_id(data, raw)
+    who = _sender(msg, raw, envelope, message_id, body.charset)
+    notes = [f"subject: {note}" for note in subject_reading.notes]
+    if who.source:
+        notes.append(f"sender: {who.source}")
     return ParsedMail(
-        message_id=ids[0] if ids else _generated_id(data, raw),
-        subject=" ".join(headers.get("subject", "").split()),
-        from_addr=from_addr,
-        from_name=from_name,
+        message_id=message_id,
+        subject=subject,
+        from_addr=who.address,
+        from_name=who.name,
         to=_addresses(envelope.to),
         cc=_addresses(envelope.cc),
         reply_to=_addresses(envelope.reply_to),
@@ -229,12 +242,32 @@ def _build(
         references=_msg_ids(raw.get("references", "")),
         headers=headers,
         text=text,
-        reply_text=latest_reply(text),
-        html=_newlines("\n".join(body.html)),
+        reply_text=_reply_text(text, body),
+        html=newlines("\n".join(body.html)),
         attachments=tuple(body.attachments),
         content_type=msg.get_content_type().lower(),
         defects=tuple(dict.fromkeys([*defects, *body.defects])),
+        notes=tuple(dict.fromkeys([*body.notes, *notes])),
     )
+
+
+def _reply_text(text: str, body: Body) -> str:
+    """The latest reply; of a mail that only forwards an attached one, that one's."""
+    if body.forwarded and only_forwards("\n".join(body.plain) or text):
+        return latest_reply(body.forwarded[0])
+    return latest_reply(text)
+
+
+def _sender(
+    msg: Message, raw: dict[str, str], envelope: _Envelope, message_id: str, hint: str | None
+) -> addresses.Sender:
+    froms = [unfold(value) for name, value in msg.raw_items() if _header_name(name) == "from"]
+    fallbacks = [(name, raw[name]) for name in _SENDER_FALLBACKS if raw.get(name)]
+
+    def read(value: str) -> str:
+        return decode_value(value, HeaderReading(hint=hint))
+
+    return addresses.sender(froms, fallbacks, envelope.mail_from, message_id, read)
 
 
 def _message_defects(msg: Message) -> list[str]:
@@ -244,126 +277,28 @@ def _message_defects(msg: Message) -> list[str]:
         return ["nesting too deep"]
 
 
-# --------------------------------------------------------------------------- text decoding
-
-
-def _cp1252_char(code: int) -> str | None:
-    try:
-        return bytes([code]).decode("cp1252")
-    except UnicodeDecodeError:
-        return None
-
-
-#: C1 controls read as Windows-1252 (the five unassigned ones dropped), NUL dropped.
-_CLEAN_TABLE: dict[int, str | None] = {code: _cp1252_char(code) for code in range(0x80, 0xA0)}
-_CLEAN_TABLE[0] = None
-_SURROGATES = re.compile("[\ud800-\udfff]")
-_HEADER_CONTROLS = re.compile("[\x00-\x1f\x7f]")
-_ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")
-
-
-#: Every character that _clean changes: the keys of _CLEAN_TABLE and surrogates.
-_UNCLEAN = re.compile("[\x00\x80-\x9f\ud800-\udfff]")
-
-
-def _clean(text: str) -> str:
-    # Most text has nothing to clean, and one search is much cheaper than translate.
-    if not _UNCLEAN.search(text):
-        return text
-    return _SURROGATES.sub("", text.translate(_CLEAN_TABLE))
-
-
-def _codec(label: str | None) -> str | None:
-    name = (label or "").strip().strip("\"'").split("*", 1)[0].lower()
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, ValueError, TypeError):
-        return None
-
-
-def _codecs_for(label: str | None) -> list[str]:
-    """Codecs to try, in order, for a charset label of any quality."""
-    codec = _codec(label)
-    if codec is None or codec in _WESTERN_CODECS:
-        # Labelled ASCII/Latin-1 mail is often really UTF-8 or Windows-1252.
-        return ["utf-8", "cp1252"]
-    return [codec, "utf-8", "cp1252"]
-
-
-def _decode_bytes(data: bytes, label: str | None) -> str:
-    return _decode_with(data, label)[0]
-
-
-def _decode_with(data: bytes, label: str | None) -> tuple[str, str]:
-    """The text, and the codec that read it."""
-    for codec in _codecs_for(label):
-        try:
-            return _clean(data.decode(codec)), codec
-        except (LookupError, ValueError):
-            continue
-    return _clean(data.decode("latin-1")), "latin-1"
-
-
-def _repair(text: str) -> str:
-    """Decode raw 8-bit bytes that the email package kept as surrogates."""
-    if not _SURROGATES.search(text):
-        return text
-    try:
-        return _decode_bytes(text.encode("utf-8", "surrogateescape"), None)
-    except UnicodeEncodeError:
-        return _SURROGATES.sub("", text)
-
-
-def _decode_words(match: re.Match[str]) -> str:
-    try:
-        chunks = decode_header(match.group(0))
-    except Exception:
-        return match.group(0)
-    return "".join(
-        chunk if isinstance(chunk, str) else _decode_bytes(chunk, charset)
-        for chunk, charset in chunks
-    )
-
-
-def _unfold(value: object) -> str:
-    """A raw header value on one line, 8-bit bytes decoded."""
-    return _repair(str(value).replace("\r", "").replace("\n", ""))
-
-
-def _decode_header(value: object) -> str:
-    """Decode a raw header value: 8-bit bytes, RFC 2047 words, one line."""
-    return _decode_unfolded(_unfold(value))
-
-
-def _decode_unfolded(text: str) -> str:
-    """Decode the RFC 2047 words of a value that _unfold returned."""
-    if "=?" in text:  # cheap test before the regex: most values have no encoded words
-        text = _ENCODED_WORDS.sub(_decode_words, text)
-    return _HEADER_CONTROLS.sub(" ", _clean(text)).strip()
-
-
-def _newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _tidy(text: str) -> str:
-    return _newlines(text).strip()
-
-
 # --------------------------------------------------------------------------- headers
 
 
+def _repair(text: str) -> str:
+    """Raw 8-bit bytes that the email package kept as surrogates, decoded."""
+    if text.isascii():
+        return text
+    return clean(decode(text.encode("utf-8", "surrogateescape")).text)
+
+
 def _header_name(name: object) -> str:
-    return _clean(_repair(str(name))).strip().lower()
+    text = str(name)
+    return (text if text.isascii() else _repair(text)).strip().lower()
 
 
 def _raw_first(msg: Message) -> dict[str, str]:
-    """Lower-cased name -> first raw value (8-bit repaired, unfolded)."""
+    """Lower-cased name -> first raw value, unfolded (8-bit bytes as surrogates)."""
     first: dict[str, str] = {}
     for name, value in msg.raw_items():
         key = _header_name(name)
         if key and key not in first:
-            first[key] = _unfold(value)
+            first[key] = unfold(value)
     return first
 
 
@@ -373,6 +308,7 @@ _ID_SEPARATORS = re.compile(r"[\s,]+")
 
 def _msg_ids(value: str) -> tuple[str, ...]:
     """Message ids with angle brackets, from a Message-ID/References-like value."""
+    value = _repair(value)
     ids = ["".join(inner.split()) for inner in _ANGLE_ID.findall(value)]
     if not any(ids):
         ids = [token.strip("<>") for token in _ID_SEPARATORS.split(value) if "@" in token]
@@ -408,16 +344,6 @@ def _pairs(value: Any) -> Pairs:
     return [(str(pair[0]), str(pair[1])) for pair in value if len(pair) == 2]
 
 
-def _better_names(pairs: Pairs, fallback: Callable[[], Pairs]) -> Pairs:
-    """mail-parser writes names with raw 8-bit bytes as "\\udcXX" escapes: use the stdlib's."""
-    if not any("\\udc" in name for name, _addr in pairs):
-        return pairs  # the usual case: spare the second address parse
-    names = {addr.lower(): name for name, addr in fallback()}
-    return [
-        (names.get(addr.lower(), name) if "\\udc" in name else name, addr) for name, addr in pairs
-    ]
-
-
 def _stdlib_addresses(value: str | None) -> Pairs:
     if not value:
         return []
@@ -447,186 +373,6 @@ def _utc(value: object) -> datetime | None:
         return None
 
 
-def _display_name(name: str) -> str:
-    return " ".join(_decode_header(name).split()).strip("\"' ")
-
-
-def _sender(pairs: Pairs, from_header: str) -> tuple[str, str]:
-    """(address, display name); the header text is the name when there is no address."""
-    for name, addr in pairs:
-        if "@" in addr:
-            return addr.strip().lower(), _display_name(name)
-    return "", " ".join(re.sub(r"[<>\"]", " ", from_header).split())
-
-
 def _addresses(pairs: Pairs) -> tuple[str, ...]:
-    found = (_clean(_repair(addr)).strip().lower() for _name, addr in pairs)
+    found = (_repair(addr).strip().lower() for _name, addr in pairs)
     return tuple(dict.fromkeys(addr for addr in found if "@" in addr))
-
-
-# --------------------------------------------------------------------------- body
-
-
-def _walk(part: Message, body: _Body, depth: int) -> None:
-    if depth > _MAX_DEPTH:
-        body.defects.append("nesting too deep")
-        return
-    ctype = part.get_content_type()
-    try:
-        if ctype in _FORWARDED_TYPES and part.is_multipart():
-            _forwarded(part, body, depth)
-        elif part.is_multipart():
-            if part.get_content_maintype() == "multipart":
-                for sub in part.get_payload():
-                    if isinstance(sub, Message):
-                        _walk(sub, body, depth + 1)
-        else:
-            _leaf(part, ctype, body)
-    except Exception as exc:
-        body.defects.append(f"{ctype} part skipped: {type(exc).__name__}")
-
-
-def _leaf(part: Message, ctype: str, body: _Body) -> None:
-    filename = _filename(part)
-    if _is_attachment(part, ctype, filename):
-        body.attachments.append(_attachment(part, ctype, filename))
-    elif ctype == "text/html":
-        body.html.append(_part_text(part, body))
-    elif ctype == "text/plain" or part.get_content_maintype() == "multipart":
-        # A multipart without a usable boundary: its payload is all there is.
-        body.plain.append(_part_text(part, body))
-
-
-def _is_attachment(part: Message, ctype: str, filename: str) -> bool:
-    if filename or part.get_content_disposition() == "attachment":
-        return True
-    # Inline images (Content-ID) and other unnamed non-text parts are files too.
-    return part.get_content_maintype() not in ("text", "multipart")
-
-
-def _part_text(part: Message, body: _Body) -> str:
-    label = part.get_content_charset()
-    if label and _codec(label) is None:
-        body.defects.append(f"unknown charset {str(label)[:40]}")
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    text, used = _decode_with(payload, label)
-    declared = _codec(label) if label else "ascii"  # None: unknown, reported above
-    if declared == "ascii" and not payload.isascii():
-        body.defects.append(f"8-bit text without its charset, read as {used}")
-    elif declared is not None and declared not in _WESTERN_CODECS and used != declared:
-        body.defects.append(f"text not valid {declared}, read as {used}")
-    return _newlines(text)
-
-
-def _attachment(part: Message, ctype: str, filename: str) -> ParsedAttachment:
-    payload = part.get_payload(decode=True)
-    return ParsedAttachment(
-        filename=_safe_filename(filename, ctype),
-        content_type=ctype,
-        payload=payload if isinstance(payload, bytes) else b"",
-        content_id=_content_id(part),
-    )
-
-
-def _forwarded(part: Message, body: _Body, depth: int) -> None:
-    """An attached mail: kept as a file, and its text kept aside."""
-    inner = part.get_payload(0)
-    if not isinstance(inner, Message):
-        raise TypeError("attached message has no message")
-    ctype = part.get_content_type()
-    body.attachments.append(
-        ParsedAttachment(
-            filename=_safe_filename(_filename(part), ctype),
-            content_type=ctype,
-            payload=_message_bytes(inner, body),
-            content_id=_content_id(part),
-        )
-    )
-    inner_body = _Body()
-    _walk(inner, inner_body, depth + 1)
-    inner_text = _body_text(inner_body)
-    if inner_text:
-        body.forwarded.append(inner_text)
-    body.defects.extend(inner_body.defects)
-
-
-def _message_bytes(msg: Message, body: _Body) -> bytes:
-    buffer = io.BytesIO()
-    try:
-        BytesGenerator(buffer, mangle_from_=False).flatten(msg)
-    except Exception as exc:
-        body.defects.append(f"attached message not serialisable: {type(exc).__name__}")
-        return b""
-    return buffer.getvalue()
-
-
-def _content_id(part: Message) -> str:
-    for name, value in part.raw_items():
-        if _header_name(name) == "content-id":
-            return _decode_header(value).strip().strip("<>").strip()
-    return ""
-
-
-def _body_text(body: _Body) -> str:
-    plain = "\n".join(text for text in body.plain if text.strip())
-    if plain.strip():
-        return _tidy(plain)
-    html = "\n".join(body.html)
-    if html.strip():
-        return _tidy(_html_to_text(html))
-    return "\n\n".join(body.forwarded)
-
-
-_TAGS = re.compile(r"<[^>]*>")
-
-
-def _html_to_text(html: str) -> str:
-    try:
-        return str(get_text(html))
-    except Exception:
-        return _TAGS.sub(" ", html)
-
-
-# --------------------------------------------------------------------------- filenames
-
-
-def _param_text(value: str | tuple[str | None, str | None, str]) -> str:
-    if isinstance(value, tuple):  # RFC 2231: (charset, language, text as latin-1)
-        charset, _language, text = value
-        return _decode_bytes(text.encode("raw-unicode-escape"), charset)
-    return _decode_header(value)
-
-
-def _filename(part: Message) -> str:
-    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
-        value = part.get_param(param, header=header)
-        if value:
-            text = _param_text(value)
-            if text.strip():
-                return text
-    return ""
-
-
-_UNSAFE_CHARS = re.compile(r'[<>:"|?*]')
-
-
-def _safe_filename(name: str, content_type: str) -> str:
-    """Basename only, no control characters, no leading dots, never empty."""
-    name = unicodedata.normalize("NFC", _clean(name))
-    name = re.split(r"[\\/]", name)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = _UNSAFE_CHARS.sub("_", name).strip().lstrip(".").rstrip(". ").strip()
-    if not name:
-        return _default_filename(content_type)
-    stem, ext = os.path.splitext(name)
-    if len(ext) > 16:
-        stem, ext = name, ""
-    return stem[: _MAX_FILENAME - len(ext)] + ext
-
-
-def _default_filename(content_type: str) -> str:
-    if content_type in _FORWARDED_TYPES:
-        return "forwarded.eml"
-    return "attachment" + (mimetypes.guess_extension(content_type) or "")

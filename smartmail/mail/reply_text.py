@@ -97,12 +97,77 @@ def _strip_quoted(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+def _reply_or_empty(text: str) -> str:
+    try:
+        return _latest_reply(text)
+    except Exception:
+        return ""
+
+
+#: The line above an inline forwarded mail, as the mail programs our senders use write it.
+_FORWARD_LINE = re.compile(
+    r"^[ \t>]*(?:-{2,}\s*(?:forwarded message|vidarebefordrat (?:meddelande|brev)"
+    r"|videresendt (?:melding|meddelelse)|weitergeleitete nachricht|message transf[ée]r[ée]"
+    r"|mensaje reenviado|doorgestuurd bericht|välitetty viesti)\s*-{2,}"
+    r"|begin forwarded message:|b[öo]rjan av vidarebefordrat (?:brev|meddelande):"
+    r"|anfang der weitergeleiteten (?:e-mail|nachricht):"
+    r"|d[ée]but du message r[ée]exp[ée]di[ée]\s?:)"
+    r"[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+#: A separator above quoted history that the reply parser does not know.
+_HISTORY_LINE = re.compile(
+    r"^[ \t]*(?:-{3,}\s*(?:ursprungligt meddelande|opprinnelig melding|oprindelig meddelelse"
+    r"|alkuper[äa]inen viesti|urspr[üu]ngliche nachricht|message d'origine|mensaje original"
+    r"|oorspronkelijk bericht)\s*-{3,}|_{20,})[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEADER_BLOCK = re.compile(r"\A(?:[ \t>]*[\w -]{1,30}:[^\n]*\n)+\s*")
+
+
+def only_forwards(text: str) -> bool:
+    """True when `text` says nothing of its own: empty, or only a signature or mobile line."""
+    forward = _forward_at(text)
+    own = text[: forward.start()] if forward else text
+    return not own.strip() or not _reply_or_empty(own).strip()
+
+
+def _forward_at(text: str) -> re.Match[str] | None:
+    """The forward line; or a history separator with nothing above it (Outlook's forward)."""
+    forward = _FORWARD_LINE.search(text)
+    if forward is not None:
+        return forward
+    history = _HISTORY_LINE.search(text)
+    return history if history is not None and not text[: history.start()].strip() else None
+
+
+def _forwarded_text(text: str, forward: re.Match[str]) -> str:
+    """The forwarded mail's own text: after the forward line, its header block left out."""
+    rest = text[forward.end() :]
+    rest = _HEADER_BLOCK.sub("", rest.lstrip("\n"), count=1)
+    unquoted = "\n".join(line.lstrip(">").removeprefix(" ") for line in rest.split("\n"))
+    return _strip_history(unquoted.strip())
+
+
+def _strip_history(text: str) -> str:
+    """The text above a history separator the reply parser does not know, when there is any."""
+    history = _HISTORY_LINE.search(text)
+    if history is not None and text[: history.start()].strip():
+        return text[: history.start()].rstrip()
+    return text
+
+
 def latest_reply(text: str) -> str:
-    """The latest reply: no quoted history, no signature; the whole text if that fails."""
+    """The latest reply: no quoted history, no signature; the whole text if that fails.
+
+    A mail that only forwards another (inline) has the forwarded mail's latest reply."""
+    text = text.replace("\r\n", "\n")
     if not text.strip():
         return ""
-    try:
-        reply = _latest_reply(text)
-    except Exception:
-        reply = ""
+    forward = _forward_at(text)
+    if forward is not None:  # the forwarded mail, when nothing of one's own comes above it
+        own = text[: forward.start()]
+        text = (_forwarded_text(text, forward) or text) if only_forwards(own) else own
+    text = _strip_history(text)
+    reply = _reply_or_empty(text)
     return _strip_quoted(reply) or _strip_quoted(text) or text

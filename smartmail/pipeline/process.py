@@ -124,7 +124,7 @@ class Pipeline:
         now = now or utcnow()
         # Parsed before the transaction: the write lock is held for the storing alone.
         parsed = [
-            _Received(raw, hashlib.sha256(raw).hexdigest(), envelope, _parsed(raw))
+            _Received(raw, hashlib.sha256(raw).hexdigest(), envelope, _parsed(raw, envelope))
             for raw, envelope in mails
         ]
         try:
@@ -376,10 +376,10 @@ class Pipeline:
         return replay_kept(self.engine, rerun, ids, at)
 
 
-def _parsed(raw: bytes) -> ParsedMail | Exception:
+def _parsed(raw: bytes, envelope: Envelope) -> ParsedMail | Exception:
     """The parsed mail, or what parsing raised (a bug: the mail is quarantined)."""
     try:
-        return parse(raw)
+        return parse(raw, envelope.mail_from)
     except Exception as exc:
         return exc
 
@@ -411,6 +411,7 @@ def _inbound_message(
         automatic=guard.machine,
         thread_signal=";".join((thread.signal, *thread.notes)),
         guard_hits=",".join(guard.hits),
+        parse_notes="; ".join(mail.notes),
         raw_sha256=sha,
         created_at=now,
     )

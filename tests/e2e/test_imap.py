@@ -249,6 +249,19 @@ def test_a_mail_it_will_never_accept_goes_to_failed_and_the_rest_goes_on(
     assert case["subject"] == "Fråga nummer 1"
 
 
+def test_an_empty_mail_goes_to_failed_and_one_with_headers_only_is_a_case(
+    dovecot: Dovecot, user: str, start: Callable[[], RunningDaemon]
+) -> None:
+    """As over SMTP (554) and `ingest` (exit 65): no bytes but white space are no mail."""
+    daemon = start()
+    headers_only = b"From: eva@kund.example\r\nTo: felanmalan@bostad.example\r\nSubject: Tom\r\n"
+    dovecot.append(user, b"\r\n", headers_only)
+
+    wait_filed(dovecot, user, processed=1, failed=1)
+    assert log_count(daemon, "empty mail, nothing to store") == 1
+    assert [case["subject"] for case in cases(daemon)] == ["Tom"]
+
+
 # -- the reader in-process, for what Dovecot's own capabilities never exercise ---------------
 
 

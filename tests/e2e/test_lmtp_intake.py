@@ -76,3 +76,22 @@ def test_lmtp_answers_each_recipient_after_the_commit(daemon: RunningDaemon) -> 
     finally:
         lmtp.close()
     assert daemon.case(1)["channel"] == "lmtp"
+
+
+def test_an_empty_mail_is_refused_for_each_recipient(daemon: RunningDaemon) -> None:
+    """As over SMTP: zero bytes are no mail; one 554 per recipient, nothing stored."""
+    assert daemon.lmtp_port is not None
+    lmtp = Conversation(daemon.lmtp_port)
+    try:
+        assert lmtp.say("LHLO mx.bostad.example").startswith("250")
+        assert lmtp.say("MAIL FROM:<eva@kund.example>").startswith("250")
+        assert lmtp.say("RCPT TO:<felanmalan@bostad.example>").startswith("250")
+        assert lmtp.say("RCPT TO:<hyra@bostad.example>").startswith("250")
+        assert lmtp.say("DATA").startswith("354")
+        lmtp.sock.sendall(b".\r\n")
+        assert lmtp.reply().startswith("554 5.6.0 Empty mail")
+        assert lmtp.reply().startswith("554 5.6.0 Empty mail")
+        lmtp.say("QUIT")
+    finally:
+        lmtp.close()
+    assert daemon.cli("case", "list", "--json").stdout.strip() == b"[]"

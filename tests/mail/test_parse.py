@@ -364,7 +364,8 @@ def test_falls_back_to_stdlib_when_mailparser_raises(monkeypatch: pytest.MonkeyP
 def test_minimal_result_when_every_parser_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("smartmail.mail.parse._MailParser.parse", _explode)
     monkeypatch.setattr("smartmail.mail.parse.email.message_from_bytes", _explode)
+    monkeypatch.setattr("smartmail.mail.parse.email.parser.BytesParser.parsebytes", _explode)
     parsed = parse(b"Subject: x\r\n\r\nbody")
     assert parsed.message_id.endswith("@generated.smartmail>")
     assert parsed.content_type == "text/plain"
-    assert len(parsed.defects) == 3
+    assert len(parsed.defects) == 4
