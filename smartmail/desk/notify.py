@@ -377,3 +377,28 @@ def digest(
         reply_to=reply_address(ctx.address, 0, to, ctx.secret),
     )
     compose.queue(session, msg, case=None, now=now, template=template)
+
+
+def loop_limit(
+    ctx: Context,
+    session: Session,
+    case: Case,
+    to: str,
+    sender: str,
+    mails: int,
+    within: str,
+    now: datetime,
+) -> None:
+    """The owner hears once that mail on the case went round in a loop and is held back."""
+    _send(
+        ctx,
+        session,
+        case,
+        to=to,
+        template="loop_limit",
+        now=now,
+        auto_submitted="auto-generated",
+        sender=sender,
+        mails=mails,
+        within=within,
+    )
