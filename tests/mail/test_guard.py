@@ -100,10 +100,11 @@ def test_mail_past_the_loop_limit_is_held_as_a_machines() -> None:
     assert LoopCounts(10, 3, 11, 0).over(10) == ("case_in=10", "address_in=11")
 
 
-def test_the_same_text_again_is_a_machines() -> None:
-    result = guard(mail(), repeated=True)
+def test_the_same_text_again_from_staff_is_a_machines() -> None:
+    result = guard(mail(), repeated=True, staff=True)
     assert result.hits == ("repeated_text",)
     assert result.machine
+    assert guard(mail(), repeated=True).may_answer  # a customer may say the same twice
 
 
 def test_an_away_notice_counts_only_from_staff() -> None:
