@@ -33,10 +33,18 @@ _ON_CASE = (
     .where(Message.case_id == bindparam("case"), Message.created_at >= bindparam("since"))
     .group_by(col(Message.direction))
 )
-_TO_ADDRESS = select(func.count()).where(
-    Message.to_addrs == bindparam("address"),
-    Message.direction == "out",
-    Message.created_at >= bindparam("since"),
+# What a loop is made of: mail we send because someone wrote. Notices of new cases,
+# reminders and digests are left out: on a stormy morning an owner gets many, and their
+# own answers must still reach the customers.
+ANSWERING_TEMPLATES = ("ack", "answer", "update", "confirmation", "unproven")
+_TO_ADDRESS = (
+    select(Message.template, func.count())
+    .where(
+        Message.to_addrs == bindparam("address"),
+        Message.direction == "out",
+        Message.created_at >= bindparam("since"),
+    )
+    .group_by(col(Message.template))
 )
 _NEWEST = select(func.max(Message.id))
 _FROM_ADDRESS = select(Message.text).where(
@@ -81,7 +89,11 @@ def recent(
     address = mail.from_addr.lower()
     if not address:
         return LoopCounts(case_in, case_out), False
-    sent = int(prepared.first(session, _TO_ADDRESS, address=address, since=since))
+    sent = sum(
+        int(count)
+        for template, count in prepared.rows(session, _TO_ADDRESS, address=address, since=since)
+        if template in ANSWERING_TEMPLATES
+    )
     newest = prepared.first(session, _NEWEST) or 0
     texts = [
         str(text).strip()

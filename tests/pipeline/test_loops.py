@@ -163,3 +163,22 @@ def test_the_same_text_again_is_kept_internal(relayed: App, sink: Sink) -> None:
     answers = [m for m in sink.to(EVA) if "återkommer" in m.get_content()]
     assert len(answers) <= 1  # the first could be a person's; the same again is not
     assert len(sink.messages) <= 6
+
+
+def test_an_owner_with_many_new_cases_still_answers_the_customer(relayed: App, sink: Sink) -> None:
+    """A stormy morning: 22 tenants report in two minutes, to Kalle's team of two; his own
+    answer still goes out."""
+    for n in range(22):
+        tenant = f"hyresgast{n}@kund.example"
+        raw = raw_mail(body=f"Stopp i avloppet i lägenhet {1100 + n}.", sender=tenant)
+        relayed.pipeline.process(raw, Envelope("smtp", tenant, (DESK,)), NOW + n * STEP)
+    deliver_due(relayed.engine, relayed.transport, NOW + timedelta(minutes=2))
+    assert len(sink.to(KALLE, "Nytt ärende")) >= LIMIT
+    notice = sink.to(KALLE, "Nytt ärende")[-1]
+    raw, to = crude_answer(notice, KALLE, "Hej! Jag kommer klockan tio och tittar på det.")
+    relayed.pipeline.process(raw, Envelope("smtp", KALLE, (to,)), NOW + timedelta(minutes=3))
+    deliver_due(relayed.engine, relayed.transport, NOW + timedelta(minutes=3))
+    answered = [m for m in sink.messages if "klockan tio" in m.get_content()]
+    assert len(answered) == 1
+    assert "hyresgast" in str(answered[0]["To"])
+    assert not sink.to("", "slinga")
