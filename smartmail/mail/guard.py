@@ -26,7 +26,7 @@ class LoopCounts:
     case_in: int = 0  # mail that came in on this mail's case
     case_out: int = 0  # mail we sent on it
     address_in: int = 0  # mail from this mail's sender
-    address_out: int = 0  # mail we sent to the sender
+    address_out: int = 0  # mail we sent to the sender because someone wrote (not notices)
 
     def over(self, limit: int) -> tuple[str, ...]:
         """The counts that reached `limit`, as `name=count`."""
