@@ -493,3 +493,28 @@ def delivery_failed(
             failed=failed,
             error=error,
         )
+
+
+def loop_limit(
+    ctx: Context,
+    session: Session,
+    case: Case,
+    to: str,
+    sender: str,
+    mails: int,
+    within: str,
+    now: datetime,
+) -> None:
+    """The owner hears once that mail on the case went round in a loop and is held back."""
+    _send(
+        ctx,
+        session,
+        case,
+        to=to,
+        template="loop_limit",
+        now=now,
+        auto_submitted="auto-generated",
+        sender=sender,
+        mails=mails,
+        within=within,
+    )

@@ -7,9 +7,10 @@ Checks run in the order of GUARD_CHECKS; every hit is recorded on the stored mes
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from smartmail.mail import machine
 from smartmail.mail.parse import ParsedMail
 from smartmail.mail.tokens import base_address
 
@@ -19,12 +20,32 @@ _DAEMON_NAMES = ("mailer-daemon", "postmaster", "mail delivery subsystem", "mail
 
 
 @dataclass(frozen=True)
+class LoopCounts:
+    """Mail in the rules' `loop_limit.within` before this one, per case and per address."""
+
+    case_in: int = 0  # mail that came in on this mail's case
+    case_out: int = 0  # mail we sent on it
+    address_in: int = 0  # mail from this mail's sender
+    address_out: int = 0  # mail we sent to the sender because someone wrote (not notices)
+
+    def over(self, limit: int) -> tuple[str, ...]:
+        """The counts that reached `limit`, as `name=count`."""
+        counts = vars(self).items()
+        return tuple(f"{name}={count}" for name, count in counts if count >= limit)
+
+
+@dataclass(frozen=True)
 class GuardInput:
     mail: ParsedMail
     envelope_from: str | None  # "" is the null return path; None when the channel has no envelope
     own_addresses: frozenset[str]  # our function addresses, lower case
     answers_last_hour: int = 0  # automatic answers we sent to this sender in the last hour
     answers_per_hour: int = 10
+    staff: bool = False  # from staff, a manager or a contractor: their words may go to customers
+    repeated: bool = False  # the sender sent the same text within the loop limit's time
+    # all 0 for mail that carries commands: those are never held back
+    loops: LoopCounts = field(default_factory=LoopCounts)
+    loop_limit: int = 10  # the rules' loop_limit.mails
 
 
 @dataclass(frozen=True)
@@ -59,13 +80,40 @@ def _from_self(data: GuardInput) -> bool:
 
 def _bounce(data: GuardInput) -> bool:
     mail = data.mail
-    sender = (mail.from_addr.partition("@")[0] or mail.from_name).lower()
+    names = (mail.from_addr.partition("@")[0].lower(), " ".join(mail.from_name.lower().split()))
     return (
         data.envelope_from == ""
         or _header(data, "return-path") == "<>"
-        or sender.startswith(_DAEMON_NAMES)
+        or any(name.startswith(_DAEMON_NAMES) for name in names)
         or mail.content_type == "multipart/report"
     )
+
+
+def _machine_sender(data: GuardInput) -> bool:
+    return bool(machine.machine_sender(data.mail.from_addr, data.mail.from_name))
+
+
+def _machine_subject(data: GuardInput) -> bool:
+    return bool(machine.machine_subject(data.mail.subject))
+
+
+def _bounce_body(data: GuardInput) -> bool:
+    mail = data.mail
+    return bool(machine.bounce_body(mail.from_addr, mail.subject, mail.text))
+
+
+def _away_notice(data: GuardInput) -> bool:
+    return data.staff and bool(machine.away_notice(data.mail.reply_text or data.mail.text))
+
+
+def _repeated(data: GuardInput) -> bool:
+    # A customer may well send the same words twice (two flats, one problem): the loop
+    # limit guards their side.
+    return data.staff and data.repeated
+
+
+def _loop_limit(data: GuardInput) -> bool:
+    return bool(data.loops.over(data.loop_limit))
 
 
 def _auto_submitted(data: GuardInput) -> bool:
@@ -102,6 +150,42 @@ GUARD_CHECKS: tuple[GuardCheck, ...] = (
         _auto_submitted,
     ),
     GuardCheck("bulk", "Precedence bulk/junk/list or mailing-list mail", "no_answer", _bulk),
+    GuardCheck(
+        "machine_sender",
+        "sent by a delivery system, list manager, security gateway or noreply address",
+        "no_answer",
+        _machine_sender,
+    ),
+    GuardCheck(
+        "machine_subject",
+        "a subject a bounce or an auto-reply starts with (Undeliverable:, Frånvarande:, ...)",
+        "no_answer",
+        _machine_subject,
+    ),
+    GuardCheck(
+        "bounce_body",
+        "a bounce parser finds failed addresses in the text",
+        "no_answer",
+        _bounce_body,
+    ),
+    GuardCheck(
+        "away_notice",
+        "staff or contractor mail that opens like an out-of-office notice",
+        "no_answer",
+        _away_notice,
+    ),
+    GuardCheck(
+        "repeated_text",
+        "staff or contractor mail with the same text as their last ones within minutes",
+        "no_answer",
+        _repeated,
+    ),
+    GuardCheck(
+        "loop_limit",
+        "more mail on this case or with this address than the rules' loop_limit allows",
+        "no_answer",
+        _loop_limit,
+    ),
     GuardCheck("no_sender", "no sender address to answer", "no_answer", _no_sender, False),
     GuardCheck(
         "rate_limited",

@@ -27,11 +27,11 @@ from smartmail.desk import cases, notify
 from smartmail.desk.commands import split_commands
 from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
-from smartmail.mail.guard import GuardInput, GuardResult, run_guard
+from smartmail.mail.guard import GuardInput, GuardResult, LoopCounts, run_guard
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
 from smartmail.mail.tokens import base_address
-from smartmail.pipeline import resends
+from smartmail.pipeline import loops, resends
 from smartmail.pipeline.attach import store_attachments
 from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.pipeline.quarantine import keep_failed, replay_kept
@@ -240,6 +240,13 @@ class Pipeline:
         answered = 0
         if thread.case is None or thread.case.status == "closed":
             answered = _answers_since(session, mail.from_addr, now - timedelta(hours=1))
+        role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
+        tagged = split_commands(mail.reply_text)
+        # Commands are what a person wants done: never held back as a loop or a machine's.
+        loop_counts, repeated = LoopCounts(), False
+        if not tagged.commands:
+            since = now - rules.loop_limit.within
+            loop_counts, repeated = loops.recent(session, thread.case, mail, since)
         guard = run_guard(
             GuardInput(
                 mail=mail,
@@ -247,11 +254,13 @@ class Pipeline:
                 own_addresses=self.function_addresses(),
                 answers_last_hour=answered,
                 answers_per_hour=rules.answers_per_hour,
+                staff=role != "customer" and not tagged.commands,
+                repeated=repeated,
+                loops=loop_counts,
+                loop_limit=rules.loop_limit.mails,
             )
         )
         message = _inbound_message(mail, sha, envelope, guard, thread, now)
-        role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
-        tagged = split_commands(mail.reply_text)
         case = thread.case
         if wants_steering(mail, guard, role, tagged, case):
             proof = prove_sender(
@@ -266,12 +275,15 @@ class Pipeline:
                 step = SteerStep(rules, self.notify_context(rules), self.attachment_store)
                 return step.run(session, mail, message, thread, role, tagged, proof, now)
         if case is not None and (case.status != "closed" or message.automatic):
-            return self._add_to_case(session, mail, message, case, role, thread, now)
+            outcome = self._add_to_case(session, mail, message, case, role, thread, now)
+            self._loop_held(session, guard, case, message, loop_counts, now)
+            return outcome
         if not guard.may_open_case:
             insert_object(session, message)
             store_attachments(session, self.attachment_store, mail, message)
             return Outcome("stored", mail.message_id, None, ",".join(guard.hits))
         new_case = self._new_case(session, mail, message, envelope, guard, now)
+        self._loop_held(session, guard, new_case, message, loop_counts, now)
         if case is not None:  # it answered a closed case
             cases.follow_up_of(session, new_case, case, now)
             return Outcome("follow_up", mail.message_id, new_case.number, ",".join(guard.hits))
@@ -296,6 +308,21 @@ class Pipeline:
             notify.tell_owner(self.notify_context(rules), session, case, sender, message.text, now)
         return Outcome("reply", mail.message_id, case.number, thread.signal)
 
+    def _loop_held(
+        self,
+        session: Session,
+        guard: GuardResult,
+        case: Case,
+        message: Message,
+        counts: LoopCounts,
+        now: datetime,
+    ) -> None:
+        """Past the rules' loop_limit: the case hears of it once, its owner too."""
+        if "loop_limit" in guard.hits:
+            rules = self.rules()
+            context = self.notify_context(rules)
+            loops.limit_reached(context, session, case, message, counts, rules.loop_limit, now)
+
     def _new_case(
         self,
         session: Session,
@@ -313,6 +340,8 @@ class Pipeline:
         context = self.notify_context(rules)
         if guard.may_answer:
             notify.acknowledge(context, session, case, mail, now)
+        if "loop_limit" in guard.hits:  # opened, but it causes no mail: see _loop_held
+            return case
         notify.owner_of_new_case(context, session, case, mail, now)
         if rules.role_of(route.recipient) == "contractor":
             # A contractor takes the job; the case itself waits for an owner among the staff.

@@ -18,7 +18,7 @@ import yaml
 from smartmail.errors import RuleProblem, RulesError
 from smartmail.rules.calendar import CalendarReader
 from smartmail.rules.categories import CategoryReader
-from smartmail.rules.model import Rules
+from smartmail.rules.model import LoopLimit, Rules
 from smartmail.rules.people import Directory, PriorityReader
 from smartmail.rules.yaml_lines import Checker, read_yaml, yaml_problem
 
@@ -35,7 +35,9 @@ _TOP_OPTIONAL = (
     "auto_close_after",
     "answers_per_hour",
     "trusted_mta",
+    "loop_limit",
 )
+_LOOP_LIMIT = LoopLimit()
 
 
 def _build(data: Any, check: Checker, source: str) -> Rules:
@@ -55,6 +57,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     auto_close = check.duration(top.get("auto_close_after", "7d"), "auto_close_after")
     answers = check.integer(top.get("answers_per_hour", 10), "answers_per_hour")
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
+    loop_limit = _loop_limit(check, top["loop_limit"]) if "loop_limit" in top else _LOOP_LIMIT
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -73,6 +76,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         answers_per_hour=10 if answers is None else answers,
         trusted_authserv_id=trusted,
         name=name,
+        loop_limit=loop_limit,
     )
 
 
@@ -89,6 +93,17 @@ def _office_name(check: Checker, value: Any) -> str:
         check.error("name", f"should be one line of printable text, at most {_MAX_NAME} long")
         return ""
     return text
+
+
+def _loop_limit(check: Checker, value: Any) -> LoopLimit:
+    """`loop_limit: {mails: 10, within: 10m}`; each key may be left out for its default."""
+    given = check.mapping(value, "loop_limit", (), ("mails", "within")) or {}
+    mails = check.integer(given.get("mails", _LOOP_LIMIT.mails), "loop_limit.mails", 1)
+    within = check.duration(given.get("within", "10m"), "loop_limit.within")
+    if within is not None and within <= timedelta(0):
+        check.error("loop_limit.within", "should be longer than 0m, e.g. 10m")
+        within = None
+    return LoopLimit(mails or _LOOP_LIMIT.mails, within or _LOOP_LIMIT.within)
 
 
 def load_rules(path: str | Path) -> Rules:

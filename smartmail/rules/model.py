@@ -46,6 +46,7 @@ __all__ = [
     "Clock",
     "EscalationStep",
     "Group",
+    "LoopLimit",
     "Match",
     "Person",
     "Priority",
@@ -173,6 +174,15 @@ class Route:
 
 
 @dataclass(frozen=True)
+class LoopLimit:
+    """At most ``mails`` mails within ``within`` on one case and with one address, each way
+    (in from it, out to it); past that, mail is stored but causes no more mail."""
+
+    mails: int = 10
+    within: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
 class Rules:
     source: str  # file path, or "<built-in>"
     address: str
@@ -190,6 +200,7 @@ class Rules:
     trusted_authserv_id: str | None = None
     # the office's name: the display name of the function address on every mail we send
     name: str = ""
+    loop_limit: LoopLimit = field(default_factory=LoopLimit)
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 

@@ -29,7 +29,7 @@ def mail(from_addr: str = "eva@kund.example", **headers: str) -> ParsedMail:
     )
 
 
-def guard(parsed: ParsedMail, envelope_from: str | None = "eva@kund.example", **kw: int):
+def guard(parsed: ParsedMail, envelope_from: str | None = "eva@kund.example", **kw: object):
     return run_guard(GuardInput(parsed, envelope_from, OWN, **kw))
 
 
@@ -85,3 +85,32 @@ def test_every_check_is_described() -> None:
     names = [check.name for check in GUARD_CHECKS]
     assert len(names) == len(set(names))
     assert all(check.description for check in GUARD_CHECKS)
+
+
+def test_mail_past_the_loop_limit_is_held_as_a_machines() -> None:
+    from smartmail.mail.guard import LoopCounts
+
+    below = guard(mail(), loops=LoopCounts(9, 9, 9, 9), loop_limit=10)
+    assert below.may_answer
+    for counts in (LoopCounts(case_in=10), LoopCounts(case_out=10), LoopCounts(address_out=12)):
+        held = guard(mail(), loops=counts, loop_limit=10)
+        assert held.hits == ("loop_limit",)
+        assert held.may_open_case
+        assert held.machine
+    assert LoopCounts(10, 3, 11, 0).over(10) == ("case_in=10", "address_in=11")
+
+
+def test_the_same_text_again_from_staff_is_a_machines() -> None:
+    result = guard(mail(), repeated=True, staff=True)
+    assert result.hits == ("repeated_text",)
+    assert result.machine
+    assert guard(mail(), repeated=True).may_answer  # a customer may say the same twice
+
+
+def test_an_away_notice_counts_only_from_staff() -> None:
+    away = replace(
+        mail(),
+        reply_text="Jag är på semester till 14 augusti och läser inte min e-post.",
+    )
+    assert guard(away).may_answer  # a tenant may open with it
+    assert guard(away, staff=True).hits == ("away_notice",)

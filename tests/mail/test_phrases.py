@@ -194,6 +194,8 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "table": reports.as_text(figures, language, TZ),
         "failed": SimpleNamespace(to_addrs="q@x.example", subject="Xq"),
         "error": "550 5.1.1 Xq",
+        "mails": 10,
+        "within": "10m",
         "first_day": NOW.date(),
         "last_day": NOW.date(),
     }
