@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,10 +25,13 @@ from babel import Locale
 from babel.dates import format_datetime as babel_datetime
 from sqlmodel import Session
 
-from smartmail.desk import cases
+from smartmail.desk import cases, suppressions
 from smartmail.mail.guard import LOOP_HEADER
+from smartmail.mail.tokens import bounce_address
 from smartmail.store.db import insert_row
 from smartmail.store.models import Case, Message, Outbox
+
+log = logging.getLogger(__name__)
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # smartmail/
 # Installed wheels carry the templates inside the package; a checkout has them at the top.
@@ -284,10 +288,19 @@ def queue(
     visibility: str = "public",
     channel: str = "system",
     template: str = "",
+    secret: bytes | None = None,
 ) -> None:
-    """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction."""
+    """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction.
+
+    Automatic mail is not queued to an address whose mail bounced for good (an event on
+    the case says so). With `secret`, the envelope sender is the mail's own signed bounce
+    address, so that a bounce names the mail it is about.
+    """
     summary = summarize(msg)
-    recipients = ",".join(summary.recipients)
+    deliverable = _deliverable(session, summary, case, now, template)
+    if not deliverable:
+        return
+    recipients = ",".join(deliverable)
     message = {
         "message_id": summary.message_id,
         "direction": "out",
@@ -307,13 +320,37 @@ def queue(
         message_pk = insert_row(session, Message, message)
     row = {
         "message_pk": message_pk,
-        "mail_from": summary.sender,
+        "mail_from": _return_path(summary.sender, message_pk, secret),
         "rcpt_to": recipients,
         "body": wire_bytes(msg),
         "created_at": now,
         "next_attempt_at": now,
     }
     insert_row(session, Outbox, row)
+
+
+def _deliverable(
+    session: Session, summary: Summary, case: Case | None, now: datetime, template: str
+) -> tuple[str, ...]:
+    """The recipients of a mail, but for automatic mail none that is suppressed."""
+    if not summary.automatic:
+        return summary.recipients  # a person's words go, bounced before or not
+    kept: list[str] = []
+    for address in summary.recipients:
+        until = suppressions.suppressed_until(session, address, now)
+        if until is None:
+            kept.append(address)
+        elif case is not None:
+            cases.note_skipped(session, case, address, template, until, now)
+        else:
+            log.info("%s to %s not sent: suppressed until %s", template, address, until)
+    return tuple(kept)
+
+
+def _return_path(sender: str, message_pk: int | None, secret: bytes | None) -> str:
+    if secret is None or message_pk is None:
+        return sender
+    return bounce_address(sender, message_pk, secret)
 
 
 def wire_bytes(msg: EmailMessage) -> bytes:

@@ -34,7 +34,9 @@ _TOP_OPTIONAL = (
     "auto_close_after",
     "answers_per_hour",
     "trusted_mta",
+    "bounces",
 )
+_BOUNCE_SUPPRESS_FOR = timedelta(days=30)
 
 
 def _build(data: Any, check: Checker, source: str) -> Rules:
@@ -53,6 +55,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     auto_close = check.duration(top.get("auto_close_after", "7d"), "auto_close_after")
     answers = check.integer(top.get("answers_per_hour", 10), "answers_per_hour")
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
+    suppress_for = _bounces(top.get("bounces"), check)
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -70,7 +73,17 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         auto_close_after=auto_close or timedelta(days=7),
         answers_per_hour=10 if answers is None else answers,
         trusted_authserv_id=trusted,
+        bounce_suppress_for=suppress_for,
     )
+
+
+def _bounces(value: Any, check: Checker) -> timedelta:
+    """`bounces: {suppress_for: 30d}`: how long a permanent bounce holds back automatic mail."""
+    section = check.mapping(value, "bounces", (), ("suppress_for",)) if value is not None else {}
+    if not section or "suppress_for" not in section:
+        return _BOUNCE_SUPPRESS_FOR
+    found = check.duration(section["suppress_for"], "bounces.suppress_for")
+    return _BOUNCE_SUPPRESS_FOR if found is None else found
 
 
 def load_rules(path: str | Path) -> Rules:

@@ -188,6 +188,8 @@ class Rules:
     # authserv-id of the MTA whose Authentication-Results header we trust; when set, a
     # command also needs DKIM or SPF to pass there for the sender's domain
     trusted_authserv_id: str | None = None
+    # how long no automatic mail goes to an address our mail bounced from for good; 0: never
+    bounce_suppress_for: timedelta = timedelta(days=30)
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 
