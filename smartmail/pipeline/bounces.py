@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 _RAW = select(RawMail.data).where(RawMail.sha256 == bindparam("sha"))
 _DAEMONS = ("mailer-daemon", "postmaster", "mail delivery subsystem", "mail delivery system")
 _MAX_IDS = 5  # Message-IDs of a report looked up: the returned mail names one
+_MAX_MERGE_HOPS = 10
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class BounceStep:
         now: datetime,
     ) -> Outcome:
         message = _kept(mail, sha, envelope, signal, now)
-        case = load(session, Case, id=sent.case_id) if sent.case_id is not None else None
+        case = _case_of(session, sent)
         if case is None:  # a mail about no case (a digest, a report)
             insert_object(session, message)
         else:
@@ -139,6 +140,16 @@ def _bounce_address(
         if found is not None and found.base in own:
             return found
     return None
+
+
+def _case_of(session: Session, sent: Message) -> Case | None:
+    """The case the mail was about; the one it was merged into, if it was."""
+    case = load(session, Case, id=sent.case_id) if sent.case_id is not None else None
+    for _hop in range(_MAX_MERGE_HOPS):
+        if case is None or case.merged_into is None:
+            break
+        case = load(session, Case, id=case.merged_into)
+    return case
 
 
 def _raw(session: Session, sha: str) -> bytes:

@@ -10,15 +10,20 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from smartmail.app import App, open_app
 from smartmail.config import load_settings
-from smartmail.desk import suppressions
+from smartmail.desk import cases, suppressions
 from smartmail.mail import compose
 from smartmail.mail.compose import Identity, Rendered
+from smartmail.mail.dsn import one_line
 from smartmail.mail.tokens import bounce_address, parse_bounce_address
 from smartmail.outbound.sender import deliver_due
 from smartmail.pipeline.envelope import Envelope, Outcome
@@ -405,3 +410,53 @@ def test_without_a_secret_the_return_path_is_the_function_address(app: App) -> N
     ((_message, row),) = sent_to(app, OWNER)
     assert row.mail_from == DESK
     assert bounce_address(DESK, 1, SECRET) != DESK
+
+
+_TEMPLATES = compose.Templates()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=600), st.sampled_from(["sv", "en"]))
+def test_any_reason_in_a_report_stays_in_the_notice_body(text: str, language: str) -> None:
+    """Whatever a report's Diagnostic-Code says reaches the owner as one line of body text."""
+    reason = one_line(text)
+    case = SimpleNamespace(number=7, subject="Stopp", status="assigned", due_at=None)
+    rendered = _TEMPLATES.render(
+        language,
+        "bounce",
+        ZoneInfo("Europe/Stockholm"),
+        case=case,
+        address=DESK,
+        customer=None,
+        failed=CUSTOMER,
+        status="5.1.1",
+        reason=reason,
+        until=NOW,
+    )
+    msg = compose.compose(Identity(DESK), to=[OWNER], rendered=rendered, now=NOW)
+    notice = message_from_bytes(compose.wire_bytes(msg), policy=policy.default)
+    assert [str(v) for v in notice.get_all("To")] == [OWNER]
+    assert notice["Bcc"] is None
+    assert notice["Cc"] is None
+    assert str(notice["Subject"]) == rendered.subject
+    body = notice.get_content()
+    assert reason.strip() in body
+    assert all(line.isprintable() for line in body.splitlines())
+
+
+def test_a_bounce_about_a_merged_case_lands_on_the_case_it_went_into(
+    app: App, opened: tuple[str, str]
+) -> None:
+    verp, ack_id = opened
+    intake(app, customer_mail("Ingen värme", "Elementen är kalla."))
+    with transaction(app.engine) as session:
+        merged, survivor = session.get(Case, 1), session.get(Case, 2)
+        assert merged is not None
+        assert survivor is not None
+        cases.merge(session, merged, survivor, OWNER, NOW, None)
+    outcome = bounce(
+        app, bounce_mails.rfc3464(to=verp, returned_id=ack_id, recipient=CUSTOMER), verp
+    )
+    assert outcome.case_number == 2
+    assert len(events(app, 2, "delivery_failed")) == 1
+    assert events(app, 1, "delivery_failed") == []
