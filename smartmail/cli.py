@@ -19,7 +19,7 @@ from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
-from smartmail.desk import cases, views
+from smartmail.desk import cases, suppressions, views
 from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
 from smartmail.mail.parse import is_mail, parse
 from smartmail.pipeline.envelope import Envelope
@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="re-run quarantined mail")
     replay.add_argument("ids", nargs="*", type=int)
+
+    suppressed = sub.add_parser("suppressed", help="addresses our mail bounced from for good")
+    held = suppressed.add_subparsers(dest="suppressed_command")  # none: list
+    held.add_parser(
+        "list", help="the addresses no automatic mail goes to, and until when"
+    ).add_argument("--json", action="store_true", help="as a JSON array")
+    held.add_parser("remove", help="let automatic mail go to an address again").add_argument(
+        "address"
+    )
     return parser
 
 
@@ -130,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": cmd_replay,
         "stats": cmd_stats,
         "rules": cmd_rules_explain,
+        "suppressed": cmd_suppressed,
     }
     try:
         return commands[args.command](app, args)
@@ -246,6 +256,25 @@ def cmd_replay(app: App, args: argparse.Namespace) -> int:
     print("\n".join(lines) if lines else "nothing in quarantine")
     _deliver(app, utcnow())
     return EX_OK if all("still failing" not in line for line in lines) else EX_DATAERR
+
+
+def cmd_suppressed(app: App, args: argparse.Namespace) -> int:
+    now = utcnow()
+    with transaction(app.engine) as session:
+        if args.suppressed_command == "remove":
+            if not cases.lift_suppression(session, args.address, now):
+                print(f"smartmail: {args.address} is not suppressed", file=sys.stderr)
+                return EX_DATAERR
+            print(f"{args.address.lower()}: removed; automatic mail goes to it again")
+            return EX_OK
+        rows = [suppressions.as_dict(row) for row in suppressions.active(session, now)]
+    if getattr(args, "json", False):  # `suppressed` alone lists as text
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif rows:
+        print("\n".join(suppressions.as_line(row) for row in rows))
+    else:
+        print("no address is suppressed")
+    return EX_OK
 
 
 def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:

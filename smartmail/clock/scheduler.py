@@ -251,7 +251,8 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
                     to=[manager.email],
                     now=now,
                 )
-                queue(session, msg, case=None, now=now, template="weekly_report")
+                secret = app.settings.secret
+                queue(session, msg, case=None, now=now, template="weekly_report", secret=secret)
         except AlreadyDone:
             continue
         report.reports += 1

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from smartmail.desk import sla
+from smartmail.desk import sla, suppressions
 from smartmail.rules.model import Route, Rules
 from smartmail.store import prepared
 from smartmail.store.db import add_written, insert_object, insert_row, load, new_row
@@ -286,6 +286,67 @@ def note_delivery_failure(
     session: Session, case: Case, recipients: str, error: str, now: datetime
 ) -> None:
     record_event(session, case, "delivery_failed", SYSTEM, now, to=recipients, error=error)
+
+
+def add_report(session: Session, case: Case, message: Message, now: datetime) -> None:
+    """A report about mail we sent on `case` (a bounce), kept as internal machine mail: it
+    makes nobody a party to the case and changes nothing else."""
+    message.visibility, message.automatic = "internal", True
+    _store_message(session, case, message)
+    actor = message.from_addr or SYSTEM
+    record_event(session, case, "mail_in", actor, now, message, visibility="internal")
+
+
+def note_bounce(
+    session: Session,
+    case: Case,
+    message: Message,
+    *,
+    to: str,
+    status: str,
+    reason: str,
+    permanent: bool,
+    now: datetime,
+) -> None:
+    """A delivery failure reported after our mail left (a bounce or a delivery report)."""
+    detail: dict[str, Any] = {"to": to, "error": reason, "status": status}
+    detail.update(permanent=permanent, via="bounce")
+    record_event(session, case, "delivery_failed", SYSTEM, now, message, **detail)
+
+
+def suppress(
+    session: Session,
+    case: Case | None,
+    address: str,
+    reason: str,
+    until: datetime,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    """No automatic mail to `address` until `until`: our mail to it bounced for good."""
+    suppressions.put(session, address, reason, case.number if case else None, until, now)
+    if case is not None:
+        detail: dict[str, Any] = {"address": address, "until": until}
+        record_event(session, case, "suppressed", SYSTEM, now, message, **detail)
+
+
+def note_skipped(
+    session: Session, case: Case, to: str, template: str, until: datetime, now: datetime
+) -> None:
+    """Automatic mail about `case` not sent: `to` is suppressed until `until`."""
+    detail: dict[str, Any] = {"to": to, "template": template, "until": until}
+    record_event(session, case, "mail_skipped", SYSTEM, now, reason="suppressed", **detail)
+
+
+def lift_suppression(session: Session, address: str, now: datetime) -> bool:
+    """Automatic mail goes to `address` again; False when it was not suppressed."""
+    row = suppressions.remove(session, address)
+    if row is None:
+        return False
+    case = load(session, Case, id=row.case_id) if row.case_id is not None else None
+    if case is not None:
+        record_event(session, case, "unsuppressed", SYSTEM, now, address=row.address)
+    return True
 
 
 def set_status(

@@ -19,7 +19,8 @@ from smartmail.mail.parse import ParsedAttachment, ParsedMail
 from smartmail.mail.tokens import reply_address, tokenized_subject
 from smartmail.rules.model import Rules
 from smartmail.store import prepared
-from smartmail.store.models import Case, CaseParty, Message, Party
+from smartmail.store.db import insert_row
+from smartmail.store.models import Case, CaseParty, Message, Notice, Party
 
 _FIRST_TEXT = (
     select(Message.text)
@@ -27,6 +28,7 @@ _FIRST_TEXT = (
     .order_by(col(Message.id))
     .limit(1)
 )
+_TOLD = select(Notice.id).where(Notice.key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def _send(
                 subtype=subtype or "octet-stream",
                 filename=part.filename,
             )
-        compose.queue(session, msg, case=case, now=now, template=template)
+        compose.queue(session, msg, case=case, now=now, template=template, secret=ctx.secret)
 
 
 def acknowledge(
@@ -150,7 +152,9 @@ def rules_problem(ctx: Context, session: Session, problem: str, source: str, now
         to = manager.email
         with compose.refusing(session, None, to=to, template="rules_problem", now=now):
             msg = compose.compose(ctx.identity, to=[to], rendered=rendered, now=now)
-            compose.queue(session, msg, case=None, now=now, template="rules_problem")
+            compose.queue(
+                session, msg, case=None, now=now, template="rules_problem", secret=ctx.secret
+            )
 
 
 def _customer(session: Session, case: Case) -> Party | None:
@@ -359,7 +363,7 @@ def _reply(
             reply_to=reply_address(ctx.address, number, to, ctx.secret),
             auto_submitted="auto-replied",
         )
-        compose.queue(session, msg, case=case, now=now, template=template)
+        compose.queue(session, msg, case=case, now=now, template=template, secret=ctx.secret)
 
 
 def deadline_notice(
@@ -416,7 +420,7 @@ def digest(
             now=now,
             reply_to=reply_address(ctx.address, 0, to, ctx.secret),
         )
-        compose.queue(session, msg, case=None, now=now, template=template)
+        compose.queue(session, msg, case=None, now=now, template=template, secret=ctx.secret)
 
 
 # --------------------------------------------------------------------------- threads
@@ -517,4 +521,38 @@ def loop_limit(
         sender=sender,
         mails=mails,
         within=within,
+    )
+
+
+def bounced(
+    ctx: Context,
+    session: Session,
+    case: Case,
+    *,
+    failed: str,
+    status: str,
+    reason: str,
+    until: datetime | None,
+    now: datetime,
+) -> None:
+    """The owner hears once per case and address that our mail to it bounced for good."""
+    if not case.assignee:
+        return
+    key = f"bounce:{case.number}:{failed}"
+    if prepared.first(session, _TOLD, key=key) is not None:
+        return
+    insert_row(session, Notice, {"key": key, "case_id": case.number, "created_at": now})
+    _send(
+        ctx,
+        session,
+        case,
+        to=case.assignee,
+        template="bounce",
+        now=now,
+        auto_submitted="auto-generated",
+        customer=_customer(session, case),
+        failed=failed,
+        status=status,
+        reason=reason,
+        until=until,
     )

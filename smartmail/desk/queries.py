@@ -39,6 +39,8 @@ EVENT_WORDS = (
     *(NC_("event", "followed up by"), NC_("event", "delivery failed")),
     *(NC_("event", "unproven mail"), NC_("event", "reminder"), NC_("event", "escalation")),
     *(NC_("event", "auto closed"), NC_("event", "answer held"), NC_("event", "answer released")),
+    *(NC_("event", "mail refused"), NC_("event", "loop limit"), NC_("event", "suppressed")),
+    *(NC_("event", "unsuppressed"), NC_("event", "mail skipped")),
 )
 VISIBILITY_WORDS = (NC_("visibility", "public"), NC_("visibility", "internal"))
 

@@ -29,13 +29,16 @@ from babel import Locale
 from babel.dates import format_datetime as babel_datetime
 from sqlmodel import Session
 
-from smartmail.desk import cases
+from smartmail.desk import cases, suppressions
 from smartmail.errors import MailRefused
 from smartmail.mail import headercheck, msgid
 from smartmail.mail.addr import recipient
 from smartmail.mail.guard import LOOP_HEADER
+from smartmail.mail.tokens import bounce_address
 from smartmail.store.db import insert_row
 from smartmail.store.models import Case, Message, Outbox
+
+log = logging.getLogger(__name__)
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # smartmail/
 # Installed wheels carry the templates inside the package; a checkout has them at the top.
@@ -332,12 +335,16 @@ def queue(
     visibility: str = "public",
     channel: str = "system",
     template: str = "",
+    secret: bytes | None = None,
 ) -> None:
     """Store `msg` as an outgoing Message and an outbox row, in the caller's transaction.
 
     Raises MailRefused, having stored nothing, when a recipient is not one valid address or
     the mail as it goes on the wire has a header line that was not written as one (a CR or
-    LF that came in with a value): see `refusing`.
+    LF that came in with a value): see `refusing`. Automatic mail is not queued to an
+    address whose mail bounced for good (an event on the case says so). With `secret`, the
+    envelope sender is the mail's own signed bounce address, so that a bounce names the
+    mail it is about.
     """
     summary = summarize(msg)
     if not summary.recipients:
@@ -345,7 +352,10 @@ def queue(
     for address in summary.recipients:
         recipient(address)
     body = checked_wire(msg)
-    recipients = ",".join(summary.recipients)
+    deliverable = _deliverable(session, summary, case, now, template)
+    if not deliverable:
+        return
+    recipients = ",".join(deliverable)
     message = {
         "message_id": summary.message_id,
         "direction": "out",
@@ -365,7 +375,7 @@ def queue(
         message_pk = insert_row(session, Message, message)
     row = {
         "message_pk": message_pk,
-        "mail_from": summary.sender,
+        "mail_from": _return_path(summary.sender, message_pk, secret),
         "rcpt_to": recipients,
         "body": body,
         "created_at": now,
@@ -413,6 +423,30 @@ def checked_wire(msg: EmailMessage) -> bytes:
     if problem is not None:
         raise MailRefused(problem)
     return data
+
+
+def _deliverable(
+    session: Session, summary: Summary, case: Case | None, now: datetime, template: str
+) -> tuple[str, ...]:
+    """The recipients of a mail, but for automatic mail none that is suppressed."""
+    if not summary.automatic:
+        return summary.recipients  # a person's words go, bounced before or not
+    kept: list[str] = []
+    for address in summary.recipients:
+        until = suppressions.suppressed_until(session, address, now)
+        if until is None:
+            kept.append(address)
+        elif case is not None:
+            cases.note_skipped(session, case, address, template, until, now)
+        else:
+            log.info("%s to %s not sent: suppressed until %s", template, address, until)
+    return tuple(kept)
+
+
+def _return_path(sender: str, message_pk: int | None, secret: bytes | None) -> str:
+    if secret is None or message_pk is None:
+        return sender
+    return bounce_address(sender, message_pk, secret)
 
 
 def wire_bytes(msg: EmailMessage) -> bytes:

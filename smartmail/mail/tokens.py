@@ -3,7 +3,9 @@
 A subject token looks like ``[#123-k4m2q8xz]``: the case number and the first 40 bits of an
 HMAC over it, in lower-case base32 so that re-cased subjects still verify. A reply address
 looks like ``support+123-ab3d5fgh2k@example.org``: bound to one case AND one person, so it
-proves that a mail answers something we sent to that person.
+proves that a mail answers something we sent to that person. A bounce address (VERP) looks like
+``support+b-4711-ab3d5fgh2k@example.org``: the envelope sender of one mail we sent (4711 is
+its message row), so that a bounce names the mail it is about, and nobody can forge one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 _SUBJECT_TOKEN = re.compile(r"\[?\s*#\s*(\d{1,9})\s*-\s*([a-z2-7]{8})\s*\]?", re.IGNORECASE)
 _REPLY_LOCAL = re.compile(r"^(?P<base>[^+]+)\+(?P<number>\d{1,9})-(?P<sig>[a-z2-7]{10})$", re.I)
+_BOUNCE_LOCAL = re.compile(r"^(?P<base>[^+]+)\+b-(?P<number>\d{1,12})-(?P<sig>[a-z2-7]{10})$", re.I)
 
 
 @functools.lru_cache(maxsize=4096)  # each mail signs its case's token and addresses again
@@ -75,3 +78,31 @@ def base_address(address: str) -> str:
     """`support+anything@example.org` -> `support@example.org` (lower case)."""
     local, _, domain = address.lower().partition("@")
     return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def bounce_address(function_address: str, message_number: int, secret: bytes) -> str:
+    """The return path (envelope sender) of our mail stored as message `message_number`."""
+    local, _, domain = function_address.lower().partition("@")
+    signature = _sign(secret, f"bounce:{message_number}", 10)
+    return f"{local.split('+', 1)[0]}+b-{message_number}-{signature}@{domain}"
+
+
+@dataclass(frozen=True)
+class BounceAddress:
+    base: str  # the function address it was made from
+    number: int  # the message row of the mail it was the return path of
+    signature: str
+
+    def genuine(self, secret: bytes) -> bool:
+        """True when we made this address (a guessed or altered one is not)."""
+        expected = _sign(secret, f"bounce:{self.number}", 10)
+        return hmac.compare_digest(self.signature.lower(), expected)
+
+
+def parse_bounce_address(address: str) -> BounceAddress | None:
+    """The parts of an address shaped like our bounce addresses; None for any other."""
+    local, _, domain = address.strip().strip("<>").lower().rpartition("@")
+    match = _BOUNCE_LOCAL.match(local)
+    if not match or not domain:
+        return None
+    return BounceAddress(f"{match['base']}@{domain}", int(match["number"]), match["sig"])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 OutcomeKind = Literal[
-    "new_case", "reply", "follow_up", "commands", "duplicate", "stored", "quarantined"
+    "new_case", "reply", "follow_up", "commands", "duplicate", "stored", "quarantined", "bounce"
 ]
 
 

@@ -33,6 +33,7 @@ from smartmail.mail.proof import prove_sender
 from smartmail.mail.tokens import base_address
 from smartmail.pipeline import loops, resends
 from smartmail.pipeline.attach import store_attachments
+from smartmail.pipeline.bounces import BounceStep
 from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.pipeline.quarantine import keep_failed, replay_kept
 from smartmail.pipeline.steer import SteerStep, wants_steering
@@ -233,6 +234,10 @@ class Pipeline:
         self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
     ) -> Outcome:
         rules = self.rules()
+        bounce = BounceStep(self.notify_context(rules), self.function_addresses())
+        returned = bounce.run(session, mail, sha, envelope, now)
+        if returned is not None:  # a bounce of our own mail: on its case, never answered
+            return returned
         thread = find_thread(
             session, mail, envelope, self.function_addresses(), self.settings.secret
         )

@@ -36,8 +36,10 @@ _TOP_OPTIONAL = (
     "answers_per_hour",
     "trusted_mta",
     "loop_limit",
+    "bounces",
 )
 _LOOP_LIMIT = LoopLimit()
+_BOUNCE_SUPPRESS_FOR = timedelta(days=30)
 
 
 def _build(data: Any, check: Checker, source: str) -> Rules:
@@ -58,6 +60,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     answers = check.integer(top.get("answers_per_hour", 10), "answers_per_hour")
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
     loop_limit = _loop_limit(check, top["loop_limit"]) if "loop_limit" in top else _LOOP_LIMIT
+    suppress_for = _bounces(top.get("bounces"), check)
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -77,6 +80,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         trusted_authserv_id=trusted,
         name=name,
         loop_limit=loop_limit,
+        bounce_suppress_for=suppress_for,
     )
 
 
@@ -104,6 +108,15 @@ def _loop_limit(check: Checker, value: Any) -> LoopLimit:
         check.error("loop_limit.within", "should be longer than 0m, e.g. 10m")
         within = None
     return LoopLimit(mails or _LOOP_LIMIT.mails, within or _LOOP_LIMIT.within)
+
+
+def _bounces(value: Any, check: Checker) -> timedelta:
+    """`bounces: {suppress_for: 30d}`: how long a permanent bounce holds back automatic mail."""
+    section = check.mapping(value, "bounces", (), ("suppress_for",)) if value is not None else {}
+    if not section or "suppress_for" not in section:
+        return _BOUNCE_SUPPRESS_FOR
+    found = check.duration(section["suppress_for"], "bounces.suppress_for")
+    return _BOUNCE_SUPPRESS_FOR if found is None else found
 
 
 def load_rules(path: str | Path) -> Rules:

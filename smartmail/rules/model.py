@@ -201,6 +201,8 @@ class Rules:
     # the office's name: the display name of the function address on every mail we send
     name: str = ""
     loop_limit: LoopLimit = field(default_factory=LoopLimit)
+    # how long no automatic mail goes to an address our mail bounced from for good; 0: never
+    bounce_suppress_for: timedelta = timedelta(days=30)
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 

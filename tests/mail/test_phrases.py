@@ -46,6 +46,7 @@ EVENT_KINDS = [
     *("material", "linked", "merged_into", "merged_from", "first_response", "follow_up_of"),
     *("followed_up_by", "delivery_failed", "unproven_mail", "reminder", "escalation"),
     *("auto_closed", "answer_held", "answer_released"),
+    *("mail_refused", "loop_limit", "suppressed", "unsuppressed", "mail_skipped"),
 ]
 
 
@@ -218,6 +219,11 @@ def test_every_template_speaks_one_language(app: App, language: str, name: str) 
             for c in (True, False)
             for t in (True, False)
             for n in (0, 7)
+        ]
+    if name == "bounce":  # the failed address and the report's words, not a mail
+        variants = [
+            {**context, "failed": "q@x.example", "status": "5.1.1", "reason": "Xq", "until": u}
+            for u in (None, NOW)
         ]
     for variables in variants:
         rendered = templates.render(language, name, TZ, **variables)

@@ -1,0 +1,71 @@
+"""Bounces of our own mail on the shared engine (PostgreSQL): suppression, once-only notice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from smartmail.app import App, open_app
+from smartmail.config import load_settings
+from smartmail.desk import cases, suppressions
+from smartmail.store.db import transaction
+from tests.conftest import MemoryTransport
+from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from tests.mail import bounce_mails
+from tests.pipeline.test_bounces import (
+    CUSTOMER,
+    LATER,
+    OWNER,
+    ack_of_case_1,
+    bounce,
+    customer_mail,
+    events,
+    intake,
+    templates_to,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def pg_app(tmp_path: Path, rules_path: Path, postgres_url: str) -> Iterator[App]:  # noqa: F811
+    settings = load_settings(
+        {
+            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
+            "SMARTMAIL_RULES": str(rules_path),
+            "SMARTMAIL_SECRET": "test-secret",
+            "SMARTMAIL_DATABASE_URL": postgres_url,
+        },
+        env_file=None,
+    )
+    app = open_app(settings, transport=MemoryTransport())
+    assert app.engine.dialect.name == "postgresql"
+    try:
+        yield app
+    finally:
+        app.engine.dispose()
+
+
+def test_a_bounce_suppresses_and_tells_the_owner_once(pg_app: App) -> None:
+    app = pg_app
+    intake(app, customer_mail())
+    verp, ack_id = ack_of_case_1(app)
+    for raw in (
+        bounce_mails.rfc3464(to=verp, returned_id=ack_id, recipient=CUSTOMER),
+        bounce_mails.qmail_text(to=verp, recipient=CUSTOMER, returned_id=ack_id),
+    ):
+        assert bounce(app, raw, verp).kind == "bounce"
+    assert len(events(app, 1, "delivery_failed")) == 2
+    assert templates_to(app, OWNER).count("bounce") == 1
+    intake(app, customer_mail("Ingen värme"), LATER)
+    assert templates_to(app, CUSTOMER) == ["ack"]
+    assert len(events(app, 2, "mail_skipped")) == 1
+    with transaction(app.engine) as session:
+        until = suppressions.suppressed_until(session, CUSTOMER, LATER)
+        assert until == LATER + timedelta(days=30)
+        assert cases.lift_suppression(session, CUSTOMER, LATER)
+    intake(app, customer_mail("Trasig dörr"), LATER)
+    assert templates_to(app, CUSTOMER) == ["ack", "ack"]
