@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from smartmail.config import Settings
-from smartmail.desk import notify
+from smartmail.desk import cases, notify
 from smartmail.mail.compose import Templates
 from smartmail.outbound.sender import DeliveryReport, Transport, deliver_due, make_transport
 from smartmail.pipeline.process import Pipeline
@@ -33,8 +33,16 @@ class App:
     def _tell_failure(
         self, session: Session, case: Case, failed: Message, error: str, now: datetime
     ) -> None:
-        context = self.pipeline.notify_context(self.rules())
-        notify.delivery_failed(context, session, case, failed, error, now)
+        """A recipient refused the mail for good at our relay (5xx): as a bounce would say it,
+        so automatic mail to that address is held back as after a bounce."""
+        rules = self.rules()
+        if rules.bounce_suppress_for > timedelta(0):
+            until = now + rules.bounce_suppress_for
+            for address in filter(None, failed.to_addrs.split(",")):
+                cases.suppress(session, case, address, error, until, now)
+        notify.delivery_failed(
+            self.pipeline.notify_context(rules), session, case, failed, error, now
+        )
 
 
 def open_app(settings: Settings, transport: Transport | None = None) -> App:

@@ -72,7 +72,7 @@ def _send(
         **context,
     )
     rendered = compose.Rendered(
-        msgid.one_prefix(tokenized_subject(rendered.subject, case.number, ctx.secret)),
+        msgid.plain_subject(tokenized_subject(rendered.subject, case.number, ctx.secret)),
         rendered.body,
     )
     in_reply_to, references = thread_of(session, case, to, answering)
@@ -350,7 +350,7 @@ def _reply(
     subject = rendered.subject
     if case is not None:
         subject = tokenized_subject(subject, number, ctx.secret)
-    rendered = compose.Rendered(msgid.one_prefix(subject), rendered.body)
+    rendered = compose.Rendered(msgid.plain_subject(subject), rendered.body)
     in_reply_to, references = thread_of(session, case, to, answering)
     with compose.refusing(session, case, to=to, template=template, now=now):
         msg = compose.compose(

@@ -78,20 +78,18 @@ _COLON = "[:\uff1a]"  # and the full-width one of Chinese and Japanese clients
 _PREFIX = rf"(?:{'|'.join(_PREFIX_WORDS)})[ \t]*(?:\[\d+\]|\(\d+\))?[ \t]*{_COLON}"
 _LEADING = re.compile(rf"({_PREFIX})(?:\s*{_PREFIX})*\s*", re.IGNORECASE)
 _AFTER_COLON = re.compile(rf"(?<={_COLON})\s+(?:{_PREFIX}\s*)+", re.IGNORECASE)
-_COUNT = re.compile(rf"[ \t]*(?:\[\d+\]|\(\d+\))?[ \t]*{_COLON}$")
 
 
-def one_prefix(subject: str) -> str:
-    """`subject` with at most one reply prefix, on one line with single spaces.
+def plain_subject(subject: str) -> str:
+    """`subject` without reply prefixes, on one line with single spaces.
 
-    `Sv: SV: Re: Sv: Re: Nytt i ärende 1` -> `Sv: Nytt i ärende 1` (the first prefix, ours,
-    stays); a stack after a colon, where a template quotes a subject (`Nytt i ärende 1:
-    Re: Fwd: Stopp`), goes: `Nytt i ärende 1: Stopp`.
+    `SV: Re: Sv: Re: Nytt i ärende 1` -> `Nytt i ärende 1`: a stack that grew as people
+    answered each other, our own `Sv:` included, goes whole (the thread is in References
+    and the case in its token); so does a stack after a colon, where a template quotes a
+    subject (`Nytt i ärende 1: Re: Fwd: Stopp` -> `Nytt i ärende 1: Stopp`).
     """
     text = " ".join(subject.split())
     leading = _LEADING.match(text)
     if leading is not None:
-        word = _COUNT.sub("", leading[1])
-        rest = _AFTER_COLON.sub(" ", text[leading.end() :]).strip()
-        return f"{word}: {rest}".strip()
+        text = text[leading.end() :]
     return _AFTER_COLON.sub(" ", text).strip()

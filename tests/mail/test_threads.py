@@ -158,6 +158,6 @@ def test_the_customers_conversation_rethreads_with_pythons_parser(desk: Desk) ->
     assert sorted(depth(mid) for mid in parent) == [0, 1, 2, 3]
     assert [str(m["Subject"]).split(" [#")[0] for m in mailbox[1:]] == [
         "Vi har tagit emot ditt ärende 1: Trasig dörr",
-        "Sv: Trasig dörr",
+        "Trasig dörr",
         "Ditt ärende 1 är åtgärdat: Trasig dörr",
     ]

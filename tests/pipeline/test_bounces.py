@@ -426,6 +426,7 @@ def test_any_reason_in_a_report_stays_in_the_notice_body(text: str, language: st
         "bounce",
         ZoneInfo("Europe/Stockholm"),
         case=case,
+        status_name="assigned",
         address=DESK,
         customer=None,
         failed=CUSTOMER,

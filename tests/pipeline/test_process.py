@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from smartmail.app import App
+from smartmail.app import App, open_app
+from smartmail.config import Settings
 from smartmail.desk import cases
 from smartmail.errors import PermanentFailure, TemporaryFailure
 from smartmail.outbound.sender import deliver_due
@@ -435,3 +436,31 @@ def test_mails_stored_together_each_keep_their_own_outcome(
         assert session.get(RawMail, hashlib.sha256(msg.as_bytes()).hexdigest()) is None
     monkeypatch.setattr(app.pipeline.attachment_store, "put", put)
     assert process(app, msg.as_bytes()).kind == "new_case"  # its next try, disk freed
+
+
+def test_a_recipient_our_relay_refuses_for_good_gets_no_automatic_mail_for_a_while(
+    settings: Settings,
+) -> None:
+    """A 5xx at our own relay says what a bounce would: the address is held back too."""
+
+    class RefusingTheCustomer(MemoryTransport):
+        def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> None:
+            if CUSTOMER in rcpt_to:
+                raise PermanentFailure("550 5.1.1 no such user")
+            super().send(mail_from, rcpt_to, body)
+
+    app = open_app(settings, transport=RefusingTheCustomer())
+    try:
+        process(app, raw_mail())
+        assert app.deliver(NOW).failed == 1
+        process(app, raw_mail("Stopp igen", "Fortfarande stopp."), at=NOW + timedelta(days=1))
+        with transaction(app.engine) as session:
+            first = session.exec(select(Event.kind).where(Event.case_id == 1)).all()
+            second = session.exec(select(Event.kind).where(Event.case_id == 2)).all()
+            queued = session.exec(select(Outbox.rcpt_to).where(Outbox.status == "queued")).all()
+    finally:
+        app.engine.dispose()
+    assert {"delivery_failed", "suppressed"} <= set(first)
+    assert "mail_skipped" in second  # the acknowledgement to the refused address
+    assert CUSTOMER not in queued
+    assert queued  # the new case's owner still hears of it
