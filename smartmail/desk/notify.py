@@ -71,10 +71,30 @@ def _send(
         status_name=phrases.render(phrases.status(case.status), language),
         **context,
     )
-    rendered = compose.Rendered(
-        msgid.plain_subject(tokenized_subject(rendered.subject, case.number, ctx.secret)),
-        rendered.body,
+    _queue_mail(
+        ctx, session, case, to, rendered, now, answering, template, auto_submitted, attachments
     )
+
+
+def _queue_mail(
+    ctx: Context,
+    session: Session,
+    case: Case | None,
+    to: str,
+    rendered: compose.Rendered,
+    now: datetime,
+    answering: ParsedMail | None,
+    template: str,
+    auto_submitted: str | None,
+    attachments: tuple[ParsedAttachment, ...] = (),
+) -> None:
+    """One mail to `to` about `case` (or none): the token and no stacked prefixes in its
+    subject, threaded, refused and recorded rather than sent when it is unsafe."""
+    number = case.number if case is not None else 0
+    subject = rendered.subject
+    if case is not None:
+        subject = tokenized_subject(subject, number, ctx.secret)
+    rendered = compose.Rendered(msgid.plain_subject(subject), rendered.body)
     in_reply_to, references = thread_of(session, case, to, answering)
     with compose.refusing(session, case, to=to, template=template, now=now):
         msg = compose.compose(
@@ -84,7 +104,7 @@ def _send(
             now=now,
             in_reply_to=in_reply_to,
             references=references,
-            reply_to=reply_address(ctx.address, case.number, to, ctx.secret),
+            reply_to=reply_address(ctx.address, number, to, ctx.secret),
             auto_submitted=auto_submitted,
         )
         for part in attachments:
@@ -346,24 +366,7 @@ def _reply(
     answering: ParsedMail,
     template: str,
 ) -> None:
-    number = case.number if case is not None else 0
-    subject = rendered.subject
-    if case is not None:
-        subject = tokenized_subject(subject, number, ctx.secret)
-    rendered = compose.Rendered(msgid.plain_subject(subject), rendered.body)
-    in_reply_to, references = thread_of(session, case, to, answering)
-    with compose.refusing(session, case, to=to, template=template, now=now):
-        msg = compose.compose(
-            ctx.identity,
-            to=[to],
-            rendered=rendered,
-            now=now,
-            in_reply_to=in_reply_to,
-            references=references,
-            reply_to=reply_address(ctx.address, number, to, ctx.secret),
-            auto_submitted="auto-replied",
-        )
-        compose.queue(session, msg, case=case, now=now, template=template, secret=ctx.secret)
+    _queue_mail(ctx, session, case, to, rendered, now, answering, template, "auto-replied")
 
 
 def deadline_notice(

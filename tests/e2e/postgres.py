@@ -5,7 +5,8 @@ listening on 127.0.0.1 only, its unix socket inside that dir), and each test get
 of its own. Nothing in /etc and no packaged cluster is touched. PostgreSQL refuses to run as
 root, so as root the server runs as Debian's `postgres` user (else `nobody`).
 
-Tests use the `postgres_url` fixture; a test module imports both fixtures from here.
+Tests use the `postgres_url` fixture (or `pg_app`, an app on it); a test module imports the
+fixtures it uses from here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import free_port
+from smartmail.app import App, open_app
+from smartmail.config import load_settings
+from tests.conftest import MemoryTransport, free_port
 
 NOT_INSTALLED = "PostgreSQL server not installed: apt-get install postgresql"
 SUPERUSER = "postgres"
@@ -221,3 +224,23 @@ def postgres_server() -> Iterator[Postgres]:
 def postgres_url(postgres_server: Postgres) -> str:
     """A fresh database on the session's server, as a `postgresql+psycopg://` URL."""
     return postgres_server.create_database()
+
+
+@pytest.fixture
+def pg_app(tmp_path: Path, rules_path: Path, postgres_url: str) -> Iterator[App]:
+    """An app on a fresh PostgreSQL database, its mail kept in memory."""
+    settings = load_settings(
+        {
+            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
+            "SMARTMAIL_RULES": str(rules_path),
+            "SMARTMAIL_SECRET": "test-secret",
+            "SMARTMAIL_DATABASE_URL": postgres_url,
+        },
+        env_file=None,
+    )
+    app = open_app(settings, transport=MemoryTransport())
+    assert app.engine.dialect.name == "postgresql"
+    try:
+        yield app
+    finally:
+        app.engine.dispose()

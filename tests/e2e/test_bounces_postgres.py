@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from smartmail.app import App, open_app
-from smartmail.config import load_settings
+from smartmail.app import App
 from smartmail.desk import cases, suppressions
 from smartmail.store.db import transaction
-from tests.conftest import MemoryTransport
-from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from tests.e2e.postgres import pg_app, postgres_server, postgres_url  # noqa: F401  (fixtures)
 from tests.mail import bounce_mails
 from tests.pipeline.test_bounces import (
     CUSTOMER,
@@ -30,26 +26,7 @@ from tests.pipeline.test_bounces import (
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def pg_app(tmp_path: Path, rules_path: Path, postgres_url: str) -> Iterator[App]:  # noqa: F811
-    settings = load_settings(
-        {
-            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
-            "SMARTMAIL_RULES": str(rules_path),
-            "SMARTMAIL_SECRET": "test-secret",
-            "SMARTMAIL_DATABASE_URL": postgres_url,
-        },
-        env_file=None,
-    )
-    app = open_app(settings, transport=MemoryTransport())
-    assert app.engine.dialect.name == "postgresql"
-    try:
-        yield app
-    finally:
-        app.engine.dispose()
-
-
-def test_a_bounce_suppresses_and_tells_the_owner_once(pg_app: App) -> None:
+def test_a_bounce_suppresses_and_tells_the_owner_once(pg_app: App) -> None:  # noqa: F811
     app = pg_app
     intake(app, customer_mail())
     verp, ack_id = ack_of_case_1(app)

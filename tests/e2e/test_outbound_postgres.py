@@ -4,47 +4,25 @@ by and sends the rest; a sender that dies mid-send leaves the row to the next on
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
-from smartmail.app import App, open_app
-from smartmail.config import load_settings
+from smartmail.app import App
 from smartmail.outbound.sender import deliver_due
 from smartmail.pipeline.envelope import Envelope
 from smartmail.store.db import transaction
 from smartmail.store.models import Outbox
 from tests.conftest import MemoryTransport
-from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from tests.e2e.postgres import pg_app, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 DESK = "felanmalan@bostad.example"
-
-
-@pytest.fixture
-def pg_app(tmp_path: Path, rules_path: Path, postgres_url: str) -> Iterator[App]:  # noqa: F811
-    settings = load_settings(
-        {
-            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
-            "SMARTMAIL_RULES": str(rules_path),
-            "SMARTMAIL_SECRET": "test-secret",
-            "SMARTMAIL_DATABASE_URL": postgres_url,
-        },
-        env_file=None,
-    )
-    app = open_app(settings, transport=MemoryTransport())
-    assert app.engine.dialect.name == "postgresql"
-    try:
-        yield app
-    finally:
-        app.engine.dispose()
 
 
 def cases_in(app: App, count: int) -> None:
@@ -77,7 +55,7 @@ class Stuck(MemoryTransport):
         super().send(mail_from, rcpt_to, body)
 
 
-def test_a_row_being_sent_is_passed_by_and_every_row_goes_once(pg_app: App) -> None:
+def test_a_row_being_sent_is_passed_by_and_every_row_goes_once(pg_app: App) -> None:  # noqa: F811
     cases_in(pg_app, 3)  # six mails
     slow = Stuck()
     first = threading.Thread(target=deliver_due, args=(pg_app.engine, slow, NOW, 1))
@@ -101,7 +79,7 @@ class Dying(MemoryTransport):
         raise Killed
 
 
-def test_a_sender_dying_mid_send_leaves_the_row_to_the_next_at_once(pg_app: App) -> None:
+def test_a_sender_dying_mid_send_leaves_the_row_to_the_next_at_once(pg_app: App) -> None:  # noqa: F811
     cases_in(pg_app, 1)
     with pytest.raises(Killed):
         deliver_due(pg_app.engine, Dying(), NOW)

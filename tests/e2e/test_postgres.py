@@ -18,18 +18,17 @@ import time_machine
 from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import col, select
 
-from smartmail.app import App, open_app
+from smartmail.app import App
 from smartmail.clock.scheduler import SweepReport, sweep
-from smartmail.config import load_settings
 from smartmail.outbound.sender import DeliveryReport, deliver_due
 from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.store import schema
 from smartmail.store.db import make_engine, transaction
 from smartmail.store.models import Case, Message, Notice, Outbox
-from tests.conftest import MemoryTransport, Sink, assert_routed_as_a_blocked_drain
+from tests.conftest import Sink, assert_routed_as_a_blocked_drain
 from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
 from tests.e2e.mailing import DESK, new_mail, send
-from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from tests.e2e.postgres import pg_app, postgres_server, postgres_url  # noqa: F401  (fixtures)
 from tests.store.test_schema import create_as_before_revisions, differences, revision
 
 pytestmark = pytest.mark.e2e
@@ -38,25 +37,6 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 EVA = "eva@kund.example"
 RACERS = 4
 T = TypeVar("T")
-
-
-@pytest.fixture
-def pg_app(tmp_path: Path, rules_path: Path, postgres_url: str) -> Iterator[App]:  # noqa: F811
-    settings = load_settings(
-        {
-            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
-            "SMARTMAIL_RULES": str(rules_path),
-            "SMARTMAIL_SECRET": "test-secret",
-            "SMARTMAIL_DATABASE_URL": postgres_url,
-        },
-        env_file=None,
-    )
-    app = open_app(settings, transport=MemoryTransport())
-    assert app.engine.dialect.name == "postgresql"
-    try:
-        yield app
-    finally:
-        app.engine.dispose()
 
 
 def raw_mail(subject: str, body: str, sender: str = EVA, message_id: str | None = None) -> bytes:
@@ -94,7 +74,7 @@ def count(
 # -- the pipeline in-process -----------------------------------------------------------------
 
 
-def test_the_pipeline_stores_threads_and_dedupes_on_postgresql(pg_app: App) -> None:
+def test_the_pipeline_stores_threads_and_dedupes_on_postgresql(pg_app: App) -> None:  # noqa: F811
     first = process(pg_app, raw_mail("Stopp i avloppet", "Det är stopp i avloppet."))
     assert (first.kind, first.case_number) == ("new_case", 1)
     with transaction(pg_app.engine) as session:
@@ -124,7 +104,7 @@ def test_the_pipeline_stores_threads_and_dedupes_on_postgresql(pg_app: App) -> N
 # -- races that SQLite serialises and PostgreSQL does not --------------------------------------
 
 
-def test_the_same_message_id_from_four_threads_is_stored_once(pg_app: App) -> None:
+def test_the_same_message_id_from_four_threads_is_stored_once(pg_app: App) -> None:  # noqa: F811
     raw = raw_mail("Stopp i avloppet", "Det är stopp.", message_id="<samma@kund.example>")
     outcomes = race(lambda: process(pg_app, raw))
     assert sorted(o.kind for o in outcomes) == ["duplicate"] * (RACERS - 1) + ["new_case"]
@@ -134,7 +114,7 @@ def test_the_same_message_id_from_four_threads_is_stored_once(pg_app: App) -> No
     assert acks == 1
 
 
-def test_different_mails_racing_under_one_message_id_are_each_kept(pg_app: App) -> None:
+def test_different_mails_racing_under_one_message_id_are_each_kept(pg_app: App) -> None:  # noqa: F811
     mails = iter(
         raw_mail(f"Ärende {n}", f"Text {n}.", message_id="<skript@kund.example>")
         for n in range(RACERS)
@@ -152,7 +132,7 @@ def test_different_mails_racing_under_one_message_id_are_each_kept(pg_app: App) 
     assert count(pg_app.engine, Case) == RACERS
 
 
-def test_first_mails_from_a_new_sender_at_once_each_open_a_case(pg_app: App) -> None:
+def test_first_mails_from_a_new_sender_at_once_each_open_a_case(pg_app: App) -> None:  # noqa: F811
     # Each thread creates the same new party; all but one hit its unique address.
     def first_mail() -> Outcome:
         return process(pg_app, raw_mail("Stopp i avloppet", "Stopp.", sender="ny@kund.example"))
@@ -163,7 +143,7 @@ def test_first_mails_from_a_new_sender_at_once_each_open_a_case(pg_app: App) -> 
     assert count(pg_app.engine, Case) == RACERS
 
 
-def test_sweeps_racing_send_one_reminder_one_escalation_and_one_digest(pg_app: App) -> None:
+def test_sweeps_racing_send_one_reminder_one_escalation_and_one_digest(pg_app: App) -> None:  # noqa: F811
     number = process(pg_app, raw_mail("Stopp i avloppet", "Det är stopp.")).case_number
     assert number == 1
     due = NOW + timedelta(hours=24)  # akut: 24 h on the always clock, reminder 4 h before
@@ -198,7 +178,7 @@ class CountingTransport:
             self.sent.append(body)
 
 
-def test_senders_racing_send_each_outbox_row_once(pg_app: App) -> None:
+def test_senders_racing_send_each_outbox_row_once(pg_app: App) -> None:  # noqa: F811
     for n in range(6):
         process(pg_app, raw_mail(f"Fråga {n}", "Hej!", sender=f"kund{n}@kund.example"))
     with transaction(pg_app.engine) as session:
