@@ -162,7 +162,11 @@ def _content_id(part: Message) -> str:
 def body_text(body: Body) -> str:
     plain = tidy("\n".join(text for text in body.plain if text.strip()))
     html = "\n".join(body.html)
-    html_text = tidy(_html_to_text(html)) if html.strip() else ""
+    # The HTML's text costs more than the rest of reading a mail; a plain part that is no
+    # stub even beside every word between the HTML's tags (more words than its text has)
+    # needs none of it.
+    maybe_stub = bool(html.strip()) and (not plain or is_stub(plain, _TAGS.sub(" ", html)))
+    html_text = tidy(_html_to_text(html)) if maybe_stub else ""
     own = plain
     if not plain or (html_text and is_stub(plain, html_text)):
         if plain:
