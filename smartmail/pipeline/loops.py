@@ -22,9 +22,6 @@ from smartmail.rules.model import LoopLimit, format_duration
 from smartmail.store import prepared
 from smartmail.store.models import Case, Event, Message
 
-# Mail from one address is found among the newest messages only (no index reads it by
-# sender); more than this many messages in one `within` makes the case counts the guard.
-_RECENT_MESSAGES = 5000
 # A text this short ("Tack!", "OK") may well be written twice by a person.
 _MIN_REPEATED_CHARS = 20
 
@@ -46,9 +43,7 @@ _TO_ADDRESS = (
     )
     .group_by(col(Message.template))
 )
-_NEWEST = select(func.max(Message.id))
-_FROM_ADDRESS = select(Message.text).where(
-    col(Message.id) > bindparam("floor"),
+_FROM_ADDRESS = select(Message.text).where(  # on ix_message_from_in
     Message.from_addr == bindparam("address"),
     Message.direction == "in",
     Message.created_at >= bindparam("since"),
@@ -94,12 +89,9 @@ def recent(
         for template, count in prepared.rows(session, _TO_ADDRESS, address=address, since=since)
         if template in ANSWERING_TEMPLATES
     )
-    newest = prepared.first(session, _NEWEST) or 0
     texts = [
         str(text).strip()
-        for (text,) in prepared.rows(
-            session, _FROM_ADDRESS, floor=newest - _RECENT_MESSAGES, address=address, since=since
-        )
+        for (text,) in prepared.rows(session, _FROM_ADDRESS, address=address, since=since)
     ]
     own = {t.strip() for t in (mail.reply_text, mail.text) if len(t.strip()) >= _MIN_REPEATED_CHARS}
     return LoopCounts(case_in, case_out, len(texts), sent), bool(own.intersection(texts))

@@ -103,7 +103,11 @@ class CaseParty(SQLModel, table=True):
 class Message(SQLModel, table=True):
     """One mail in or out; `message_id` is unique, which is what makes delivery exactly-once."""
 
-    __table_args__ = (Index("ix_message_to_out", "to_addrs", "direction", "created_at"),)
+    __table_args__ = (
+        Index("ix_message_to_out", "to_addrs", "direction", "created_at"),
+        # mail from one sender lately: the loop limit counts it for every mail
+        Index("ix_message_from_in", "from_addr", "direction", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(unique=True, index=True)
