@@ -7,11 +7,13 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -77,16 +79,22 @@ def rules_path(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def settings(tmp_path: Path, rules_path: Path) -> Settings:
+def settings_under(tmp_path: Path, rules_path: Path, **environ: str) -> Settings:
+    """Settings on a data dir under `tmp_path` with the given rules; `environ` adds to them."""
     return load_settings(
         {
             "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
             "SMARTMAIL_RULES": str(rules_path),
             "SMARTMAIL_SECRET": "test-secret",
+            **environ,
         },
         env_file=None,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, rules_path: Path) -> Settings:
+    return settings_under(tmp_path, rules_path)
 
 
 class MemoryTransport:
@@ -155,16 +163,23 @@ class Sink:
             ]
 
 
+@contextmanager
+def serving(handler: Any, port: int) -> Iterator[None]:
+    """An aiosmtpd server on 127.0.0.1:`port` with `handler`, for the length of the block."""
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield
+    finally:
+        controller.stop()
+
+
 @pytest.fixture
 def sink() -> Iterator[Sink]:
     port = free_port()
     handler = Sink(port)
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving(handler, port):
         yield handler
-    finally:
-        controller.stop()
 
 
 def assert_routed_as_a_blocked_drain(case: Case | None, received: datetime) -> None:

@@ -24,8 +24,9 @@ from smartmail.mail.dsn import Failure, Report, read_report
 from smartmail.mail.parse import ParsedMail
 from smartmail.mail.tokens import BounceAddress, parse_bounce_address
 from smartmail.pipeline.envelope import Envelope, Outcome
+from smartmail.pipeline.stored import inbound_row
 from smartmail.store import prepared
-from smartmail.store.db import insert_object, load, new_row
+from smartmail.store.db import insert_object, load
 from smartmail.store.models import Case, Message, RawMail
 
 log = logging.getLogger(__name__)
@@ -205,19 +206,14 @@ def _believed(report: Report, sent: Message) -> dict[str, Failure]:
 
 def _kept(mail: ParsedMail, sha: str, envelope: Envelope, signal: str, now: datetime) -> Message:
     """The bounce as a stored message: internal, by a machine, never answered."""
-    return new_row(
-        Message,
-        message_id=mail.message_id,
-        direction="in",
-        channel=envelope.channel,
-        from_addr=mail.from_addr,
-        to_addrs=",".join((*mail.to, *mail.cc)),
-        subject=mail.subject,
+    return inbound_row(
+        mail,
+        sha,
+        envelope,
+        now,
         text=mail.text,
         visibility="internal",
         automatic=True,
         thread_signal=signal,
         guard_hits="bounce",
-        raw_sha256=sha,
-        created_at=now,
     )

@@ -32,11 +32,11 @@ from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
 from smartmail.mail.tokens import base_address
 from smartmail.pipeline import loops, resends
-from smartmail.pipeline.attach import store_attachments
 from smartmail.pipeline.bounces import BounceStep
 from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.pipeline.quarantine import keep_failed, replay_kept
 from smartmail.pipeline.steer import SteerStep, wants_steering
+from smartmail.pipeline.stored import inbound_row, store_attachments
 from smartmail.pipeline.thread import Thread, find_thread
 from smartmail.rules.model import Route, Rules
 from smartmail.store import prepared
@@ -45,7 +45,6 @@ from smartmail.store.db import (
     insert_object,
     insert_once,
     lost,
-    new_row,
     savepoint,
     transaction,
 )
@@ -432,20 +431,14 @@ def _inbound_message(
     thread: Thread,
     now: datetime,
 ) -> Message:
-    return new_row(
-        Message,
-        message_id=mail.message_id,
-        direction="in",
-        channel=envelope.channel,
-        from_addr=mail.from_addr,
-        to_addrs=",".join((*mail.to, *mail.cc)),
-        subject=mail.subject,
+    return inbound_row(
+        mail,
+        sha,
+        envelope,
+        now,
         text=mail.reply_text or mail.text,  # what is new in it; a new case takes all of it
         visibility="internal" if guard.machine else "public",
         automatic=guard.machine,
         thread_signal=";".join((thread.signal, *thread.notes)),
         guard_hits=",".join(guard.hits),
-        parse_notes="; ".join(mail.notes),
-        raw_sha256=sha,
-        created_at=now,
     )

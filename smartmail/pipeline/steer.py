@@ -21,8 +21,8 @@ from smartmail.mail.guard import GuardResult
 from smartmail.mail.parse import ParsedAttachment, ParsedMail
 from smartmail.mail.phrases import N_, Phrase, phrase
 from smartmail.mail.proof import Proof
-from smartmail.pipeline.attach import store_attachments
 from smartmail.pipeline.envelope import Outcome
+from smartmail.pipeline.stored import store_attachments
 from smartmail.pipeline.thread import Thread
 from smartmail.rules.model import Rules
 from smartmail.store.blobs import BlobStore

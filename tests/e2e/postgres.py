@@ -27,8 +27,7 @@ import psycopg
 import pytest
 
 from smartmail.app import App, open_app
-from smartmail.config import load_settings
-from tests.conftest import MemoryTransport, free_port
+from tests.conftest import MemoryTransport, free_port, settings_under
 
 NOT_INSTALLED = "PostgreSQL server not installed: apt-get install postgresql"
 SUPERUSER = "postgres"
@@ -229,15 +228,7 @@ def postgres_url(postgres_server: Postgres) -> str:
 @pytest.fixture
 def pg_app(tmp_path: Path, rules_path: Path, postgres_url: str) -> Iterator[App]:
     """An app on a fresh PostgreSQL database, its mail kept in memory."""
-    settings = load_settings(
-        {
-            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
-            "SMARTMAIL_RULES": str(rules_path),
-            "SMARTMAIL_SECRET": "test-secret",
-            "SMARTMAIL_DATABASE_URL": postgres_url,
-        },
-        env_file=None,
-    )
+    settings = settings_under(tmp_path, rules_path, SMARTMAIL_DATABASE_URL=postgres_url)
     app = open_app(settings, transport=MemoryTransport())
     assert app.engine.dialect.name == "postgresql"
     try:

@@ -20,12 +20,11 @@ from aiosmtpd.smtp import SMTP
 
 from smartmail.app import App, open_app
 from smartmail.clock.scheduler import sweep
-from smartmail.config import load_settings
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.outbound.sender import deliver_due
 from smartmail.store.models import utcnow
-from tests.conftest import Sink, free_port
+from tests.conftest import Sink, free_port, serving, settings_under
 
 DESK = "felanmalan@bostad.example"
 
@@ -82,24 +81,14 @@ class Desk:
 def wire_sink() -> Iterator[WireSink]:
     port = free_port()
     handler = WireSink(port)
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving(handler, port):
         yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 def desk(tmp_path: Path, rules_path: Path, wire_sink: WireSink) -> Iterator[Desk]:
-    settings = load_settings(
-        {
-            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
-            "SMARTMAIL_RULES": str(rules_path),
-            "SMARTMAIL_SECRET": "test-secret",
-            "SMARTMAIL_OUTBOUND": f"smtp://127.0.0.1:{wire_sink.port}",
-        },
-        env_file=None,
+    settings = settings_under(
+        tmp_path, rules_path, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{wire_sink.port}"
     )
     app = open_app(settings)
     executor = ThreadPoolExecutor(max_workers=1)

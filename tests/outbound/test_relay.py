@@ -14,11 +14,10 @@ import pytest
 from sqlmodel import col, select
 
 from smartmail.app import App, open_app
-from smartmail.config import load_settings
 from smartmail.pipeline.envelope import Envelope
 from smartmail.store.db import transaction
 from smartmail.store.models import Event, Message, Outbox
-from tests.conftest import free_port
+from tests.conftest import free_port, settings_under
 from tests.outbound.relays import Certificate, TlsSink, relay, self_signed
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -49,15 +48,7 @@ def opened(tmp_path: Path, rules_path: Path) -> Iterator[list[App]]:
 
 def relayed_app(opened: list[App], tmp_path: Path, rules_path: Path, **environ: str) -> App:
     """The app with a real SMTP transport to the relay given in `environ`."""
-    settings = load_settings(
-        {
-            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
-            "SMARTMAIL_RULES": str(rules_path),
-            "SMARTMAIL_SECRET": "test-secret",
-            **environ,
-        },
-        env_file=None,
-    )
+    settings = settings_under(tmp_path, rules_path, **environ)
     app = open_app(settings)
     opened.append(app)
     return app

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from smartmail.app import App, open_app
-from smartmail.config import load_settings
 from smartmail.desk import cases, suppressions
 from smartmail.mail import compose
 from smartmail.mail.compose import Identity, Rendered
@@ -29,7 +28,7 @@ from smartmail.outbound.sender import deliver_due
 from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.store.db import transaction
 from smartmail.store.models import Case, Event, Message, Outbox, Suppression
-from tests.conftest import TEST_RULES, MemoryTransport
+from tests.conftest import TEST_RULES, MemoryTransport, settings_under
 from tests.mail import bounce_mails
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -377,14 +376,7 @@ def test_a_hostile_reason_stays_in_the_notice_body(
 def app_without_hold(tmp_path: Path) -> Iterator[App]:
     rules = tmp_path / "no-hold.yaml"
     rules.write_text(TEST_RULES + "bounces: {suppress_for: 0}\n", encoding="utf-8")
-    settings = load_settings(
-        {
-            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
-            "SMARTMAIL_RULES": str(rules),
-            "SMARTMAIL_SECRET": "test-secret",
-        },
-        env_file=None,
-    )
+    settings = settings_under(tmp_path, rules)
     application = open_app(settings, transport=MemoryTransport())
     yield application
     application.engine.dispose()

@@ -19,12 +19,11 @@ import pytest
 from sqlmodel import select
 
 from smartmail.app import App, open_app
-from smartmail.config import load_settings
 from smartmail.outbound.sender import deliver_due
 from smartmail.pipeline.envelope import Envelope
 from smartmail.store.db import transaction
 from smartmail.store.models import Event, Message
-from tests.conftest import Sink
+from tests.conftest import Sink, settings_under
 from tests.pipeline.test_process import raw_mail
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -39,14 +38,8 @@ Text = Callable[[EmailMessage, int], str]
 
 @pytest.fixture
 def relayed(tmp_path: Path, rules_path: Path, sink: Sink) -> Iterator[App]:
-    settings = load_settings(
-        {
-            "SMARTMAIL_DATA_DIR": str(tmp_path / "data"),
-            "SMARTMAIL_RULES": str(rules_path),
-            "SMARTMAIL_SECRET": "test-secret",
-            "SMARTMAIL_OUTBOUND": f"smtp://127.0.0.1:{sink.port}",
-        },
-        env_file=None,
+    settings = settings_under(
+        tmp_path, rules_path, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}"
     )
     app = open_app(settings)
     yield app

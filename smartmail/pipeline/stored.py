@@ -1,0 +1,54 @@
+"""How an inbound mail is kept: its Message row, and its attachments (the bytes once by
+content, a row per part on the message)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from smartmail.errors import TemporaryFailure
+from smartmail.mail.parse import ParsedMail
+from smartmail.pipeline.envelope import Envelope
+from smartmail.store.blobs import BlobStore
+from smartmail.store.db import insert_row, new_row
+from smartmail.store.models import Attachment, Message
+
+
+def inbound_row(
+    mail: ParsedMail, sha: str, envelope: Envelope, now: datetime, **fields: Any
+) -> Message:
+    """The Message row of an inbound mail; `fields` say what the step that keeps it knows
+    (its text, visibility, thread signal, guard hits)."""
+    return new_row(
+        Message,
+        message_id=mail.message_id,
+        direction="in",
+        channel=envelope.channel,
+        from_addr=mail.from_addr,
+        to_addrs=",".join((*mail.to, *mail.cc)),
+        subject=mail.subject,
+        parse_notes="; ".join(mail.notes),
+        raw_sha256=sha,
+        created_at=now,
+        **fields,
+    )
+
+
+def store_attachments(
+    session: Session, blobs: BlobStore, mail: ParsedMail, message: Message
+) -> None:
+    for part in mail.attachments:
+        try:
+            digest = blobs.put(part.payload)
+        except OSError as exc:  # a full or read-only disk: the sender tries again later
+            raise TemporaryFailure(f"cannot keep an attachment: {exc}") from exc
+        row = {
+            "message_pk": message.id,
+            "filename": part.filename,
+            "content_type": part.content_type,
+            "size": len(part.payload),
+            "sha256": digest,
+        }
+        insert_row(session, Attachment, row)
