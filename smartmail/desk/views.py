@@ -46,6 +46,7 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "customer": customer.email if customer else None,
         "customer_name": customer.name if customer else None,
         "channel": case.channel,
+        "type": case.type,
         "created_at": _iso(case.created_at),
         "updated_at": _iso(case.updated_at),
         "respond_due_at": _iso(case.respond_due_at),

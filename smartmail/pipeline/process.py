@@ -373,7 +373,7 @@ class Pipeline:
             session,
             subject=mail.subject,
             customer=customer,
-            channel=envelope.channel,
+            channel="web" if envelope.channel == "web" else "mail",
             route=route,
             rules=rules,
             message=message,

@@ -69,7 +69,8 @@ class Case(SQLModel, table=True):
     team: str = ""  # the team the case was routed to, if any (round-robin remembers by it)
     customer_id: int | None = Field(default=None, foreign_key="party.id", index=True)
     customer: Party | None = Relationship(sa_relationship=relationship("Party"))
-    channel: str = ""
+    channel: str = "mail"  # how the customer reached us: mail | web | phone | visit | letter
+    type: str | None = None  # one of the rules' `types:`
     route_reason: str = _text()
     reopen_count: int = 0
     merged_into: int | None = Field(default=None, foreign_key="case.id")
@@ -98,6 +99,13 @@ class CaseParty(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", primary_key=True)
     party_id: int = Field(foreign_key="party.id", primary_key=True, index=True)
     role: str = Field(primary_key=True)
+
+
+class CaseLabel(SQLModel, table=True):
+    """A free label on a case (`#label +vatten`); a case has any number of them."""
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    label: str = Field(primary_key=True, index=True)
 
 
 class Message(SQLModel, table=True):

@@ -124,7 +124,8 @@ def test_idle_picks_up_a_mail_and_files_it_after_the_commit(
     wait_until("the case exists", case_shown, timeout=15)
     case = json.loads(shown[-1])
     wait_filed(dovecot, user, processed=1)
-    assert case["channel"] == "imap"
+    assert case["channel"] == "mail"
+    assert case["messages"][0]["channel"] == "imap"
     assert case["customer"] == "eva@kund.example"
     assert case["subject"] == "Stopp i avloppet"
     assert [m["direction"] for m in case["messages"]].count("in") == 1

@@ -75,7 +75,9 @@ def test_lmtp_answers_each_recipient_after_the_commit(daemon: RunningDaemon) -> 
         lmtp.say("QUIT")
     finally:
         lmtp.close()
-    assert daemon.case(1)["channel"] == "lmtp"
+    case = daemon.case(1)
+    assert case["channel"] == "mail"
+    assert case["messages"][0]["channel"] == "lmtp"
 
 
 def test_an_empty_mail_is_refused_for_each_recipient(daemon: RunningDaemon) -> None:
