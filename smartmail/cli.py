@@ -197,6 +197,13 @@ def _deliver(app: App, now: datetime) -> None:
         return
     if report.retried or report.failed:
         log.warning("outbox: %s", report)
+    try:
+        sms = app.deliver_sms(now)
+    except Exception as exc:  # queued SMS wait for the daemon, as mail does
+        log.warning("SMS not sent now (the daemon will): %s", exc)
+        return
+    if sms.retried or sms.failed:
+        log.warning("SMS: %s", sms)
 
 
 def cmd_sweep(app: App, args: argparse.Namespace) -> int:
