@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import ssl
 from collections.abc import Callable, Mapping
@@ -280,13 +281,17 @@ def _server_url(
     return url, port
 
 
+# What an error message may show of SMARTMAIL_SMS: no password, no secret.
+_SMS_SECRETS = re.compile(r"(://[^:/@?]*:|[?&](?:reply_)?secret=)[^@&]*")
+
+
 def parse_sms(value: str | None) -> SmsGateway:
     """SMARTMAIL_SMS: `log`, `log://?reply_secret=S`, `46elks://user:pass@host[/path]?from=
     Name&reply_secret=S` (HTTPS; `46elks+http://` for a gateway on loopback) or
     `webhook+https://[user:pass@]host/path?secret=S&reply_secret=S`."""
     if value is None or value == "log":
         return SmsGateway()
-    shown = _without_password(value)
+    shown = _SMS_SECRETS.sub(r"\1***", value)
     kind, sep, rest = value.partition("://")
     if not sep or kind not in SMS_KINDS:
         raise ConfigError(

@@ -1,10 +1,10 @@
 """Delivers the SMS outbox: what is queued to one number goes as one SMS, exactly once.
 
 As the mail sender does (outbound/sender.py): on PostgreSQL the rows stay locked (`FOR
-UPDATE SKIP LOCKED`) in the transaction that sends and marks them; on SQLite one SMS sender
-works at a time, holding a lock on the file `<database>-sms-sender`, and no transaction is
-open while the gateway answers. A sent SMS is marked in a commit of its own, so a crash
-repeats at most the one in flight.
+UPDATE`, their number by an advisory lock) in the transaction that sends and marks them;
+on SQLite one SMS sender works at a time, holding a lock on the file
+`<database>-sms-sender`, and no transaction is open while the gateway answers. A sent SMS
+is marked in a commit of its own, so a crash repeats at most the one in flight.
 
 Rows queued to one number when its first is due go as one SMS listing their cases (a burst
 becomes one SMS); at most `sms_per_hour` SMS go to one person in an hour, the rest wait.
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from smartmail.desk import cases
@@ -100,32 +100,47 @@ def _one(
 def _next_batch(
     session: Session, now: datetime, collapse: Collapse, per_hour: int, report: SmsReport
 ) -> Batch | None:
-    """Every row queued to the number of the oldest due one; a number over its hourly cap
-    waits (its rows are moved on) and the next is looked at."""
+    """Every row queued to the number of the oldest due one. On PostgreSQL a sender first
+    takes that number's advisory lock (until its commit): a number another sender is at
+    work on is left to it, so that a burst is never split between two. A number over its
+    hourly cap waits (its rows are moved on) and the next is looked at."""
+    postgres = session.connection().dialect.name == "postgresql"
+    passed: set[str] = set()
     while True:
-        first = session.exec(
-            select(SmsOutbox)
-            .where(col(SmsOutbox.status) == "queued", col(SmsOutbox.next_attempt_at) <= now)
+        number = session.exec(
+            select(SmsOutbox.to_number)
+            .where(
+                col(SmsOutbox.status) == "queued",
+                col(SmsOutbox.next_attempt_at) <= now,
+                col(SmsOutbox.to_number).not_in(passed),
+            )
             .order_by(col(SmsOutbox.id))
             .limit(1)
-            .with_for_update(skip_locked=True)
         ).first()
-        if first is None:
+        if number is None:
             return None
+        passed.add(number)
+        if postgres and not session.execute(_NUMBER_LOCK, {"number": number}).scalar():
+            continue
         rows = session.exec(
             select(SmsOutbox)
-            .where(col(SmsOutbox.status) == "queued", SmsOutbox.to_number == first.to_number)
+            .where(col(SmsOutbox.status) == "queued", SmsOutbox.to_number == number)
             .order_by(col(SmsOutbox.id))
-            .with_for_update(skip_locked=True)
+            .with_for_update()
         ).all()
-        free_at = _cap_frees_at(session, first.to_number, now, per_hour)
+        if not rows:  # sent by another sender meanwhile
+            continue
+        free_at = _cap_frees_at(session, number, now, per_hour)
         if free_at is None:
             ids = tuple(row.id for row in rows if row.id is not None)
-            return Batch(first.to_number, ids, collapse(session, rows))
+            return Batch(number, ids, collapse(session, rows))
         for row in rows:
             row.next_attempt_at = free_at
         report.held += len(rows)
         session.flush()
+
+
+_NUMBER_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext(:number))")
 
 
 def _cap_frees_at(session: Session, number: str, now: datetime, per_hour: int) -> datetime | None:
