@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from smartmail.rules.model import Calendar, OnCall, Priority, Rules
+from smartmail.rules.model import Calendar, OnCall, Person, Priority, Rules
 
-__all__ = ["covers", "explain_on_call", "in_business_hours", "next_on_call", "on_call_at", "pages"]
+__all__ = [
+    "covers",
+    "explain_on_call",
+    "in_business_hours",
+    "next_on_call",
+    "on_call_at",
+    "pages",
+    "staff_with_phone",
+]
 
 
 def in_business_hours(calendar: Calendar, now: datetime) -> bool:
@@ -84,3 +92,11 @@ def explain_on_call(rules: Rules, now: datetime) -> list[str]:
     if following:
         lines.append(f"then:        {following}, if nobody takes a case")
     return lines
+
+
+def staff_with_phone(rules: Rules, number: str) -> Person | None:
+    """The staff member or manager whose phone is `number` (E.164): who may answer an SMS."""
+    for person in rules.people:
+        if number and person.phone == number and person.role in ("staff", "manager"):
+            return person
+    return None
