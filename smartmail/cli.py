@@ -25,6 +25,7 @@ from smartmail.mail.parse import is_mail, parse
 from smartmail.pipeline.envelope import Envelope
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
+from smartmail.rules.on_call import explain_on_call
 from smartmail.store.db import transaction
 from smartmail.store.models import Case, utcnow
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = rules.add_parser("check", help="validate a rules file")
     check.add_argument("path", nargs="?", help="default: SMARTMAIL_RULES")
+    check.add_argument("--now", type=_iso_time, help="who is on call then (ISO, with zone)")
     explain = rules.add_parser("explain", help="the route, owner and deadlines a mail would get")
     explain.add_argument("file", help="a .eml file")
     explain.add_argument("--now", type=_iso_time, help="as if it arrived then (ISO, with zone)")
@@ -195,6 +197,13 @@ def _deliver(app: App, now: datetime) -> None:
         return
     if report.retried or report.failed:
         log.warning("outbox: %s", report)
+    try:
+        sms = app.deliver_sms(now)
+    except Exception as exc:  # queued SMS wait for the daemon, as mail does
+        log.warning("SMS not sent now (the daemon will): %s", exc)
+        return
+    if sms.retried or sms.failed:
+        log.warning("SMS: %s", sms)
 
 
 def cmd_sweep(app: App, args: argparse.Namespace) -> int:
@@ -286,6 +295,8 @@ def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
         return EX_DATAERR
     groups = len(rules.groups)
     print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities)")
+    if rules.on_call is not None or args.now:
+        print("\n".join(explain_on_call(rules, args.now or utcnow())))
     return EX_OK
 
 

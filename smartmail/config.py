@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import ssl
 from collections.abc import Callable, Mapping
@@ -55,6 +56,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "SMARTMAIL_MAX_MESSAGE_SIZE": ("26214400", "largest inbound mail in bytes (SMTP 552 above)"),
     "SMARTMAIL_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
+    "SMARTMAIL_SMS": (
+        "`log`",
+        "how SMS leave: `log` writes each to `<data dir>/sms/`; "
+        "`46elks://user:pass@api.46elks.com?from=Name` or `webhook+https://host/path`",
+    ),
 }
 
 
@@ -106,6 +112,25 @@ class ImapMailbox:
         return f"{scheme}://{self.username}@{self.host}:{self.port}/{self.folder}"
 
 
+SMS_KINDS = {"log": "", "46elks": "https", "46elks+http": "http"}
+SMS_KINDS |= {"webhook+https": "https", "webhook+http": "http"}
+
+
+@dataclass(frozen=True)
+class SmsGateway:
+    """How SMS leave (SMARTMAIL_SMS): `log` files, a 46elks-style form POST with basic auth,
+    or a JSON webhook (signed with `sign_secret` when set). `reply_secret` is the shared
+    secret in the URL the gateway delivers replies to."""
+
+    kind: str = "log"  # log | 46elks | webhook
+    url: str = ""
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "smartmail"  # the `from` of an SMS: a name of up to 11 letters, or a number
+    sign_secret: str | None = field(default=None, repr=False)
+    reply_secret: str | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -121,6 +146,7 @@ class Settings:
     log_level: str
     imap_processed: str = "Processed"
     imap_failed: str = "Failed"
+    sms: SmsGateway = field(default_factory=SmsGateway)
 
     @property
     def attachment_dir(self) -> Path:
@@ -165,6 +191,7 @@ def load_settings(
             "SMARTMAIL_MAX_MESSAGE_SIZE", get("SMARTMAIL_MAX_MESSAGE_SIZE"), 26214400
         ),
         log_level=_log_level(get("SMARTMAIL_LOG_LEVEL") or "INFO"),
+        sms=parse_sms(get("SMARTMAIL_SMS")),
     )
 
 
@@ -252,6 +279,56 @@ def _server_url(
     if not scheme_ok:
         raise ConfigError(f"{name}={shown!r}: expected {expected}")
     return url, port
+
+
+# What an error message may show of SMARTMAIL_SMS: no password, no secret.
+_SMS_SECRETS = re.compile(r"(://[^:/@?]*:|[?&](?:reply_)?secret=)[^@&]*")
+
+
+def parse_sms(value: str | None) -> SmsGateway:
+    """SMARTMAIL_SMS: `log`, `log://?reply_secret=S`, `46elks://user:pass@host[/path]?from=
+    Name&reply_secret=S` (HTTPS; `46elks+http://` for a gateway on loopback) or
+    `webhook+https://[user:pass@]host/path?secret=S&reply_secret=S`."""
+    if value is None or value == "log":
+        return SmsGateway()
+    shown = _SMS_SECRETS.sub(r"\1***", value)
+    kind, sep, rest = value.partition("://")
+    if not sep or kind not in SMS_KINDS:
+        raise ConfigError(
+            f"SMARTMAIL_SMS={shown!r}: expected log, 46elks://user:pass@api.46elks.com "
+            "or webhook+https://host/path"
+        )
+    try:
+        url = urlsplit(f"{SMS_KINDS[kind] or 'log'}://{rest}")
+        params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        url.port  # noqa: B018  (a bad port raises here)
+    except ValueError as exc:
+        raise ConfigError(f"SMARTMAIL_SMS={shown!r}: {exc}") from exc
+    unknown = sorted(set(params) - {"from", "secret", "reply_secret"})
+    if unknown:
+        raise ConfigError(f"SMARTMAIL_SMS={shown!r}: unknown parameter {unknown[0]!r}")
+    base = kind.partition("+")[0]
+    if base == "log":
+        return SmsGateway(reply_secret=params.get("reply_secret"))
+    return _sms_gateway(base, url, params, shown)
+
+
+def _sms_gateway(base: str, url: SplitResult, params: dict[str, str], shown: str) -> SmsGateway:
+    if not url.hostname:
+        raise ConfigError(f"SMARTMAIL_SMS={shown!r}: the gateway's host is missing")
+    if base == "46elks" and (url.username is None or url.password is None):
+        raise ConfigError(f"SMARTMAIL_SMS={shown!r}: 46elks needs the API user and password")
+    path = url.path or ("/a1/sms" if base == "46elks" else "/")
+    netloc = url.hostname if url.port is None else f"{url.hostname}:{url.port}"
+    return SmsGateway(
+        kind=base,
+        url=f"{url.scheme}://{netloc}{path}",
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        sender=params.get("from", "smartmail"),
+        sign_secret=params.get("secret"),
+        reply_secret=params.get("reply_secret"),
+    )
 
 
 def parse_imap(value: str | None) -> tuple[ImapMailbox, ...]:

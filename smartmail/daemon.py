@@ -71,6 +71,11 @@ class Daemon:
                 )
                 if report.sent or report.failed or report.retried:
                     log.info("outbox: %s", report)
+                sms = await loop.run_in_executor(
+                    self.sender_executor, self.app.deliver_sms, utcnow()
+                )
+                if sms.sent or sms.failed or sms.retried:
+                    log.info("SMS: %s", sms)
             except Exception:
                 log.exception("outbox delivery pass failed; trying again shortly")
             with contextlib.suppress(TimeoutError):

@@ -9,23 +9,21 @@ across restarts and when two sweeps run at the same moment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from smartmail.app import App
-from smartmail.clock import reports
+from smartmail.clock import on_call, reports
+from smartmail.clock.once import AlreadyDone, once
 from smartmail.desk import cases, notify, sla
 from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
 from smartmail.mail.phrases import Phrase
 from smartmail.rules.model import Rules
 from smartmail.store.db import transaction
-from smartmail.store.models import OPEN_STATUSES, Case, Notice
+from smartmail.store.models import OPEN_STATUSES, Case
 
 log = logging.getLogger(__name__)
 
@@ -37,27 +35,10 @@ class SweepReport:
     closed: int = 0
     digests: int = 0
     reports: int = 0
+    on_call: int = 0  # escalation steps of pages nobody took
 
     def __str__(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in vars(self).items())
-
-
-class AlreadyDone(Exception):
-    """Another sweep (or an earlier one) sent this notice."""
-
-
-@contextmanager
-def once(app: App, key: str, case_id: int | None = None) -> Iterator[Session]:
-    """A transaction that commits only if nobody claimed `key` before."""
-    try:
-        with transaction(app.engine) as session:
-            if session.exec(select(Notice.id).where(Notice.key == key)).first() is not None:
-                raise AlreadyDone(key)
-            session.add(Notice(key=key, case_id=case_id))
-            session.flush()  # the unique key is claimed here; a racing sweep fails here
-            yield session
-    except IntegrityError as exc:
-        raise AlreadyDone(key) from exc
 
 
 def sweep(app: App, now: datetime) -> SweepReport:
@@ -75,6 +56,7 @@ def sweep(app: App, now: datetime) -> SweepReport:
         assert case_id is not None
         _deadlines(app, rules, case_id, now, report)
     _auto_close(app, rules, now, report)
+    report.on_call += on_call.escalate_untaken(app, rules, now)
     if _working_morning(rules, now):
         _digests(app, rules, now, report)
         # Once a week, in the first sweep in business hours of the week: Monday morning

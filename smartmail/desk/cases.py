@@ -608,3 +608,38 @@ def first_response(session: Session, case: Case, actor: str, now: datetime) -> N
     if case.first_response_at is None:
         case.first_response_at = now
         record_event(session, case, "first_response", actor, now)
+
+
+def page_on_call(
+    session: Session, case: Case, person: str, now: datetime, message: Message | None, rules: Rules
+) -> None:
+    """A new urgent case outside office hours: the person on call owns it, and is paged."""
+    if case.assignee != person:
+        assign(session, case, person, case.team, SYSTEM, now, message, rules)
+    record_event(session, case, "on_call", SYSTEM, now, message, to=person)
+
+
+def take(
+    session: Session,
+    case: Case,
+    person: str,
+    via: str,
+    now: datetime,
+    message: Message | None = None,
+    rules: Rules | None = None,
+) -> None:
+    """`person` takes the case (`#take` by mail, `OK 123` by SMS): it is theirs, and the
+    escalation of an unanswered page stops."""
+    if case.assignee != person:
+        assign(session, case, person, case.team, person, now, message, rules)
+    record_event(session, case, "taken", person, now, message, via=via)
+
+
+def note_on_call_escalation(
+    session: Session, case: Case, step: int, to: list[str], now: datetime
+) -> None:
+    record_event(session, case, "on_call_escalated", SYSTEM, now, step=step + 1, to=to)
+
+
+def note_sms_failure(session: Session, case: Case, number: str, error: str, now: datetime) -> None:
+    record_event(session, case, "sms_failed", SYSTEM, now, to=number, error=error)

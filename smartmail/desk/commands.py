@@ -138,6 +138,12 @@ SPECS: tuple[Spec, ...] = (
         scope="query",
     ),
     Spec(
+        "take",
+        ("ta",),
+        NC_("usage", "#take"),
+        N_("take the case: it is yours, and the on-call escalation stops"),
+    ),
+    Spec(
         "cases",
         ("ärenden",),
         NC_("usage", NC_("usage", "#cases <number> <number> ...")),

@@ -41,6 +41,8 @@ EVENT_WORDS = (
     *(NC_("event", "auto closed"), NC_("event", "answer held"), NC_("event", "answer released")),
     *(NC_("event", "mail refused"), NC_("event", "loop limit"), NC_("event", "suppressed")),
     *(NC_("event", "unsuppressed"), NC_("event", "mail skipped")),
+    *(NC_("event", "on call"), NC_("event", "taken"), NC_("event", "on call escalated")),
+    NC_("event", "sms failed"),
 )
 VISIBILITY_WORDS = (NC_("visibility", "public"), NC_("visibility", "internal"))
 

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from smartmail.desk import cases, notify, queries, sla
+from smartmail.desk import cases, notify, on_call, queries, sla
 from smartmail.desk.commands import Amount, Command, Due, Standing, Tagged, refusal
 from smartmail.desk.report import Block, Report
 from smartmail.mail.phrases import N_, Phrase, local_time, phrase, status
@@ -174,6 +174,10 @@ class Steering:
         if team_name:
             return phrase(N_("assigned to {owner} (team {team})"), owner=owner, team=team_name)
         return phrase(N_("assigned to {owner}"), owner=owner)
+
+    def _take(self, command: Command, case: Case) -> Phrase:
+        on_call.take(self.session, self.rules, case, self.actor, "mail", self.now, self.message)
+        return phrase(N_("taken: the case is yours"))
 
     def _staff_member(self, target: str) -> str:
         person = self.rules.person(target) or next(
@@ -363,6 +367,7 @@ _ACTIONS: dict[str, Callable[[Steering, Command, Case], Phrase]] = {
     "merge": Steering._merge,
     "link": Steering._link,
     "send": Steering._send,
+    "take": Steering._take,
 }
 
 

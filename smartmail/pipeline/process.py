@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from smartmail.config import Settings
-from smartmail.desk import cases, notify
+from smartmail.desk import cases, notify, on_call
 from smartmail.desk.commands import split_commands
 from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
@@ -346,6 +346,7 @@ class Pipeline:
             notify.acknowledge(context, session, case, mail, now)
         if "loop_limit" in guard.hits:  # opened, but it causes no mail: see _loop_held
             return case
+        on_call.page_new_case(context, session, case, guard.machine, now, message)
         notify.owner_of_new_case(context, session, case, mail, now)
         if rules.role_of(route.recipient) == "contractor":
             # A contractor takes the job; the case itself waits for an owner among the staff.

@@ -9,6 +9,7 @@ from smartmail.desk import sla
 from smartmail.mail.guard import GuardInput, run_guard
 from smartmail.mail.parse import ParsedMail
 from smartmail.rules.model import Rules, format_duration
+from smartmail.rules.on_call import explain_on_call, pages
 
 OwnerPicker = Callable[[str], tuple[str | None, str]]
 
@@ -50,4 +51,8 @@ def explain(
         lines.append(f"escalate:    {local(at)} to {step.to} (+{format_duration(step.after)})")
     if route.note:
         lines.append(f"note:        {route.note}")
+    if rules.on_call is not None:
+        lines.extend(explain_on_call(rules, now))
+        paged = None if guard.machine else pages(rules, priority, now)
+        lines.append(f"paged:       {paged + ' by SMS, as owner' if paged else 'nobody'}")
     return lines

@@ -18,7 +18,8 @@ import yaml
 from smartmail.errors import RuleProblem, RulesError
 from smartmail.rules.calendar import CalendarReader
 from smartmail.rules.categories import CategoryReader
-from smartmail.rules.model import LoopLimit, Rules
+from smartmail.rules.model import LoopLimit, OnCall, Priority, Rules
+from smartmail.rules.on_call_keys import OnCallReader
 from smartmail.rules.people import Directory, PriorityReader
 from smartmail.rules.yaml_lines import Checker, read_yaml, yaml_problem
 
@@ -37,6 +38,7 @@ _TOP_OPTIONAL = (
     "trusted_mta",
     "loop_limit",
     "bounces",
+    "on_call",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
@@ -61,6 +63,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
     loop_limit = _loop_limit(check, top["loop_limit"]) if "loop_limit" in top else _LOOP_LIMIT
     suppress_for = _bounces(top.get("bounces"), check)
+    on_call = _on_call(check, top, directory, priorities)
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -81,7 +84,21 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         name=name,
         loop_limit=loop_limit,
         bounce_suppress_for=suppress_for,
+        on_call=on_call,
     )
+
+
+def _on_call(
+    check: Checker, top: dict[str, Any], directory: Directory, priorities: tuple[Priority, ...]
+) -> OnCall | None:
+    """`on_call:`; a priority that pages the person on call needs it."""
+    found = None
+    if "on_call" in top:
+        found = OnCallReader(check, directory.people, directory.teams).read(top["on_call"])
+    for i, priority in enumerate(priorities):
+        if priority.on_call and "on_call" not in top:
+            check.error(f"priorities[{i}].on_call", "no on_call: section says who is on call")
+    return found
 
 
 # Long enough for any office's name; a From header stays readable.

@@ -48,6 +48,7 @@ __all__ = [
     "Group",
     "LoopLimit",
     "Match",
+    "OnCall",
     "Person",
     "Priority",
     "Route",
@@ -91,6 +92,8 @@ class Priority:
     remind_before: timedelta | None  # reminder to the owner before the resolve deadline
     clock: Clock
     escalate: tuple[EscalationStep, ...]
+    notify: tuple[str, ...] = ("mail",)  # how its new cases reach people: mail, sms
+    on_call: bool = False  # outside the on-call hours a new case goes to who is on call
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class Person:
     role: Role
     area: str = ""
     language: str = ""  # "" = the rules' language
+    phone: str = ""  # E.164 (+46701234567), "" = none
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,19 @@ class Calendar:
         if self.holidays is None:
             return False
         return d in _holiday_dates(self.holidays, self.holiday_categories, d.year)
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """Who is on call when (`on_call:` in the rules): a rotation that hands over every
+    `every` from `start` (local midnight), and whole local days given to someone else."""
+
+    hours: Literal["outside_business_hours", "always"]
+    start: date
+    every: timedelta
+    people: tuple[str, ...]  # lower-case emails, in turn
+    overrides: dict[date, str] = field(default_factory=dict)
+    sms_per_hour: int = 6  # at most this many SMS to one person in an hour
 
 
 @dataclass(frozen=True)
@@ -203,6 +220,7 @@ class Rules:
     loop_limit: LoopLimit = field(default_factory=LoopLimit)
     # how long no automatic mail goes to an address our mail bounced from for good; 0: never
     bounce_suppress_for: timedelta = timedelta(days=30)
+    on_call: OnCall | None = None  # nobody is on call without it
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 

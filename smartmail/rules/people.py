@@ -17,6 +17,7 @@ from smartmail.rules.model import (
     Role,
     Team,
 )
+from smartmail.rules.on_call_keys import read_notify, read_phone
 from smartmail.rules.yaml_lines import Checker, did_you_mean, join_path
 
 
@@ -42,7 +43,7 @@ class Directory:
 
     def _person(self, item: Any, path: str) -> Person | None:
         required = ("email", "name", "role")
-        data = self.check.mapping(item, path, required, ("area", "language"))
+        data = self.check.mapping(item, path, required, ("area", "language", "phone"))
         if data is None or any(k not in data for k in required):
             return None
         email = self.check.address(data["email"], f"{path}.email")
@@ -51,9 +52,10 @@ class Directory:
         role = self.check.choice(data["role"], f"{path}.role", ROLES, "role")
         area = self._optional_text(data, "area", path)
         language = self._optional_text(data, "language", path)
+        phone = read_phone(self.check, data["phone"], f"{path}.phone") if "phone" in data else ""
         if email is None or name is None or role is None:
             return None
-        return Person(email, name, cast(Role, role), area, language)
+        return Person(email, name, cast(Role, role), area, language, phone)
 
     def _optional_text(self, data: dict[str, Any], key: str, path: str) -> str:
         if key not in data:
@@ -127,7 +129,7 @@ class PriorityReader:
         return tuple(found.values())
 
     def _priority(self, item: Any, path: str) -> Priority | None:
-        optional = ("respond_within", "remind_before", "clock", "escalate")
+        optional = ("respond_within", "remind_before", "clock", "escalate", "notify", "on_call")
         data = self.check.mapping(item, path, ("name", "resolve_within"), optional)
         if data is None or "name" not in data or "resolve_within" not in data:
             return None
@@ -141,9 +143,11 @@ class PriorityReader:
         respond = self._optional_duration(data, "respond_within", path, business)
         remind = self._optional_duration(data, "remind_before", path, business)
         steps = self._escalate(data.get("escalate"), f"{path}.escalate", business)
+        notify = read_notify(self.check, data.get("notify", "mail"), f"{path}.notify")
+        on_call = self.check.boolean(data.get("on_call", False), f"{path}.on_call")
         if name is None or clock is None or resolve is None:
             return None
-        return Priority(name, respond, resolve, remind, cast(Clock, clock), steps)
+        return Priority(name, respond, resolve, remind, cast(Clock, clock), steps, notify, on_call)
 
     def _optional_duration(
         self, data: dict[str, Any], key: str, path: str, business: bool

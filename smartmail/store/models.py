@@ -197,6 +197,26 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = _at(nullable=True)
 
 
+class SmsOutbox(SQLModel, table=True):
+    """An SMS waiting to be sent, written in the same transaction as what caused it. Rows to
+    one number that are queued together go as one SMS (`sent_at` the same)."""
+
+    __table_args__ = (Index("ix_smsoutbox_number_status", "to_number", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    to_email: str  # the person it is for
+    to_number: str  # E.164
+    kind: str = "page"  # page | escalation: what it asks of the person
+    text: str = _text()
+    status: str = Field(default="queued", index=True)  # queued | sent | failed | dropped
+    attempts: int = 0
+    next_attempt_at: datetime = _at(index=True)
+    last_error: str = _text()
+    created_at: datetime = _at()
+    sent_at: datetime | None = _at(nullable=True)
+
+
 class Suppression(SQLModel, table=True):
     """An address whose mail bounced for good: no automatic mail goes to it until `until`."""
 
