@@ -47,6 +47,7 @@ EVENT_KINDS = [
     *("followed_up_by", "delivery_failed", "unproven_mail", "reminder", "escalation"),
     *("auto_closed", "answer_held", "answer_released"),
     *("mail_refused", "loop_limit", "suppressed", "unsuppressed", "mail_skipped"),
+    *("labels", "type", "channel", "watching", "unwatched"),
 ]
 
 
@@ -198,6 +199,10 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "mails": 10,
         "within": "10m",
         "first_day": NOW.date(),
+        "case_type": "xq",
+        "labels": ["xq"],
+        "channel": "phone",
+        "channel_name": render(word("channel", "phone"), language),
         "last_day": NOW.date(),
     }
 
