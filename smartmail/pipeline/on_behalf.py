@@ -77,10 +77,10 @@ class OnBehalfStep:
         subject = plain_subject(_without_token(mail.subject))
         for_customer = customer_mail(mail, tagged, subject)
         message.text, message.subject = tagged.body, subject
-        quiet = tagged.is_quiet or not guard.may_answer
-        case = self.open_case(
-            session, for_customer, message, replace(guard, may_answer=not quiet), channel, now
-        )
+        # The guard judged the staff member's mail; the acknowledgement is the customer's.
+        quiet = tagged.is_quiet
+        opening = replace(guard, hits=(), may_answer=not quiet)
+        case = self.open_case(session, for_customer, message, opening, channel, now)
         sender = cases.party_for(session, mail.from_addr, mail.from_name, now)
         rest = replace(tagged, commands=tuple(c for c in tagged.commands if c.name not in _OPENING))
         steering = Steering(session, self.rules, self.context, sender, role, message, now)

@@ -50,4 +50,6 @@ def explain(
         lines.append(f"escalate:    {local(at)} to {step.to} (+{format_duration(step.after)})")
     if route.note:
         lines.append(f"note:        {route.note}")
+    if route.type or route.labels:
+        lines.append(f"type:        {route.type or '-'}   labels: {', '.join(route.labels) or '-'}")
     return lines
