@@ -594,7 +594,8 @@ def merge(
     for row in session.exec(select(CaseParty).where(CaseParty.case_id == case.number)).all():
         party = session.get(Party, row.party_id)
         if party is not None:
-            role = {"customer": "merged_customer", "contractor": "contractor"}.get(row.role, "cc")
+            kept = {"customer": "merged_customer", "contractor": "contractor", "watcher": "watcher"}
+            role = kept.get(row.role, "cc")
             _join(session, into, party, role)
     case.merged_into = into.number
     set_status(session, case, "closed", actor, now, message)

@@ -16,13 +16,16 @@ from sqlmodel import Session
 
 from smartmail.desk import cases, notify
 from smartmail.desk.commands import Tagged
+from smartmail.desk.report import Report
 from smartmail.desk.steering import Steering
 from smartmail.mail.guard import GuardResult
 from smartmail.mail.msgid import plain_subject
 from smartmail.mail.parse import ParsedMail
 from smartmail.mail.phrases import N_, phrase, word
+from smartmail.mail.tokens import base_address
 from smartmail.pipeline.envelope import Outcome
 from smartmail.rules.model import Rules
+from smartmail.store.db import insert_object
 from smartmail.store.models import Case, Message
 
 DEFAULT_CHANNEL = "phone"
@@ -60,6 +63,7 @@ class OnBehalfStep:
     rules: Rules
     context: notify.Context
     open_case: OpenCase
+    own_addresses: frozenset[str]
 
     def run(
         self,
@@ -71,6 +75,10 @@ class OnBehalfStep:
         tagged: Tagged,
         now: datetime,
     ) -> Outcome:
+        customer = tagged.customer
+        assert customer is not None
+        if base_address(customer.email) in self.own_addresses:
+            return self._refuse(session, mail, message, role, customer.email, now)
         channel = next(
             (str(c.value) for c in tagged.commands if c.name == "channel"), DEFAULT_CHANNEL
         )
@@ -99,6 +107,25 @@ class OnBehalfStep:
         report.changes.insert(0, opened)
         notify.confirmation(self.context, session, case, sender.email, subject, report, now, mail)
         return Outcome("new_case", mail.message_id, case.number, f"opened by {sender.email}")
+
+    def _refuse(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        role: str,
+        address: str,
+        now: datetime,
+    ) -> Outcome:
+        """A case for one of our own addresses would answer itself: kept, nothing opens."""
+        message.visibility = "internal"
+        insert_object(session, message)
+        why = phrase(N_("#customer {address}: that is an address of ours"), address=address)
+        report = Report(problems=[why], help_for=role)
+        notify.confirmation(
+            self.context, session, None, mail.from_addr, mail.subject, report, now, mail
+        )
+        return Outcome("commands", mail.message_id, None, report.problem_text())
 
 
 def _without_token(subject: str) -> str:

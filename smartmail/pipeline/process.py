@@ -319,7 +319,8 @@ class Pipeline:
         ) -> Case:
             return self._new_case(session, mail, message, envelope, guard, now, channel)
 
-        step = on_behalf.OnBehalfStep(rules, self.notify_context(rules), open_case)
+        context = self.notify_context(rules)
+        step = on_behalf.OnBehalfStep(rules, context, open_case, self.function_addresses())
         return step.run(session, mail, message, guard, role, tagged, now)
 
     def _add_to_case(

@@ -101,3 +101,14 @@ def test_hostile_names_and_subjects_stay_text(
         assert str(sent["To"]) == recipients[0]
         assert recipient(recipients[0]) == recipients[0]  # one checked address, as written
         assert not set(recipients[0]) & set(' ,;<>"\r\n\x00')
+
+
+def test_a_case_for_one_of_our_own_addresses_is_refused(app: App) -> None:
+    body = "#kund hyra+x@bostad.example\nSvara dig själv."
+    assert process(app, staff_mail(app, body)) == "commands"
+    with transaction(app.engine) as session:
+        assert session.exec(select(Case)).all() == []
+        rows = session.exec(select(Outbox)).all()
+    (told,) = [message_from_bytes(r.body, policy=policy.default) for r in rows]
+    assert told["To"] == KALLE
+    assert "det är en av våra egna adresser" in told.get_content()
