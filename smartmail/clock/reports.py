@@ -91,6 +91,8 @@ class Figures:
     per_category: list[CategoryFigures]
     open_per_owner: list[OwnerLoad]
     top_categories: list[tuple[str, int]]
+    # cases in per channel: how the customers reached us (mail, web, phone, visit, letter)
+    per_channel: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,24 @@ def compute(session: Session, since: datetime, until: datetime, now: datetime) -
         per_category=_per_category(arrived, closed, open_now, resolved),
         open_per_owner=owners,
         top_categories=_top_categories(arrived),
+        per_channel=_per_channel(session, since, until),
     )
+
+
+CHANNELS = ("mail", "web", "phone", "visit", "letter")
+
+
+def _per_channel(session: Session, since: datetime, until: datetime) -> dict[str, int]:
+    """Cases in per channel, every channel named (0 when none came that way)."""
+    channel = col(Case.channel)
+    statement = (
+        select(channel, func.count())
+        .where(_within(col(Case.created_at), since, until))
+        .group_by(channel)
+    )
+    counts = dict.fromkeys(CHANNELS, 0)
+    counts.update({name: n for name, n in session.exec(statement)})
+    return counts
 
 
 def _within(
@@ -273,6 +292,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "per_category": "Cases per category",
         "per_owner": "Open per owner",
         "chart": "Chart: cases in and closed per category, open cases per owner",
+        "per_channel": "Cases in per channel",
+        **{f"channel_{c}": c for c in ("mail", "web", "phone", "visit", "letter")},
     },
     "sv": {
         "title": "Nyckeltal",
@@ -299,6 +320,12 @@ _WORDS: dict[str, dict[str, str]] = {
         "per_category": "Ärenden per kategori",
         "per_owner": "Öppna per handläggare",
         "chart": "Diagram: nya och avslutade ärenden per kategori, öppna per handläggare",
+        "per_channel": "Nya ärenden per kanal",
+        "channel_mail": "mejl",
+        "channel_web": "webb",
+        "channel_phone": "telefon",
+        "channel_visit": "besök",
+        "channel_letter": "brev",
     },
 }
 _COUNTS = ("cases_in", "cases_closed", "open_now", "late_now")
@@ -367,6 +394,13 @@ def _owner_table(figures: Figures, language: str) -> Rows:
     ]
 
 
+def _channel_table(figures: Figures, language: str) -> Rows:
+    w = _words(language)
+    return [[w["per_channel"], w["in"]]] + [
+        [w.get(f"channel_{name}", name), str(n)] for name, n in figures.per_channel.items()
+    ]
+
+
 def _top_table(figures: Figures, language: str) -> Rows:
     w = _words(language)
     return [[w["top"], w["in"]]] + [
@@ -391,6 +425,7 @@ def as_text(figures: Figures, language: str, timezone: ZoneInfo) -> str:
     sections = [
         f"{w['title']} {_period(figures, timezone)}",
         _text_table(_summary_rows(figures, language), ""),
+        _text_table(_channel_table(figures, language), w["none"]),
         _text_table(_category_table(figures, language), w["none"]),
         _text_table(_owner_table(figures, language), w["none"]),
         _text_table(_top_table(figures, language), w["none"]),
@@ -419,6 +454,8 @@ def as_html(figures: Figures, language: str, timezone: ZoneInfo, chart_cid: str)
         _html_table(_summary_rows(figures, language), header=False),
         f'<p><img src="cid:{html.escape(chart_cid)}" alt="{html.escape(w["chart"])}"'
         f' width="{chart.WIDTH_PX}" height="{chart.HEIGHT_PX}"></p>',
+        _html_table(_channel_table(figures, language), header=True),
+        "<br>",
         _html_table(_category_table(figures, language), header=True),
         "<br>",
         _html_table(_owner_table(figures, language), header=True),

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -18,6 +18,7 @@ from smartmail.store.db import add_written, insert_object, insert_row, load, new
 from smartmail.store.models import (
     OPEN_STATUSES,
     Case,
+    CaseLabel,
     CaseParty,
     Event,
     Message,
@@ -193,6 +194,7 @@ def open_case(
         team=team,
         customer_id=customer.id,
         channel=channel,
+        type=route.type,
         route_reason=route.reason,
         created_at=now,
         updated_at=now,
@@ -217,7 +219,11 @@ def open_case(
         group=route.group,
         priority=priority.name,
         reason=route.reason,
+        **({"type": route.type} if route.type else {}),
+        **({"labels": list(route.labels)} if route.labels else {}),
     )
+    for label in route.labels:
+        insert_row(session, CaseLabel, {"case_id": case.number, "label": label})
     if owner:
         owner_party = party_for(session, owner, _name_of(rules, owner), now)
         _join(session, case, owner_party, "owner", look=False)
@@ -588,7 +594,8 @@ def merge(
     for row in session.exec(select(CaseParty).where(CaseParty.case_id == case.number)).all():
         party = session.get(Party, row.party_id)
         if party is not None:
-            role = {"customer": "merged_customer", "contractor": "contractor"}.get(row.role, "cc")
+            kept = {"customer": "merged_customer", "contractor": "contractor", "watcher": "watcher"}
+            role = kept.get(row.role, "cc")
             _join(session, into, party, role)
     case.merged_into = into.number
     set_status(session, case, "closed", actor, now, message)
@@ -643,3 +650,113 @@ def note_on_call_escalation(
 
 def note_sms_failure(session: Session, case: Case, number: str, error: str, now: datetime) -> None:
     record_event(session, case, "sms_failed", SYSTEM, now, to=number, error=error)
+
+
+def labels_of(session: Session, case: Case) -> list[str]:
+    query = select(CaseLabel.label).where(CaseLabel.case_id == case.number)
+    return sorted(session.exec(query.order_by(col(CaseLabel.label))).all())
+
+
+def set_labels(
+    session: Session,
+    case: Case,
+    add: tuple[str, ...],
+    remove: tuple[str, ...],
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> tuple[list[str], list[str]]:
+    """Add and remove free labels; gives (added, removed): what was not so already."""
+    have = set(labels_of(session, case))
+    added = [label for label in add if label not in have and label not in remove]
+    removed = [label for label in remove if label in have]
+    for label in added:
+        insert_row(session, CaseLabel, {"case_id": case.number, "label": label})
+    if removed:
+        gone = delete(CaseLabel).where(
+            col(CaseLabel.case_id) == case.number, col(CaseLabel.label).in_(removed)
+        )
+        session.execute(gone)
+    if added or removed:
+        case.updated_at = now
+        record_event(session, case, "labels", actor, now, message, added=added, removed=removed)
+    return added, removed
+
+
+def set_type(
+    session: Session,
+    case: Case,
+    kind: str,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    if kind == case.type:
+        return
+    previous, case.type, case.updated_at = case.type, kind, now
+    record_event(session, case, "type", actor, now, message, old=previous, new=kind)
+
+
+def set_channel(
+    session: Session,
+    case: Case,
+    channel: str,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    """How the customer reached us (mail, web, phone, visit, letter), as staff say."""
+    if channel == case.channel:
+        return
+    previous, case.channel, case.updated_at = case.channel, channel, now
+    record_event(session, case, "channel", actor, now, message, old=previous, new=channel)
+
+
+_WATCHERS = (
+    select(Party.email)
+    .join(CaseParty, col(CaseParty.party_id) == col(Party.id))
+    .where(CaseParty.case_id == bindparam("case"), CaseParty.role == "watcher")
+    .order_by(col(Party.email))
+)
+
+
+def watchers_of(session: Session, case: Case) -> list[str]:
+    """The staff who follow the case besides its owner: they get copies of its mail."""
+    return [row[0] for row in prepared.rows(session, _WATCHERS, case=case.number)]
+
+
+def watch(
+    session: Session,
+    case: Case,
+    person: Party,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> bool:
+    """`person` follows the case; False when they did already."""
+    if _takes_part(session, case, person, "watcher"):
+        return False
+    _join(session, case, person, "watcher", look=False)
+    record_event(session, case, "watching", actor, now, message, who=person.email)
+    return True
+
+
+def unwatch(
+    session: Session,
+    case: Case,
+    person: Party,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> bool:
+    """`person` follows the case no more; False when they did not."""
+    if not _takes_part(session, case, person, "watcher"):
+        return False
+    gone = delete(CaseParty).where(
+        col(CaseParty.case_id) == case.number,
+        col(CaseParty.party_id) == person.id,
+        col(CaseParty.role) == "watcher",
+    )
+    session.execute(gone)
+    record_event(session, case, "unwatched", actor, now, message, who=person.email)
+    return True

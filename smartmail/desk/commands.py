@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
+from smartmail.errors import MailRefused
+from smartmail.mail.addr import recipient
 from smartmail.mail.phrases import N_, NC_, Phrase, phrase, render, word
-from smartmail.rules.model import parse_duration
+from smartmail.rules.model import clean_label, parse_duration
 from smartmail.store.models import CLOSED_STATUSES, OPEN_STATUSES
 
 Role = Literal["customer", "staff", "manager", "contractor"]
@@ -127,7 +129,7 @@ SPECS: tuple[Spec, ...] = (
         NC_("usage", NC_("usage", "#mine")),
         N_("your open cases, late first"),
         scope="query",
-        roles=_STAFF | {"customer"},
+        roles=_ALL,
     ),
     Spec("new", ("nya",), NC_("usage", "#new"), N_("unassigned new cases"), scope="query"),
     Spec(
@@ -149,6 +151,45 @@ SPECS: tuple[Spec, ...] = (
         NC_("usage", NC_("usage", "#cases <number> <number> ...")),
         N_("apply the commands that follow to each of these cases"),
         scope="mode",
+    ),
+    Spec(
+        "customer",
+        ("kund",),
+        NC_("usage", '#customer <address> ["name"]'),
+        N_("open a case for this customer with the rest of this mail (a call, a visit)"),
+        scope="mode",
+    ),
+    Spec(
+        "channel",
+        ("kanal",),
+        NC_("usage", "#channel <phone|visit|letter|mail>"),
+        N_("how the customer reached us"),
+    ),
+    Spec(
+        "quiet",
+        ("tyst",),
+        NC_("usage", "#quiet"),
+        N_("with #customer: no acknowledgement to the customer"),
+        scope="mode",
+    ),
+    Spec(
+        "label",
+        ("etikett",),
+        NC_("usage", "#label <+label -label ...>"),
+        N_("add (+) and remove (-) labels"),
+    ),
+    Spec("type", ("typ",), NC_("usage", "#type <type>"), N_("set the case's type")),
+    Spec(
+        "watch",
+        ("bevaka",),
+        NC_("usage", "#watch [person|team]"),
+        N_("you (or they) get a copy of the customer's mail and of every answer"),
+    ),
+    Spec(
+        "unwatch",
+        ("avbevaka",),
+        NC_("usage", "#unwatch [person|team]"),
+        N_("no more copies for you (or them)"),
     ),
 )
 
@@ -187,7 +228,35 @@ class Amount:
     value: float
 
 
-Value = str | int | tuple[int, ...] | timedelta | Due | Amount | None
+@dataclass(frozen=True)
+class Customer:
+    """Whom a case opened by staff (#customer) is for."""
+
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Labels:
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+
+
+CHANNEL_WORDS: dict[str, str] = {
+    **{c: c for c in ("phone", "visit", "letter", "mail")},
+    "telefon": "phone",
+    "tel": "phone",
+    "samtal": "phone",
+    "besök": "visit",
+    "disk": "visit",
+    "brev": "letter",
+    "post": "letter",
+    "mejl": "mail",
+    "e-post": "mail",
+    "epost": "mail",
+}
+
+Value = str | int | tuple[int, ...] | timedelta | Due | Amount | Customer | Labels | None
 
 
 @dataclass(frozen=True)
@@ -221,6 +290,18 @@ class Tagged:
     @property
     def is_note(self) -> bool:
         return any(c.name == "note" for c in self.commands)
+
+    @property
+    def is_quiet(self) -> bool:
+        return any(c.name == "quiet" for c in self.commands)
+
+    @property
+    def customer(self) -> Customer | None:
+        """Whom the case this mail opens is for (#customer), if it opens one."""
+        for command in self.commands:
+            if command.name == "customer" and isinstance(command.value, Customer):
+                return command.value
+        return None
 
     @property
     def text(self) -> str:
@@ -376,7 +457,58 @@ def _due(rest: str, spec: Spec) -> tuple[Value, str]:
     return Due(on=moment.date(), at=moment.time() if has_time else None), ""
 
 
+# A name after the address, in any quotes people type: "Eva Lind", “Eva Lind”, 'Eva'.
+_QUOTES = "\"'\u201c\u201d\u201e\u00ab\u00bb\u2018\u2019"
+_MAX_NAME = 100
+
+
+def _customer(rest: str, spec: Spec) -> tuple[Value, str]:
+    address, _, name = rest.partition(" ")
+    address = address.strip("<>,;").lower()
+    try:
+        recipient(address)
+    except MailRefused:
+        raise _usage(N_("{usage}: one mail address, e.g. eva@example.org"), spec) from None
+    name = " ".join(name.strip().strip(_QUOTES).split())
+    if not name.isprintable() or len(name) > _MAX_NAME:
+        raise _usage(N_("{usage}: the name is one line of text"), spec)
+    return Customer(address, name), ""
+
+
+def _channel(rest: str, spec: Spec) -> tuple[Value, str]:
+    channel = CHANNEL_WORDS.get(rest.casefold())
+    if channel is None:
+        raise _usage(N_("{usage}: say how the customer reached us"), spec)
+    return channel, ""
+
+
+def _labels(rest: str, spec: Spec) -> tuple[Value, str]:
+    add: list[str] = []
+    remove: list[str] = []
+    for item in rest.replace(",", " ").split():
+        sign, text = (item[0], item[1:]) if item[0] in "+-" else ("+", item)
+        label = clean_label(text)
+        if label is None:
+            raise BadCommand(
+                phrase(N_("{label} is no label: letters, digits, -, _ and / only"), label=text)
+            )
+        (add if sign == "+" else remove).append(label)
+    if not add and not remove:
+        raise _usage(N_("{usage}: say what"), spec)
+    return Labels(tuple(dict.fromkeys(add)), tuple(dict.fromkeys(remove))), ""
+
+
+def _someone(rest: str, spec: Spec) -> tuple[Value, str]:
+    return rest or "me", ""
+
+
 _VALUE_PARSERS: dict[str, Callable[[str, Spec], tuple[Value, str]]] = {
+    "customer": _customer,
+    "channel": _channel,
+    "label": _labels,
+    "type": _word,
+    "watch": _someone,
+    "unwatch": _someone,
     "assign": _word,
     "status": _status,
     "priority": _word,

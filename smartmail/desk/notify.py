@@ -11,11 +11,13 @@ from babel.dates import format_timedelta
 from sqlalchemy import and_, bindparam, or_
 from sqlmodel import Session, col, select
 
+from smartmail.desk import cases
 from smartmail.desk.commands import help_lines
 from smartmail.desk.report import Report
 from smartmail.mail import compose, msgid, phrases
 from smartmail.mail.compose import Identity, Templates
 from smartmail.mail.parse import ParsedAttachment, ParsedMail
+from smartmail.mail.phrases import NC_
 from smartmail.mail.tokens import reply_address, tokenized_subject
 from smartmail.rules.model import Rules
 from smartmail.store import prepared
@@ -154,6 +156,7 @@ def owner_of_new_case(
         text=mail.text,
         attachment_names=[a.filename for a in mail.attachments],
         commands=help_lines("staff", ctx.language_for(case.assignee)),
+        **_habits(ctx, session, case, case.assignee),
     )
 
 
@@ -197,6 +200,7 @@ def assigned(ctx: Context, session: Session, case: Case, by: str, now: datetime)
         by=by,
         text=first_text(session, case),
         commands=help_lines("staff", ctx.language_for(case.assignee)),
+        **_habits(ctx, session, case, case.assignee),
     )
 
 
@@ -273,6 +277,7 @@ def answer(
             customer_name=customer.name,
             closing=closing,
         )
+    answer_copies(ctx, session, case, text, by, now)
 
 
 def _answered(session: Session, case: Case) -> list[Party]:
@@ -289,6 +294,8 @@ def tell_owner(
     ctx: Context, session: Session, case: Case, sender: Party, text: str, now: datetime
 ) -> None:
     """The owner hears of a customer's or contractor's answer (and of what it changed)."""
+    if ctx.rules.role_of(sender.email) == "customer":
+        reply_copies(ctx, session, case, sender, text, now)
     if not case.assignee or case.assignee == sender.email:
         return
     _send(
@@ -559,3 +566,67 @@ def bounced(
         reason=reason,
         until=until,
     )
+
+
+# --------------------------------------------------------------------------- habits
+
+CHANNEL_WORDS = (
+    *(NC_("channel", "mail"), NC_("channel", "web"), NC_("channel", "phone")),
+    *(NC_("channel", "visit"), NC_("channel", "letter")),
+)
+
+
+def _habits(ctx: Context, session: Session, case: Case, to: str) -> dict[str, Any]:
+    """A case's type, labels and channel, for the notices that introduce it to its owner."""
+    return {
+        "case_type": case.type or "",
+        "labels": cases.labels_of(session, case),
+        "channel": case.channel,
+        "channel_name": phrases.render(phrases.word("channel", case.channel), ctx.language_for(to)),
+    }
+
+
+def _copied_to(session: Session, case: Case, author: str, owner_too: bool) -> list[str]:
+    """Who follows the case and gets copies: its watchers (and owner), never the author."""
+    people = cases.watchers_of(session, case)
+    if owner_too and case.assignee:
+        people = [case.assignee, *people]
+    else:
+        people = [p for p in people if p != case.assignee]  # the owner hears of it anyway
+    return [p for p in dict.fromkeys(people) if p != author.lower()]
+
+
+def reply_copies(
+    ctx: Context, session: Session, case: Case, sender: Party, text: str, now: datetime
+) -> None:
+    """The case's watchers get a copy of what the customer wrote, answerable by them."""
+    for watcher in _copied_to(session, case, sender.email, owner_too=False):
+        _send(
+            ctx,
+            session,
+            case,
+            to=watcher,
+            template="update",
+            now=now,
+            auto_submitted="auto-generated",
+            sender=sender,
+            text=text,
+        )
+
+
+def answer_copies(
+    ctx: Context, session: Session, case: Case, text: str, by: Party, now: datetime
+) -> None:
+    """A public answer: a copy to the watchers and to the owner, never to its author."""
+    for person in _copied_to(session, case, by.email, owner_too=True):
+        _send(
+            ctx,
+            session,
+            case,
+            to=person,
+            template="answer_copy",
+            now=now,
+            auto_submitted="auto-generated",
+            text=text,
+            by_name=by.name or by.email,
+        )

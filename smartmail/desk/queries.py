@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from smartmail.desk import cases
 from smartmail.mail.phrases import N_, NC_, Phrase, join, local_time, phrase, status, word
 from smartmail.store.models import (
     CLOSED_STATUSES,
@@ -43,6 +44,8 @@ EVENT_WORDS = (
     *(NC_("event", "unsuppressed"), NC_("event", "mail skipped")),
     *(NC_("event", "on call"), NC_("event", "taken"), NC_("event", "on call escalated")),
     NC_("event", "sms failed"),
+    *(NC_("event", "labels"), NC_("event", "type"), NC_("event", "channel")),
+    *(NC_("event", "watching"), NC_("event", "unwatched")),
 )
 VISIBILITY_WORDS = (NC_("visibility", "public"), NC_("visibility", "internal"))
 
@@ -67,11 +70,11 @@ def _late_first(cases: list[Case], now: datetime) -> list[Case]:
 def mine(session: Session, email: str, role: str, now: datetime, tz: ZoneInfo) -> list[Phrase]:
     """Open cases the person owns (staff) or reported (customer), late first, then by deadline."""
     query = select(Case).where(col(Case.status).in_(OPEN_STATUSES))
-    if role == "customer":
+    if role in ("customer", "contractor"):  # a contractor's: the jobs forwarded to them
         query = (
             query.join(CaseParty, col(CaseParty.case_id) == col(Case.id))
             .join(Party, col(Party.id) == col(CaseParty.party_id))
-            .where(Party.email == email.lower(), CaseParty.role == "customer")
+            .where(Party.email == email.lower(), CaseParty.role == role)
         )
     else:
         query = query.where(Case.assignee == email.lower())
@@ -96,6 +99,7 @@ def timeline(session: Session, case: Case, now: datetime, tz: ZoneInfo) -> list[
             category=f"{case.category}/{case.group}",
             owner=case.assignee or "-",
         ),
+        *habit_lines(session, case),
     ]
     messages = session.exec(select(Message).where(Message.case_id == case.number)).all()
     events = session.exec(select(Event).where(Event.case_id == case.number)).all()
@@ -151,3 +155,18 @@ def _detail_value(key: str, value: object, tz: ZoneInfo) -> str | Phrase:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def habit_lines(session: Session, case: Case) -> list[Phrase]:
+    """How the customer reached us, the case's type and labels, who watches it."""
+    labels = ", ".join(cases.labels_of(session, case)) or "-"
+    watchers = ", ".join(cases.watchers_of(session, case)) or "-"
+    return [
+        phrase(
+            N_("  channel {channel}, type {type}, labels {labels}"),
+            channel=word("channel", case.channel),
+            type=case.type or "-",
+            labels=labels,
+        ),
+        phrase(N_("  watched by {watchers}"), watchers=watchers),
+    ]

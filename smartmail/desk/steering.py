@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from smartmail.desk import cases, notify, on_call, queries, sla
+from smartmail.desk import cases, habits, notify, on_call, queries, sla
 from smartmail.desk.commands import Amount, Command, Due, Standing, Tagged, refusal
 from smartmail.desk.report import Block, Report
 from smartmail.mail.phrases import N_, Phrase, local_time, phrase, status
@@ -55,6 +55,8 @@ class Steering:
         )
         for command in tagged.queries():
             self._query(command)
+        for command in habits.opening(tagged):  # left when the mail opened no case
+            self._problem(command, refusal(command, Standing(self.role)) or habits.NOT_OPENED)
         targets = self._targets(tagged, case)
         for command in tagged.acting():
             if not targets:
@@ -146,7 +148,7 @@ class Steering:
             return
         try:
             change = _ACTIONS[command.name](self, command, case)
-        except CommandFailed as exc:
+        except (CommandFailed, habits.NotDone) as exc:
             self._problem(command, exc.why, case)
             return
         self.report.changes.append(
@@ -164,9 +166,12 @@ class Steering:
             owner, team_name = cases.pick_owner(self.session, self.rules, team.name)
         else:
             owner, team_name = self._staff_member(target), ""
+        previous = case.assignee
         cases.assign(
             self.session, case, owner, team_name, self.actor, self.now, self.message, self.rules
         )
+        if previous and owner and previous != owner:  # the old owner keeps following it
+            habits.keep_watching(self, case, previous)
         if owner and owner != self.actor:
             notify.assigned(self.ctx, self.session, case, self.actor, self.now)
         if not owner:
@@ -368,6 +373,11 @@ _ACTIONS: dict[str, Callable[[Steering, Command, Case], Phrase]] = {
     "link": Steering._link,
     "send": Steering._send,
     "take": Steering._take,
+    "channel": habits.channel,
+    "label": habits.label,
+    "type": habits.kind,
+    "watch": habits.watch,
+    "unwatch": habits.unwatch,
 }
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from smartmail.desk import cases
 from smartmail.mail.phrases import local_time
 from smartmail.store.models import (
     OPEN_STATUSES,
@@ -47,6 +48,8 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "customer_name": customer.name if customer else None,
         "channel": case.channel,
         "type": case.type,
+        "labels": cases.labels_of(session, case),
+        "watchers": cases.watchers_of(session, case),
         "created_at": _iso(case.created_at),
         "updated_at": _iso(case.updated_at),
         "respond_due_at": _iso(case.respond_due_at),
@@ -143,6 +146,9 @@ def case_text(data: dict[str, Any], tz: ZoneInfo) -> str:
         f"  priority   {data['priority']}   due {_when(data['due_at'], tz)}",
         f"  category   {data['category']} / {data['group']}",
         f"  assignee   {data['assignee'] or '-'}   customer {data['customer']}",
+        f"  channel    {data.get('channel', 'mail')}   type {data.get('type') or '-'}",
+        f"  labels     {', '.join(data.get('labels', [])) or '-'}",
+        f"  watchers   {', '.join(data.get('watchers', [])) or '-'}",
         f"  created    {_when(data['created_at'], tz)}",
         f"  routed     {data['route_reason']}",
         "",

@@ -23,15 +23,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from smartmail.config import Settings
-from smartmail.desk import cases, notify, on_call
-from smartmail.desk.commands import split_commands
+from smartmail.desk import cases, customers, notify, on_call
+from smartmail.desk.commands import Tagged, split_commands
 from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
 from smartmail.mail.guard import GuardInput, GuardResult, LoopCounts, run_guard
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
 from smartmail.mail.tokens import base_address
-from smartmail.pipeline import loops, resends
+from smartmail.pipeline import loops, on_behalf, resends
 from smartmail.pipeline.bounces import BounceStep
 from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.pipeline.quarantine import keep_failed, replay_kept
@@ -274,6 +274,8 @@ class Pipeline:
                 self.settings.secret,
                 rules.trusted_authserv_id,
             )
+            if proof.ok and on_behalf.opens_case(role, tagged):  # a call, a visit, a letter
+                return self._on_behalf(session, mail, message, envelope, guard, role, tagged, now)
             # A customer's own words may start with "#" too: unproven, it is an ordinary mail.
             if proof.ok or role != "customer":
                 step = SteerStep(rules, self.notify_context(rules), self.attachment_store)
@@ -292,6 +294,34 @@ class Pipeline:
             cases.follow_up_of(session, new_case, case, now)
             return Outcome("follow_up", mail.message_id, new_case.number, ",".join(guard.hits))
         return Outcome("new_case", mail.message_id, new_case.number, ",".join(guard.hits))
+
+    def _on_behalf(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        message: Message,
+        envelope: Envelope,
+        guard: GuardResult,
+        role: str,
+        tagged: Tagged,
+        now: datetime,
+    ) -> Outcome:
+        """Staff open a case for a customer (#customer): routed like the customer's mail."""
+        rules = self.rules()
+
+        def open_case(
+            session: Session,
+            mail: ParsedMail,
+            message: Message,
+            guard: GuardResult,
+            channel: str,
+            now: datetime,
+        ) -> Case:
+            return self._new_case(session, mail, message, envelope, guard, now, channel)
+
+        context = self.notify_context(rules)
+        step = on_behalf.OnBehalfStep(rules, context, open_case, self.function_addresses())
+        return step.run(session, mail, message, guard, role, tagged, now)
 
     def _add_to_case(
         self,
@@ -335,12 +365,13 @@ class Pipeline:
         envelope: Envelope,
         guard: GuardResult,
         now: datetime,
+        channel: str = "",
     ) -> Case:
         """Open, route and own a case; acknowledge it and tell whoever must act."""
         rules = self.rules()
         # A new case keeps the whole text: the signature may hold the flat and phone number.
         message.text = mail.text or message.text
-        case, route = self._open(session, mail, message, envelope, rules, now)
+        case, route = self._open(session, mail, message, envelope, rules, now, channel)
         context = self.notify_context(rules)
         if guard.may_answer:
             notify.acknowledge(context, session, case, mail, now)
@@ -365,16 +396,21 @@ class Pipeline:
         envelope: Envelope,
         rules: Rules,
         now: datetime,
+        channel: str = "",
     ) -> tuple[Case, Route]:
         customer = cases.party_for(
             session, mail.from_addr or "unknown@invalid", mail.from_name, now
         )
-        route = rules.route(mail, self._arrived_at(mail, envelope))
+        arrived = self._arrived_at(mail, envelope)
+        if rules.uses_areas:  # the customer's earlier mail may name their area
+            route = rules.route(mail, arrived, customers.known_text(session, customer))
+        else:
+            route = rules.route(mail, arrived)
         case = cases.open_case(
             session,
             subject=mail.subject,
             customer=customer,
-            channel="web" if envelope.channel == "web" else "mail",
+            channel=channel or ("web" if envelope.channel == "web" else "mail"),
             route=route,
             rules=rules,
             message=message,

@@ -6,13 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from smartmail.rules.model import Group, Match, _fold, _rule_tokens
+from smartmail.rules.model import AREA, Group, Match, _fold, _rule_tokens, clean_label
 from smartmail.rules.people import Directory
 from smartmail.rules.yaml_lines import Checker, did_you_mean
 
 _MATCH_KEYS = ("any", "all", "subject", "from", "to")
-_CATEGORY_KEYS = ("default", "groups", "match", "recipient", "priority", "note")
-_GROUP_KEYS = ("recipient", "priority", "note")
+_EXTRA_KEYS = ("type", "labels", "fallback")
+_CATEGORY_KEYS = ("default", "groups", "match", "recipient", "priority", "note", *_EXTRA_KEYS)
+_GROUP_KEYS = ("recipient", "priority", "note", *_EXTRA_KEYS)
 
 
 @dataclass
@@ -24,13 +25,23 @@ class _Target:
     recipient: str | None
     priority: str | None
     note: str
+    type: str | None = None
+    labels: tuple[str, ...] = ()
+    fallback: str = ""  # with recipient AREA
 
 
 class CategoryReader:
-    def __init__(self, check: Checker, directory: Directory, priorities: set[str]) -> None:
+    def __init__(
+        self,
+        check: Checker,
+        directory: Directory,
+        priorities: set[str],
+        types: tuple[str, ...] = (),
+    ) -> None:
         self.check = check
         self.directory = directory
         self.priorities = priorities
+        self.types = types
         self.groups: list[Group] = []
         self.catch_all: list[Group] = []
         self.default_path: str | None = None
@@ -76,9 +87,7 @@ class CategoryReader:
                 self.check.error(f"{path}.{key}", f'missing required key "{key}"')
         if own.recipient and own.priority:
             line = self.check.line(path)
-            self.catch_all.append(
-                Group(name, "", None, own.recipient, own.priority, line, own.note)
-            )
+            self.catch_all.append(_group(name, "", None, own, line))
 
     def _groups(self, category: str, value: Any, path: str, inherited: _Target) -> None:
         items = self.check.items(value, path)
@@ -107,20 +116,62 @@ class CategoryReader:
         match = self._match(data["match"], f"{path}.match") if "match" in data else None
         if match is None or not target.recipient or not target.priority:
             return
-        line = self.check.line(path)
-        self.groups.append(
-            Group(category, name, match, target.recipient, target.priority, line, target.note)
-        )
+        self.groups.append(_group(category, name, match, target, self.check.line(path)))
 
     def _target(self, data: dict[str, Any], path: str, inherited: _Target) -> _Target:
         recipient, priority = inherited.recipient, inherited.priority
+        fallback = inherited.fallback
         if "recipient" in data:
-            found = self.directory.target(data["recipient"], f"{path}.recipient", "recipient")
-            recipient = found or ""
+            recipient, fallback = self._recipient(data, path)
+        elif "fallback" in data:
+            self.check.error(f"{path}.fallback", "a fallback goes with recipient: area")
         if "priority" in data:
             priority = self._priority_name(data["priority"], f"{path}.priority") or ""
         note = self.check.text(data["note"], f"{path}.note") if "note" in data else None
-        return _Target(recipient, priority, note or inherited.note)
+        kind = self._type(data["type"], f"{path}.type") if "type" in data else inherited.type
+        labels = self._labels(data["labels"], f"{path}.labels") if "labels" in data else ()
+        return _Target(
+            recipient,
+            priority,
+            note or inherited.note,
+            kind,
+            tuple(dict.fromkeys((*inherited.labels, *labels))),
+            fallback,
+        )
+
+    def _recipient(self, data: dict[str, Any], path: str) -> tuple[str, str]:
+        """(recipient, fallback): a person or team; or `area` with a fallback beside it."""
+        if data["recipient"] != AREA:
+            if "fallback" in data:
+                self.check.error(f"{path}.fallback", "a fallback goes with recipient: area")
+            found = self.directory.target(data["recipient"], f"{path}.recipient", "recipient")
+            return found or "", ""
+        if "fallback" not in data:
+            self.check.error(
+                f"{path}.fallback", "recipient: area needs a fallback (a team or person)"
+            )
+            return "", ""
+        fallback = self.directory.target(data["fallback"], f"{path}.fallback", "fallback")
+        return (AREA, fallback) if fallback else ("", "")
+
+    def _type(self, value: Any, path: str) -> str | None:
+        name = self.check.text(value, path)
+        if name is not None and name not in self.types:
+            hint = did_you_mean(name, self.types)
+            known = ", ".join(self.types) or "none: add a types: list"
+            self.check.error(path, f'unknown type "{name}" (types: {known}){hint}')
+            return None
+        return name
+
+    def _labels(self, value: Any, path: str) -> tuple[str, ...]:
+        labels: list[str] = []
+        for i, text in enumerate(self.check.texts(value, path)):
+            label = clean_label(text)
+            if label is None:
+                self.check.error(f"{path}[{i}]", f'"{text}": letters, digits, -, _ and / only')
+            else:
+                labels.append(label)
+        return tuple(labels)
 
     def _priority_name(self, value: Any, path: str) -> str | None:
         name = self.check.text(value, path)
@@ -183,3 +234,20 @@ class CategoryReader:
             else:
                 self.check.error(f"{path}[{i}]", f'"{text}" is neither an address nor an @domain')
         return tuple(senders)
+
+
+def _group(category: str, name: str, match: Match | None, target: _Target, line: int) -> Group:
+    assert target.recipient
+    assert target.priority
+    return Group(
+        category,
+        name,
+        match,
+        target.recipient,
+        target.priority,
+        line,
+        target.note,
+        target.type,
+        target.labels,
+        target.fallback,
+    )

@@ -55,4 +55,6 @@ def explain(
         lines.extend(explain_on_call(rules, now))
         paged = None if guard.machine else pages(rules, priority, now)
         lines.append(f"paged:       {paged + ' by SMS, as owner' if paged else 'nobody'}")
+    if route.type or route.labels:
+        lines.append(f"type:        {route.type or '-'}   labels: {', '.join(route.labels) or '-'}")
     return lines

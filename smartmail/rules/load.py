@@ -39,6 +39,7 @@ _TOP_OPTIONAL = (
     "loop_limit",
     "bounces",
     "on_call",
+    "types",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
@@ -57,7 +58,8 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     priority_reader = PriorityReader(check, directory)
     priorities = priority_reader.read(top.get("priorities"))
     names = priority_reader.declared
-    groups = CategoryReader(check, directory, names).read(top.get("categories"))
+    types = _types(check, top.get("types"))
+    groups = CategoryReader(check, directory, names, types).read(top.get("categories"))
     auto_close = check.duration(top.get("auto_close_after", "7d"), "auto_close_after")
     answers = check.integer(top.get("answers_per_hour", 10), "answers_per_hour")
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
@@ -85,6 +87,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         loop_limit=loop_limit,
         bounce_suppress_for=suppress_for,
         on_call=on_call,
+        types=types,
     )
 
 
@@ -125,6 +128,15 @@ def _loop_limit(check: Checker, value: Any) -> LoopLimit:
         check.error("loop_limit.within", "should be longer than 0m, e.g. 10m")
         within = None
     return LoopLimit(mails or _LOOP_LIMIT.mails, within or _LOOP_LIMIT.within)
+
+
+def _types(check: Checker, value: Any) -> tuple[str, ...]:
+    """`types: [fel, fråga, ...]`: the case types there are (`#type`, a group's `type:`)."""
+    names = check.texts(value, "types") if value is not None else []
+    for i, name in enumerate(names):
+        if not name.strip() or len(name.split()) > 1:
+            check.error(f"types[{i}]", f'"{name}": a type is one word')
+    return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
 
 
 def _bounces(value: Any, check: Checker) -> timedelta:

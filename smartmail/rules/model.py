@@ -31,7 +31,7 @@ import bisect
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -42,6 +42,7 @@ import holidays
 from smartmail.mail.parse import ParsedMail
 
 __all__ = [
+    "AREA",
     "Calendar",
     "Clock",
     "EscalationStep",
@@ -54,6 +55,7 @@ __all__ = [
     "Route",
     "Rules",
     "Team",
+    "clean_label",
     "default_rules",
     "format_duration",
     "parse_duration",
@@ -171,10 +173,13 @@ class Group:
     category: str
     name: str
     match: Match | None
-    recipient: str  # person email (lower case) or team name
+    recipient: str  # person email (lower case), team name, or AREA
     priority: str
     line: int
     note: str = ""  # instruction for whoever receives such cases
+    type: str | None = None  # the case type such cases get (one of the rules' `types`)
+    labels: tuple[str, ...] = ()  # labels such cases get
+    fallback: str = ""  # with recipient AREA: who gets a case no one's area matches
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,8 @@ class Route:
     reason: str
     matched_words: tuple[str, ...] = ()
     note: str = ""
+    type: str | None = None
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,6 +228,7 @@ class Rules:
     # how long no automatic mail goes to an address our mail bounced from for good; 0: never
     bounce_suppress_for: timedelta = timedelta(days=30)
     on_call: OnCall | None = None  # nobody is on call without it
+    types: tuple[str, ...] = ()  # the case types `#type` and groups' `type:` may name
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 
@@ -243,11 +251,16 @@ class Rules:
     def managers(self) -> tuple[Person, ...]:
         return tuple(p for p in self.people if p.role == "manager")
 
-    def route(self, mail: ParsedMail, to_address: str | None = None) -> Route:
+    @property
+    def uses_areas(self) -> bool:
+        return any(g.recipient == AREA for g in self.groups)
+
+    def route(self, mail: ParsedMail, to_address: str | None = None, known: str = "") -> Route:
         """The first group whose match holds, in file order, else the default category.
 
         ``to_address`` is the function address the mail came to; None means: any address
-        in the mail's To and Cc.
+        in the mail's To and Cc. ``known`` is what we know of the customer (the text of their
+        earlier mail), where a group that routes by area also looks for the area word.
         """
         if to_address:
             targets = frozenset({to_address.strip().lower()})
@@ -257,9 +270,40 @@ class Rules:
         source = Path(self.source).name
         for group in self.groups:
             route = _try_group(group, mail, words, targets, source)
+            if route is not None and group.recipient == AREA:
+                return self._by_area(route, group, words, known)
             if route is not None:
                 return route
         raise LookupError("rules without a default category")  # load_rules prevents this
+
+    def _by_area(self, route: Route, group: Group, words: _MailWords, known: str) -> Route:
+        """The staff member whose area word is in the mail, else in what we know of the
+        customer, else the group's fallback; the first listed of equals."""
+        staff = [p for p in self.people if p.area and p.role != "contractor"]
+        for where, found in (("mail", words), ("customer", None)):
+            if found is None:
+                if not known:
+                    break
+                found = _MailWords.of_text(known)
+            for person in staff:
+                hit = found.find(_fold(person.area))
+                if hit is not None:
+                    reason = f"{route.reason}; area {person.area} ({where}: {hit})"
+                    return replace(route, recipient=person.email, reason=reason)
+        reason = f"{route.reason}; no area word, fallback {group.fallback}"
+        return replace(route, recipient=group.fallback, reason=reason)
+
+
+AREA = "area"  # a group's recipient that picks the staff member by the mail's area word
+
+# A free label: letters, digits, -, _ and / (`vatten`, `storgatan5`, `hus/a`); kept lower case.
+_LABEL = re.compile(r"^[\w/-]{1,50}$")
+
+
+def clean_label(text: str) -> str | None:
+    """The label as it is kept (NFKC, lower case), None if `text` is no label."""
+    label = unicodedata.normalize("NFKC", text.strip()).casefold()
+    return label if _LABEL.match(label) else None
 
 
 # --------------------------------------------------------------------------- durations
@@ -324,7 +368,15 @@ class _MailWords:
 
     @classmethod
     def of(cls, mail: ParsedMail) -> _MailWords:
-        segments = (tuple(_tokens(mail.subject)), tuple(_tokens(mail.text[:MAX_TEXT_CHARS])))
+        return cls.of_texts(mail.subject, mail.text)
+
+    @classmethod
+    def of_text(cls, text: str) -> _MailWords:
+        return cls.of_texts("", text)
+
+    @classmethod
+    def of_texts(cls, subject: str, text: str) -> _MailWords:
+        segments = (tuple(_tokens(subject)), tuple(_tokens(text[:MAX_TEXT_CHARS])))
         words = frozenset(w for segment in segments for w in segment)
         return cls(segments, tuple(sorted(words)), words)
 
@@ -425,7 +477,15 @@ def _try_group(
     if group.match is None:
         reason = f'default category "{group.category}"'
         return Route(
-            group.category, group.name, group.recipient, group.priority, reason, (), group.note
+            group.category,
+            group.name,
+            group.recipient,
+            group.priority,
+            reason,
+            (),
+            group.note,
+            group.type,
+            group.labels,
         )
     explained = _explain(group.match, mail, words, targets)
     if explained is None:
@@ -434,7 +494,15 @@ def _try_group(
     what = f'group "{group.name}"' if group.name else f'category "{group.category}"'
     reason = f"{what} ({source}:{group.line}): " + "; ".join(parts)
     return Route(
-        group.category, group.name, group.recipient, group.priority, reason, matched, group.note
+        group.category,
+        group.name,
+        group.recipient,
+        group.priority,
+        reason,
+        matched,
+        group.note,
+        group.type,
+        group.labels,
     )
 
 

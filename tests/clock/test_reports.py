@@ -353,7 +353,9 @@ def test_stats_json(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "per_category",
         "open_per_owner",
         "top_categories",
+        "per_channel",
     }
+    assert data["per_channel"] == {"mail": 7, "web": 0, "phone": 0, "visit": 0, "letter": 0}
     assert datetime.fromisoformat(data["since"]) == SINCE
     assert datetime.fromisoformat(data["until"]) == UNTIL
     assert (data["cases_in"], data["cases_closed"]) == (7, 4)

@@ -48,6 +48,7 @@ EVENT_KINDS = [
     *("auto_closed", "answer_held", "answer_released"),
     *("mail_refused", "loop_limit", "suppressed", "unsuppressed", "mail_skipped"),
     *("on_call", "taken", "on_call_escalated", "sms_failed"),
+    *("labels", "type", "channel", "watching", "unwatched"),
 ]
 
 
@@ -199,6 +200,10 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "mails": 10,
         "within": "10m",
         "first_day": NOW.date(),
+        "case_type": "xq",
+        "labels": ["xq"],
+        "channel": "phone",
+        "channel_name": render(word("channel", "phone"), language),
         "last_day": NOW.date(),
     }
 
