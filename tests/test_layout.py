@@ -14,7 +14,7 @@ LAYERS: list[set[str]] = [
     {"mail", "rules", "desk", "outbound"},
     {"pipeline"},
     {"app"},
-    {"inbound", "clock"},
+    {"inbound", "clock", "web"},
     {"daemon", "cli", "__main__"},
 ]
 

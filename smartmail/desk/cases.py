@@ -22,6 +22,7 @@ from smartmail.store.models import (
     Event,
     Message,
     Party,
+    RevokedLink,
     TimeEntry,
     UTCDateTime,
 )
@@ -608,3 +609,11 @@ def first_response(session: Session, case: Case, actor: str, now: datetime) -> N
     if case.first_response_at is None:
         case.first_response_at = now
         record_event(session, case, "first_response", actor, now)
+
+
+def revoke_links(
+    session: Session, case: Case, actor: str, now: datetime, message: Message | None = None
+) -> None:
+    """Every link to follow `case` made until now opens nothing from now on."""
+    insert_row(session, RevokedLink, {"case_id": case.number, "revoked_at": now, "actor": actor})
+    record_event(session, case, "link_revoked", actor, now, message)

@@ -18,8 +18,9 @@ import yaml
 from smartmail.errors import RuleProblem, RulesError
 from smartmail.rules.calendar import CalendarReader
 from smartmail.rules.categories import CategoryReader
-from smartmail.rules.model import LoopLimit, Rules
+from smartmail.rules.model import LoopLimit, Rules, WebForm
 from smartmail.rules.people import Directory, PriorityReader
+from smartmail.rules.web_form import read_web_form
 from smartmail.rules.yaml_lines import Checker, read_yaml, yaml_problem
 
 __all__ = ["load_rules", "rules_from_text"]
@@ -37,6 +38,7 @@ _TOP_OPTIONAL = (
     "trusted_mta",
     "loop_limit",
     "bounces",
+    "web_form",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
@@ -55,12 +57,14 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     priority_reader = PriorityReader(check, directory)
     priorities = priority_reader.read(top.get("priorities"))
     names = priority_reader.declared
-    groups = CategoryReader(check, directory, names).read(top.get("categories"))
+    category_reader = CategoryReader(check, directory, names)
+    groups = category_reader.read(top.get("categories"))
     auto_close = check.duration(top.get("auto_close_after", "7d"), "auto_close_after")
     answers = check.integer(top.get("answers_per_hour", 10), "answers_per_hour")
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
     loop_limit = _loop_limit(check, top["loop_limit"]) if "loop_limit" in top else _LOOP_LIMIT
     suppress_for = _bounces(top.get("bounces"), check)
+    web_form = read_web_form(check, top["web_form"]) if "web_form" in top else None
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -81,6 +85,8 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         name=name,
         loop_limit=loop_limit,
         bounce_suppress_for=suppress_for,
+        form_categories=tuple(category_reader.form_categories),
+        web_form=web_form or WebForm(),
     )
 
 

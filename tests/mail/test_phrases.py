@@ -47,6 +47,7 @@ EVENT_KINDS = [
     *("followed_up_by", "delivery_failed", "unproven_mail", "reminder", "escalation"),
     *("auto_closed", "answer_held", "answer_released"),
     *("mail_refused", "loop_limit", "suppressed", "unsuppressed", "mail_skipped"),
+    "link_revoked",
 ]
 
 
@@ -170,6 +171,7 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "address": "desk@x.example",
         "status_name": render(status(case.status), language),
         "customer_name": "Qx",
+        "follow_url": "https://x.example/q/7-zq",
         "customer": person,
         "sender": person,
         "text": "Xq zq.",
