@@ -149,3 +149,11 @@ async def refuse_to_store(raw: bytes, envelope: Envelope) -> Outcome:
     from smartmail.errors import TemporaryFailure
 
     raise TemporaryFailure("the database is away")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Each test's report on its item (`rep_call`), so a fixture can tell it failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
