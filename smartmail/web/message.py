@@ -62,12 +62,19 @@ class Report:
     files: tuple[Upload, ...]
 
 
-def _new_mail(sender: Address, to: str, subject: str, now: datetime) -> EmailMessage:
-    ascii_only = sender.addr_spec.isascii()
+def header_text(text: str) -> str:
+    """A header value as it was typed: the email package decodes what looks like an encoded
+    word (`=?utf-8?q?=0A...?=`) when a header is set, and writes what it decoded as it is,
+    line ends too; "=?" broken up is never read as one."""
+    return text.replace("=?", "= ?")
+
+
+def _new_mail(name: str, address: str, to: str, subject: str, now: datetime) -> EmailMessage:
+    ascii_only = address.isascii()
     msg = EmailMessage(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
-    msg["From"] = sender
+    msg["From"] = Address(display_name=header_text(name), addr_spec=address)
     msg["To"] = to
-    msg["Subject"] = subject
+    msg["Subject"] = header_text(subject)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid("web", domain=to.rpartition("@")[2] or "localhost")
     msg[WEB_CHANNEL_HEADER] = "web"
@@ -88,9 +95,9 @@ def _attach(msg: EmailMessage, files: tuple[Upload, ...], stem: str) -> None:
 def report_mail(report: Report, function_address: str, language: str, now: datetime) -> bytes:
     """The tenant's report as a mail to the function address; the details below a
     signature line, labelled in the office's language (a new case keeps all of it)."""
-    sender = Address(display_name=report.name, addr_spec=report.email)
-    msg = _new_mail(sender, function_address, subject_of(report.description), now)
-    if report.category:
+    subject = subject_of(report.description)
+    msg = _new_mail(report.name, report.email, function_address, subject, now)
+    if report.category:  # one of the rules' own names
         msg[FORM_CATEGORY_HEADER] = report.category
     details = [
         (N_("Name"), report.name),
@@ -116,9 +123,8 @@ def reply_mail(
 ) -> bytes:
     """A customer's message from the page that follows their case, to the case's reply
     address made for them: it lands on the case as their reply."""
-    msg = _new_mail(
-        Address(display_name=sender_name, addr_spec=sender), reply_to_address, subject, now
-    )
+    name, subject = one_line(sender_name, 200), one_line(subject, 300)
+    msg = _new_mail(name, sender, reply_to_address, subject, now)
     msg.set_content(text + "\n")
     _attach(msg, files, "photo")
     return msg.as_bytes()
