@@ -227,7 +227,8 @@ def too_many(request: web.Request, shared: Web) -> web.Response:
 
 
 def too_large(request: web.Request, shared: Web, max_mb: int) -> web.Response:
-    return shared.problem(
+    """413; the connection is closed after it, the rest of the body never read."""
+    response = shared.problem(
         request,
         413,
         phrase(N_("Too large")),
@@ -236,6 +237,8 @@ def too_large(request: web.Request, shared: Web, max_mb: int) -> web.Response:
             size=max_mb,
         ),
     )
+    response.force_close()
+    return response
 
 
 def not_sent(request: web.Request, shared: Web) -> web.Response:

@@ -23,6 +23,7 @@ from smartmail.web.pages import WEB, Store, Web
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+SHUTDOWN_SECONDS = 5.0  # a request still running when the daemon stops gets this long
 OTHER_ROUTES_MAX_BODY = 1024 * 1024  # request.post() of any other route; ours read their own
 
 SECURITY_HEADERS = {
@@ -72,7 +73,7 @@ def own_writer(app: App) -> GroupCommit:
 
 async def serve_web(application: web.Application, where: HostPort) -> web.AppRunner:
     """Serve `application` on `where` in the running loop; the runner stops it."""
-    runner = web.AppRunner(application, access_log=None)
+    runner = web.AppRunner(application, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, where.host, where.port)
     await site.start()

@@ -60,7 +60,7 @@ class WebServer:
 
     async def _start(self) -> None:
         store = self.store or own_writer(self.app).process
-        self.runner = web.AppRunner(build_web_app(self.app, store))
+        self.runner = web.AppRunner(build_web_app(self.app, store), shutdown_timeout=2)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
