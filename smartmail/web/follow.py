@@ -124,7 +124,12 @@ async def post_case(request: web.Request) -> web.Response:
         return too_large(request, shared, limits.max_total_mb)
     except NotAForm:
         return not_sent(request, shared)
-    refused = guarded(request, shared, posted, f"case:{followed.number}", limits.min_fill_seconds)
+
+    def again(notice: Phrase) -> web.Response:
+        return case_page(request, shared, followed, posted.fields, {}, 400, notice)
+
+    purpose = f"case:{followed.number}"
+    refused = guarded(request, shared, posted, purpose, limits.min_fill_seconds, again)
     if refused is not None:
         return refused
     text, problems = _checked(posted)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -99,7 +100,11 @@ async def post_form(request: web.Request) -> web.Response:
         return too_large(request, shared, limits.max_total_mb)
     except NotAForm:
         return not_sent(request, shared)
-    refused = guarded(request, shared, posted, "form", limits.min_fill_seconds)
+
+    def again(notice: Phrase) -> web.Response:
+        return form_page(request, shared, posted.fields, {}, 400, notice)
+
+    refused = guarded(request, shared, posted, "form", limits.min_fill_seconds, again)
     if refused is not None:
         return refused
     report, problems = check_report(posted, rules, shared.app.pipeline.function_addresses())
@@ -129,9 +134,16 @@ async def post_form(request: web.Request) -> web.Response:
 
 
 def guarded(
-    request: web.Request, shared: Web, posted: Posted, purpose: str, min_fill: int
+    request: web.Request,
+    shared: Web,
+    posted: Posted,
+    purpose: str,
+    min_fill: int,
+    again: Callable[[Phrase], web.Response],
 ) -> web.Response | None:
-    """The honeypot and the form token: None when the post may be read on."""
+    """The honeypot and the form token: None when the post may be read on. A post sent
+    back faster than people fill in a form is not taken; `again` shows the page once more,
+    with what was written, to be sent again."""
     if posted.fields.get(HONEYPOT_FIELD):
         log.info("a post filled in the honeypot field: dropped")
         return not_sent(request, shared)
@@ -140,8 +152,8 @@ def guarded(
     if checked is TokenCheck.OK:
         return None
     if checked is TokenCheck.TOO_FAST:
-        log.info("a post came back faster than a person fills in the form: dropped")
-        return not_sent(request, shared)
+        log.info("a post came back faster than a person fills in the form: not taken")
+        return again(phrase(N_("Please check what you wrote and send it again.")))
     return shared.problem(
         request,
         403,
