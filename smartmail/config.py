@@ -8,6 +8,7 @@ import secrets
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
@@ -60,6 +61,17 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "`log`",
         "how SMS leave: `log` writes each to `<data dir>/sms/`; "
         "`46elks://user:pass@api.46elks.com?from=Name` or `webhook+https://host/path`",
+    ),
+    "SMARTMAIL_WEB_LISTEN": ("unset = no web", "the fault-report page and case links, host:port"),
+    "SMARTMAIL_WEB_URL": (
+        "unset",
+        "the page's public address (`https://felanmalan.bostad.example`); when set, the "
+        "acknowledgement carries a link to follow the case",
+    ),
+    "SMARTMAIL_WEB_TRUSTED_PROXIES": (
+        "unset",
+        "addresses or networks of the reverse proxy, comma-separated; only from these is "
+        "`X-Forwarded-For` believed",
     ),
 }
 
@@ -147,6 +159,9 @@ class Settings:
     imap_processed: str = "Processed"
     imap_failed: str = "Failed"
     sms: SmsGateway = field(default_factory=SmsGateway)
+    web_listen: HostPort | None = None
+    web_url: str = ""  # without a trailing slash; "" = no follow links in mail
+    web_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def attachment_dir(self) -> Path:
@@ -192,6 +207,9 @@ def load_settings(
         ),
         log_level=_log_level(get("SMARTMAIL_LOG_LEVEL") or "INFO"),
         sms=parse_sms(get("SMARTMAIL_SMS")),
+        web_listen=_optional(get("SMARTMAIL_WEB_LISTEN"), "SMARTMAIL_WEB_LISTEN"),
+        web_url=_web_url(get("SMARTMAIL_WEB_URL")),
+        web_trusted_proxies=_networks(get("SMARTMAIL_WEB_TRUSTED_PROXIES")),
     )
 
 
@@ -439,3 +457,35 @@ def _log_level(value: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"SMARTMAIL_LOG_LEVEL={value!r}: expected DEBUG, INFO, WARNING or ERROR")
     return level
+
+
+def _web_url(value: str | None) -> str:
+    """SMARTMAIL_WEB_URL: where people reach the page, as links in mail name it."""
+    if value is None:
+        return ""
+    try:
+        url = urlsplit(value)
+    except ValueError as exc:
+        raise ConfigError(f"SMARTMAIL_WEB_URL={value!r}: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        raise ConfigError(
+            f"SMARTMAIL_WEB_URL={value!r}: expected http(s)://host[/path], "
+            "e.g. https://felanmalan.bostad.example"
+        )
+    return value.rstrip("/")
+
+
+def _networks(value: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
+    """SMARTMAIL_WEB_TRUSTED_PROXIES: `127.0.0.1, 10.0.0.0/8`."""
+    found = []
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            found.append(ip_network(item.strip(), strict=False))
+        except ValueError as exc:
+            raise ConfigError(
+                f"SMARTMAIL_WEB_TRUSTED_PROXIES={value!r}: {exc}; expected addresses or "
+                "networks such as 127.0.0.1 or 10.0.0.0/8, comma-separated"
+            ) from exc
+    return tuple(found)

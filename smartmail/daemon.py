@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -22,6 +23,7 @@ from smartmail.inbound.imap import start_imap
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.store.db import transaction
 from smartmail.store.models import utcnow
+from smartmail.web.server import build_web_app, serve_web
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,17 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.rules_changed = asyncio.Event()
         self.servers: list[asyncio.Server] = []
+        self.web: web.AppRunner | None = None
 
     async def start(self) -> None:
         hostname = self.app.pipeline.address().rpartition("@")[2] or "localhost"
         await self._listen(self.app.settings.listen, "smtp", hostname)
         if self.app.settings.lmtp_listen:
             await self._listen(self.app.settings.lmtp_listen, "lmtp", hostname)
+        if self.app.settings.web_listen:
+            # Posts of the fault-report page go through the same writer as mail.
+            pages = build_web_app(self.app, self.writer.process, self.outbox_waiting.set)
+            self.web = await serve_web(pages, self.app.settings.web_listen)
 
     async def _listen(self, where: HostPort, channel: str, hostname: str) -> None:
         handler = MailHandler(self.app.pipeline, self.writer, channel, self.outbox_waiting.set)
@@ -161,6 +168,8 @@ class Daemon:
         for server in self.servers:
             server.close()
             await server.wait_closed()
+        if self.web is not None:
+            await self.web.cleanup()
         self.outbox_waiting.set()
         self.rules_changed.set()
         await asyncio.gather(*tasks)

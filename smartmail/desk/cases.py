@@ -23,6 +23,7 @@ from smartmail.store.models import (
     Event,
     Message,
     Party,
+    RevokedLink,
     TimeEntry,
     UTCDateTime,
 )
@@ -760,3 +761,11 @@ def unwatch(
     session.execute(gone)
     record_event(session, case, "unwatched", actor, now, message, who=person.email)
     return True
+
+
+def revoke_links(
+    session: Session, case: Case, actor: str, now: datetime, message: Message | None = None
+) -> None:
+    """Every link to follow `case` made until now opens nothing from now on."""
+    insert_row(session, RevokedLink, {"case_id": case.number, "revoked_at": now, "actor": actor})
+    record_event(session, case, "link_revoked", actor, now, message)

@@ -110,6 +110,12 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("link", ("länka",), NC_("usage", "#link <case>"), N_("link this case to another")),
     Spec(
+        "revoke-link",
+        ("återkalla-länk",),
+        NC_("usage", "#revoke-link"),
+        N_("withdraw the web links to follow this case; links made before open nothing"),
+    ),
+    Spec(
         "close",
         ("stäng",),
         NC_("usage", "#close"),

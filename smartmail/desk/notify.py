@@ -16,6 +16,7 @@ from smartmail.desk.commands import help_lines
 from smartmail.desk.report import Report
 from smartmail.mail import compose, msgid, phrases
 from smartmail.mail.compose import Identity, Templates
+from smartmail.mail.links import follow_url
 from smartmail.mail.parse import ParsedAttachment, ParsedMail
 from smartmail.mail.phrases import NC_
 from smartmail.mail.tokens import reply_address, tokenized_subject
@@ -39,6 +40,7 @@ class Context:
     templates: Templates
     address: str
     secret: bytes
+    web_url: str = ""  # SMARTMAIL_WEB_URL: "" = no links to follow a case
 
     @property
     def identity(self) -> Identity:
@@ -134,7 +136,15 @@ def acknowledge(
         auto_submitted="auto-replied",
         answering=mail,
         customer_name=mail.from_name,
+        follow_url=follow_link(ctx, case, mail.from_addr, now),
     )
+
+
+def follow_link(ctx: Context, case: Case, address: str, now: datetime) -> str:
+    """The link to follow `case` on the web, for `address`; "" without SMARTMAIL_WEB_URL."""
+    if not ctx.web_url or not address:
+        return ""
+    return follow_url(ctx.web_url, case.number, address, now, ctx.secret)
 
 
 def owner_of_new_case(

@@ -46,6 +46,7 @@ EVENT_WORDS = (
     NC_("event", "sms failed"),
     *(NC_("event", "labels"), NC_("event", "type"), NC_("event", "channel")),
     *(NC_("event", "watching"), NC_("event", "unwatched")),
+    NC_("event", "link revoked"),
 )
 VISIBILITY_WORDS = (NC_("visibility", "public"), NC_("visibility", "internal"))
 

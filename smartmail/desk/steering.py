@@ -337,6 +337,10 @@ class Steering:
             raise CommandFailed(phrase(N_("that is this case")))
         return other
 
+    def _revoke_link(self, command: Command, case: Case) -> Phrase:
+        cases.revoke_links(self.session, case, self.actor, self.now, self.message)
+        return phrase(N_("the web links to follow the case were withdrawn"))
+
     def _send(self, command: Command, case: Case) -> Phrase:
         """Let go the sender's latest answer on the case that we held back."""
         held = held_answer(self.session, case, self.actor)
@@ -378,6 +382,7 @@ _ACTIONS: dict[str, Callable[[Steering, Command, Case], Phrase]] = {
     "type": habits.kind,
     "watch": habits.watch,
     "unwatch": habits.unwatch,
+    "revoke-link": Steering._revoke_link,
 }
 
 

@@ -10,6 +10,12 @@ OutcomeKind = Literal[
 ]
 
 
+# A mail made from the fault-report page names its channel and the category chosen there.
+# Only a mail that came in by the "web" channel is believed to (an envelope is ours to set).
+WEB_CHANNEL_HEADER = "X-Smartmail-Channel"
+FORM_CATEGORY_HEADER = "X-Smartmail-Category"
+
+
 @dataclass(frozen=True)
 class Envelope:
     """How the mail reached us. `mail_from` "" is the null return path; None means unknown."""

@@ -33,7 +33,7 @@ from smartmail.mail.proof import prove_sender
 from smartmail.mail.tokens import base_address
 from smartmail.pipeline import loops, on_behalf, resends
 from smartmail.pipeline.bounces import BounceStep
-from smartmail.pipeline.envelope import Envelope, Outcome
+from smartmail.pipeline.envelope import FORM_CATEGORY_HEADER, Envelope, Outcome
 from smartmail.pipeline.quarantine import keep_failed, replay_kept
 from smartmail.pipeline.steer import SteerStep, wants_steering
 from smartmail.pipeline.stored import inbound_row, store_attachments
@@ -401,11 +401,9 @@ class Pipeline:
         customer = cases.party_for(
             session, mail.from_addr or "unknown@invalid", mail.from_name, now
         )
-        arrived = self._arrived_at(mail, envelope)
-        if rules.uses_areas:  # the customer's earlier mail may name their area
-            route = rules.route(mail, arrived, customers.known_text(session, customer))
-        else:
-            route = rules.route(mail, arrived)
+        # the customer's earlier mail may name their area
+        known = customers.known_text(session, customer) if rules.uses_areas else ""
+        route = self._route(mail, envelope, rules, known)
         case = cases.open_case(
             session,
             subject=mail.subject,
@@ -419,12 +417,21 @@ class Pipeline:
         store_attachments(session, self.attachment_store, mail, message)
         return case, route
 
+    def _route(self, mail: ParsedMail, envelope: Envelope, rules: Rules, known: str) -> Route:
+        """By the rules; a post from the fault-report page within the category chosen there."""
+        arrived = self._arrived_at(mail, envelope)
+        chosen = mail.headers.get(FORM_CATEGORY_HEADER.lower(), "")
+        if envelope.channel == "web" and chosen:
+            return rules.route_in(chosen, mail, arrived, known)
+        return rules.route(mail, arrived, known)
+
     def notify_context(self, rules: Rules) -> notify.Context:
         return notify.Context(
             rules=rules,
             templates=self.templates,
             address=self.address(),
             secret=self.settings.secret,
+            web_url=self.settings.web_url,
         )
 
     def _arrived_at(self, mail: ParsedMail, envelope: Envelope) -> str | None:

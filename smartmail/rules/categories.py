@@ -12,7 +12,16 @@ from smartmail.rules.yaml_lines import Checker, did_you_mean
 
 _MATCH_KEYS = ("any", "all", "subject", "from", "to")
 _EXTRA_KEYS = ("type", "labels", "fallback")
-_CATEGORY_KEYS = ("default", "groups", "match", "recipient", "priority", "note", *_EXTRA_KEYS)
+_CATEGORY_KEYS = (
+    "default",
+    "groups",
+    "match",
+    "recipient",
+    "priority",
+    "note",
+    "form",
+    *_EXTRA_KEYS,
+)
 _GROUP_KEYS = ("recipient", "priority", "note", *_EXTRA_KEYS)
 
 
@@ -46,6 +55,7 @@ class CategoryReader:
         self.catch_all: list[Group] = []
         self.default_path: str | None = None
         self.seen: dict[tuple[str, str], int] = {}
+        self.form_categories: list[str] = []  # `form: true`: offered on the fault-report page
 
     def read(self, value: Any) -> tuple[Group, ...]:
         items = self.check.items(value, "categories")
@@ -63,6 +73,8 @@ class CategoryReader:
         if name is None:
             return
         self._unique(name, "", path)
+        if "form" in data and self.check.boolean(data["form"], f"{path}.form"):
+            self.form_categories.append(name)
         own = self._target(data, path, _Target(None, None, ""))
         if "default" in data and self.check.boolean(data["default"], f"{path}.default"):
             self._default(name, data, path, own)

@@ -18,9 +18,10 @@ import yaml
 from smartmail.errors import RuleProblem, RulesError
 from smartmail.rules.calendar import CalendarReader
 from smartmail.rules.categories import CategoryReader
-from smartmail.rules.model import LoopLimit, OnCall, Priority, Rules
+from smartmail.rules.model import LoopLimit, OnCall, Priority, Rules, WebForm
 from smartmail.rules.on_call_keys import OnCallReader
 from smartmail.rules.people import Directory, PriorityReader
+from smartmail.rules.web_form import read_web_form
 from smartmail.rules.yaml_lines import Checker, read_yaml, yaml_problem
 
 __all__ = ["load_rules", "rules_from_text"]
@@ -40,6 +41,7 @@ _TOP_OPTIONAL = (
     "bounces",
     "on_call",
     "types",
+    "web_form",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
@@ -59,13 +61,15 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     priorities = priority_reader.read(top.get("priorities"))
     names = priority_reader.declared
     types = _types(check, top.get("types"))
-    groups = CategoryReader(check, directory, names, types).read(top.get("categories"))
+    category_reader = CategoryReader(check, directory, names, types)
+    groups = category_reader.read(top.get("categories"))
     auto_close = check.duration(top.get("auto_close_after", "7d"), "auto_close_after")
     answers = check.integer(top.get("answers_per_hour", 10), "answers_per_hour")
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
     loop_limit = _loop_limit(check, top["loop_limit"]) if "loop_limit" in top else _LOOP_LIMIT
     suppress_for = _bounces(top.get("bounces"), check)
     on_call = _on_call(check, top, directory, priorities)
+    web_form = read_web_form(check, top["web_form"]) if "web_form" in top else None
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -88,6 +92,8 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         bounce_suppress_for=suppress_for,
         on_call=on_call,
         types=types,
+        form_categories=tuple(category_reader.form_categories),
+        web_form=web_form or WebForm(),
     )
 
 

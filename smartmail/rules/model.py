@@ -207,6 +207,26 @@ class LoopLimit:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """At most ``posts`` posts within ``within``."""
+
+    posts: int
+    within: timedelta
+
+
+@dataclass(frozen=True)
+class WebForm:
+    """The fault-report page's limits (``web_form`` in the rules)."""
+
+    max_files: int = 5  # photos or PDFs on one post; the page never takes more than 5
+    max_file_mb: int = 8  # each
+    max_total_mb: int = 15  # a whole post; a bigger one is refused before it is read
+    min_fill_seconds: int = 3  # a form sent back faster than this is a bot's
+    per_client: RateLimit = RateLimit(20, timedelta(hours=1))  # per client address
+    per_email: RateLimit = RateLimit(5, timedelta(hours=1))  # per e-mail address given
+
+
+@dataclass(frozen=True)
 class Rules:
     source: str  # file path, or "<built-in>"
     address: str
@@ -229,6 +249,9 @@ class Rules:
     bounce_suppress_for: timedelta = timedelta(days=30)
     on_call: OnCall | None = None  # nobody is on call without it
     types: tuple[str, ...] = ()  # the case types `#type` and groups' `type:` may name
+    # the categories the fault-report page offers (`form: true`), in file order
+    form_categories: tuple[str, ...] = ()
+    web_form: WebForm = field(default_factory=WebForm)
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 
@@ -292,6 +315,41 @@ class Rules:
                     return replace(route, recipient=person.email, reason=reason)
         reason = f"{route.reason}; no area word, fallback {group.fallback}"
         return replace(route, recipient=group.fallback, reason=reason)
+
+    def route_in(
+        self, category: str, mail: ParsedMail, to_address: str | None = None, known: str = ""
+    ) -> Route:
+        """The route of a mail whose sender chose `category` (on the fault-report page): the
+        first of its groups whose match holds, else its first group; a category the page
+        does not offer routes as any mail."""
+        if category not in self.form_categories:
+            return self.route(mail, to_address, known)
+        own = [group for group in self.groups if group.category == category]
+        if not own:  # form: true on a category without a rule of its own
+            return self.route(mail, to_address, known)
+        words = _MailWords.of(mail)
+        targets = frozenset({to_address.strip().lower()} if to_address else ())
+        source = Path(self.source).name
+        for group in own:
+            route = _try_group(group, mail, words, targets, source)
+            if route is not None:
+                return (
+                    self._by_area(route, group, words, known) if group.recipient == AREA else route
+                )
+        first = own[0]
+        reason = f'category "{category}" chosen on the fault-report page'
+        route = Route(
+            first.category,
+            first.name,
+            first.recipient,
+            first.priority,
+            reason,
+            (),
+            first.note,
+            first.type,
+            first.labels,
+        )
+        return self._by_area(route, first, words, known) if first.recipient == AREA else route
 
 
 AREA = "area"  # a group's recipient that picks the staff member by the mail's area word

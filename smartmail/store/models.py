@@ -257,3 +257,13 @@ CLOSED_STATUSES = ("resolved", "closed")
 def base_status(status: str) -> str:
     """open or closed: what a status means for deadlines and lists."""
     return "closed" if status in CLOSED_STATUSES else "open"
+
+
+class RevokedLink(SQLModel, table=True):
+    """Staff withdrew the links to follow a case (`#revoke-link`): every link made up to
+    `revoked_at` opens nothing from then on."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    revoked_at: datetime = _at()
+    actor: str = ""

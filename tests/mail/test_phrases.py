@@ -49,6 +49,7 @@ EVENT_KINDS = [
     *("mail_refused", "loop_limit", "suppressed", "unsuppressed", "mail_skipped"),
     *("on_call", "taken", "on_call_escalated", "sms_failed"),
     *("labels", "type", "channel", "watching", "unwatched"),
+    "link_revoked",
 ]
 
 
@@ -172,6 +173,7 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "address": "desk@x.example",
         "status_name": render(status(case.status), language),
         "customer_name": "Qx",
+        "follow_url": "https://x.example/q/7-zq",
         "customer": person,
         "sender": person,
         "text": "Xq zq.",
