@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from smartmail import ingest
 from smartmail.app import App, open_app
 from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
 from smartmail.desk import cases, suppressions, views
-from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
-from smartmail.mail.parse import is_mail, parse
-from smartmail.pipeline.envelope import Envelope
+from smartmail.errors import ConfigError, RulesError, TemporaryFailure
+from smartmail.mail.parse import parse
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
 from smartmail.store.db import transaction
@@ -161,29 +161,7 @@ def cmd_ingest(app: App, args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"smartmail ingest: {exc}", file=sys.stderr)
             return EX_NOINPUT
-    if not is_mail(raw):
-        print("smartmail ingest: empty mail, nothing to store", file=sys.stderr)
-        return EX_DATAERR
-    if len(raw) > app.settings.max_message_size:
-        print(f"smartmail ingest: mail of {len(raw)} bytes is over the limit", file=sys.stderr)
-        return EX_DATAERR
-    envelope = Envelope("ingest", args.sender, tuple(args.recipient))
-    try:
-        outcome = app.pipeline.process(raw, envelope)
-    except TemporaryFailure as exc:
-        print(f"smartmail ingest: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except PermanentFailure as exc:
-        print(f"smartmail ingest: {exc}", file=sys.stderr)
-        return EX_DATAERR
-    except Exception as exc:  # not stored, not even in quarantine: the MTA must try again
-        log.exception("ingest could not store the mail")
-        print(f"smartmail ingest: not stored, try again: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
-    number = f" case {outcome.case_number}" if outcome.case_number else ""
-    print(f"{outcome.kind}{number} {outcome.message_id} {outcome.detail}".rstrip())
-    _deliver(app, utcnow())
-    return EX_OK
+    return ingest.store(app, raw, args.sender, args.recipient)
 
 
 def _deliver(app: App, now: datetime) -> None:

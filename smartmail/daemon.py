@@ -19,6 +19,7 @@ from smartmail.config import HostPort
 from smartmail.desk import notify
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.imap import start_imap
+from smartmail.inbound.ingest_socket import IngestHandler, IngestSocket, listen_for_ingest
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.store.db import transaction
 from smartmail.store.models import utcnow
@@ -42,9 +43,11 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.rules_changed = asyncio.Event()
         self.servers: list[asyncio.Server] = []
+        self.ingest_socket: IngestSocket | None = None
 
     async def start(self) -> None:
         hostname = self.app.pipeline.address().rpartition("@")[2] or "localhost"
+        await self._listen_for_ingest(hostname)
         await self._listen(self.app.settings.listen, "smtp", hostname)
         if self.app.settings.lmtp_listen:
             await self._listen(self.app.settings.lmtp_listen, "lmtp", hostname)
@@ -61,6 +64,14 @@ class Daemon:
         self.servers.append(server)
         port = server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", channel.upper(), where.host, port)
+
+    async def _listen_for_ingest(self, hostname: str) -> None:
+        """`smartmail ingest` hands its mail over here instead of loading the pipeline."""
+        handler = IngestHandler(self.app.pipeline, self.writer, "ingest", self.outbox_waiting.set)
+        settings = self.app.settings
+        self.ingest_socket = await listen_for_ingest(
+            handler, settings.data_dir, hostname, settings.max_message_size
+        )
 
     async def send_outbox_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -156,6 +167,8 @@ class Daemon:
         for server in self.servers:
             server.close()
             await server.wait_closed()
+        if self.ingest_socket is not None:
+            await self.ingest_socket.close()
         self.outbox_waiting.set()
         self.rules_changed.set()
         await asyncio.gather(*tasks)
