@@ -48,10 +48,10 @@ def ingest(argv: Sequence[str]) -> int:
             print(f"smartmail ingest: {exc}", file=sys.stderr)
             return EX_NOINPUT
     try:
-        answer = mailgate.hand_over(raw, args.sender, args.recipient, mailgate.socket_path())
+        code, text = mailgate.hand_over(raw, args.sender, args.recipient, mailgate.socket_path())
     except mailgate.NotHandedOver:
         from smartmail.ingest import in_process  # no daemon took it: store it here
 
         return in_process(raw, args.sender, args.recipient)
-    print(answer.text, file=sys.stdout if answer.code == mailgate.EX_OK else sys.stderr)
-    return answer.code
+    print(text, file=sys.stdout if code == mailgate.EX_OK else sys.stderr)
+    return code

@@ -61,18 +61,18 @@ RAW = b"From: a@kund.example\nSubject: x\n\nhej\n"
 def test_the_answer_per_recipient_maps_to_the_exit_codes(short_dir: Path) -> None:
     path = short_dir / "s"
     scripted(path, [b"250 2.0.0 new_case case 4 <m@x>\r\n"])
-    assert hand_over(RAW, None, [], path) == mailgate.Answer(0, "new_case case 4 <m@x>")
+    assert hand_over(RAW, None, [], path) == (0, "new_case case 4 <m@x>")
     path.unlink()
     scripted(path, [b"250 2.0.0 stored\r\n", b"451 4.3.0 later\r\n"])
-    assert hand_over(RAW, "", ["a@x", "b@x"], path).code == 75
+    assert hand_over(RAW, "", ["a@x", "b@x"], path)[0] == 75
     path.unlink()
     scripted(path, [b"554 5.6.0 Empty mail\r\n"])
-    assert hand_over(RAW, "a@x", ["b@x"], path) == mailgate.Answer(65, "Empty mail")
+    assert hand_over(RAW, "a@x", ["b@x"], path) == (65, "Empty mail")
 
 
 def test_no_answer_after_the_mail_was_sent_means_try_again(short_dir: Path) -> None:
     scripted(short_dir / "s", [])
-    assert hand_over(RAW, None, [], short_dir / "s").code == 75
+    assert hand_over(RAW, None, [], short_dir / "s")[0] == 75
 
 
 def test_what_the_listener_refuses_before_the_pipeline_is_left_to_the_in_process_path(
