@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing = case.add_parser("list", help="list cases")
     listing.add_argument("--open", action="store_true", help="only open cases")
+    listing.add_argument("--owner", help="only the cases this address owns")
     listing.add_argument("--json", action="store_true")
     show = case.add_parser("show", help="one case with its messages and events")
     show.add_argument("number", type=int)
@@ -190,7 +191,8 @@ def cmd_sweep(app: App, args: argparse.Namespace) -> int:
 def cmd_case(app: App, args: argparse.Namespace) -> int:
     with transaction(app.engine) as session:
         if args.case_command == "list":
-            rows = [views.case_summary(session, c) for c in views.list_cases(session, args.open)]
+            found = views.list_cases(session, args.open, args.owner)
+            rows = list(views.case_summaries(session, found))
             print(
                 json.dumps(rows, ensure_ascii=False, indent=2)
                 if args.json

@@ -7,6 +7,7 @@ rules' time zone with the zone marked (`2026-11-23 10:00 CET`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +34,44 @@ def _iso(value: datetime | None) -> str | None:
 
 def case_summary(session: Session, case: Case) -> dict[str, Any]:
     customer = session.get(Party, case.customer_id) if case.customer_id else None
+    return _summary(case, customer, _totals(session, case))
+
+
+def case_summaries(session: Session, cases: Sequence[Case]) -> Iterator[dict[str, Any]]:
+    """`case_summary` of many cases, their customers and totals read in a few queries."""
+    for start in range(0, len(cases), _CHUNK):
+        chunk = cases[start : start + _CHUNK]
+        customer_ids = {c.customer_id for c in chunk if c.customer_id}
+        customers = {
+            p.id: p for p in session.exec(select(Party).where(col(Party.id).in_(customer_ids)))
+        }
+        totals = _totals_of(session, [c.number for c in chunk])
+        for case in chunk:
+            customer = customers.get(case.customer_id) if case.customer_id else None
+            yield _summary(case, customer, totals.get(case.number, _NO_TOTALS))
+
+
+_CHUNK = 500  # ids per IN list: far below any database's limit on bound values
+_NO_TOTALS: dict[str, Any] = {"time_minutes": 0, "material_total": 0.0}
+
+
+def _totals_of(session: Session, numbers: list[int]) -> dict[int, dict[str, Any]]:
+    rows = session.exec(
+        select(
+            TimeEntry.case_id,
+            func.coalesce(func.sum(TimeEntry.minutes), 0),
+            func.coalesce(func.sum(TimeEntry.amount), 0),
+        )
+        .where(col(TimeEntry.case_id).in_(numbers))
+        .group_by(col(TimeEntry.case_id))
+    ).all()
+    return {
+        number: {"time_minutes": int(minutes), "material_total": round(float(amount), 2)}
+        for number, minutes, amount in rows
+    }
+
+
+def _summary(case: Case, customer: Party | None, totals: dict[str, Any]) -> dict[str, Any]:
     return {
         "number": case.number,
         "subject": case.subject,
@@ -56,7 +95,7 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "closed_at": _iso(case.closed_at),
         "reopen_count": case.reopen_count,
         "route_reason": case.route_reason,
-        **_totals(session, case),
+        **totals,
     }
 
 
@@ -115,10 +154,12 @@ def _message(session: Session, message: Message) -> dict[str, Any]:
     }
 
 
-def list_cases(session: Session, open_only: bool = False) -> list[Case]:
+def list_cases(session: Session, open_only: bool = False, owner: str | None = None) -> list[Case]:
     query = select(Case)
     if open_only:
         query = query.where(col(Case.status).in_(OPEN_STATUSES))
+    if owner is not None:
+        query = query.where(Case.assignee == owner.lower())
     return list(session.exec(query.order_by(col(Case.id))).all())
 
 
