@@ -39,6 +39,9 @@ class Daemon:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
         self.writer = GroupCommit(app.pipeline, self.executor, workers)
         self.sender_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
+        # The sweep's own thread: mail does not queue behind a sweep or a weekly report (on
+        # SQLite they take turns per transaction, each a short one).
+        self.clock_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clock")
         self.outbox_waiting = asyncio.Event()
         self.stopping = asyncio.Event()
         self.rules_changed = asyncio.Event()
@@ -130,10 +133,10 @@ class Daemon:
         clock.start()
         return clock
 
-    async def sweep_now(self) -> None:
+    async def sweep_now(self, now: datetime | None = None) -> None:
         try:
             report = await asyncio.get_running_loop().run_in_executor(
-                self.executor, sweep, self.app, utcnow()
+                self.clock_executor, sweep, self.app, now or utcnow()
             )
         except Exception:
             log.exception("sweep failed; the next one runs in a minute")
@@ -174,3 +177,4 @@ class Daemon:
         await asyncio.gather(*tasks)
         self.executor.shutdown(wait=True)
         self.sender_executor.shutdown(wait=True)
+        self.clock_executor.shutdown(wait=True)

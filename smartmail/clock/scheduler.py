@@ -161,15 +161,19 @@ def _digests(app: App, rules: Rules, now: datetime, report: SweepReport) -> None
     for person in rules.people:
         if person.role not in ("staff", "manager"):
             continue
-        with transaction(app.engine) as session:
-            lines = mine(session, person.email, person.role, now, tz)
+        if _claimed(app, f"digest:{person.email}:{day}"):
+            continue  # sent today: not worth reading the cases again every minute
+        with Session(app.engine) as reading:
+            lines = mine(reading, person.email, person.role, now, tz)
         if lines and _digest_once(
             app, rules, f"digest:{person.email}:{day}", person.email, "digest_mine", lines, now
         ):
             report.digests += 1
     for lead in _leads(rules):
-        with transaction(app.engine) as session:
-            lines = new_cases(session, now, tz)
+        if _claimed(app, f"digest-new:{lead}:{day}"):
+            continue
+        with Session(app.engine) as reading:
+            lines = new_cases(reading, now, tz)
         if lines and _digest_once(
             app, rules, f"digest-new:{lead}:{day}", lead, "digest_new", lines, now
         ):
@@ -196,20 +200,32 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
     """Once a week to each manager, each in a mail (and an outbox row) of their own."""
     week = now.astimezone(rules.calendar.timezone).strftime("%G-W%V")
     for manager in rules.managers():
+        key = f"weekly:{week}:{manager.email}"
+        if _claimed(app, key):
+            continue
+        # Figures and chart are made outside the transaction that claims the key: on SQLite
+        # that one holds the writer's turn, and mail would wait the chart's second for it.
+        with Session(app.engine) as reading:
+            figures = reports.compute(reading, now - timedelta(days=7), now, now)
+        msg = reports.weekly_report_mail(
+            figures,
+            templates=app.pipeline.templates,
+            language=manager.language or rules.language,
+            timezone=rules.calendar.timezone,
+            identity=Identity(app.pipeline.address(), rules.name),
+            to=[manager.email],
+            now=now,
+        )
         try:
-            with once(app, f"weekly:{week}:{manager.email}") as session:
-                figures = reports.compute(session, now - timedelta(days=7), now, now)
-                msg = reports.weekly_report_mail(
-                    figures,
-                    templates=app.pipeline.templates,
-                    language=manager.language or rules.language,
-                    timezone=rules.calendar.timezone,
-                    identity=Identity(app.pipeline.address(), rules.name),
-                    to=[manager.email],
-                    now=now,
-                )
+            with once(app, key) as session:
                 secret = app.settings.secret
                 queue(session, msg, case=None, now=now, template="weekly_report", secret=secret)
         except AlreadyDone:
             continue
         report.reports += 1
+
+
+def _claimed(app: App, key: str) -> bool:
+    """Was the once-only `key` claimed already? A read, without the writer's turn."""
+    with Session(app.engine) as reading:
+        return reading.exec(select(Notice.id).where(Notice.key == key)).first() is not None

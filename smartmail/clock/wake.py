@@ -32,7 +32,8 @@ from smartmail.store.models import LOOK_AGAIN, OPEN_STATUSES, Case, ClockState, 
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # cases per transaction: one commit for many notices, the lock held briefly
+BATCH = 200  # cases read at a time
+NOTICES_PER_COMMIT = 10  # one commit for several notices; mail waits for no more than these
 RULES_KEY = "wake-rules"
 
 
@@ -112,25 +113,47 @@ def wake_due_cases(engine: Engine, rules: Rules, now: datetime, notify: Notify) 
     with transaction(engine) as session:
         look_again_if_rules_changed(session, rules)
     while True:
-        with transaction(engine) as session:
-            ids = session.exec(
-                select(Case.id)
-                .where(col(Case.next_wake_at) <= now)
-                .order_by(col(Case.next_wake_at), col(Case.id))
-                .limit(BATCH)
-            ).all()
-            list(session.exec(select(Case).where(col(Case.id).in_(ids))).all())  # loaded once
-            wakes = []
-            for case_id in ids:
-                case = session.get(Case, case_id)  # the loaded one, unless a savepoint failed
-                assert case is not None
-                done, wake = _wake(session, rules, case, now, notify)
-                sent.update(step.template for step in done)
-                wakes.append({"id": case_id, "next_wake_at": wake})
-            if wakes:  # by primary key, no ORM events: only the wake time changes
-                session.execute(update(Case), wakes)
+        with Session(engine) as reading:
+            ids = list(
+                reading.exec(
+                    select(Case.id)
+                    .where(col(Case.next_wake_at) <= now)
+                    .order_by(col(Case.next_wake_at), col(Case.id))
+                    .limit(BATCH)
+                ).all()
+            )
+        pending = [case_id for case_id in ids if case_id is not None]
+        while pending:
+            pending = _wake_some(engine, rules, now, notify, pending, sent)
         if len(ids) < BATCH:
             return sent
+
+
+def _wake_some(
+    engine: Engine,
+    rules: Rules,
+    now: datetime,
+    notify: Notify,
+    ids: list[int],
+    sent: Counter[str],
+) -> list[int]:
+    """Wake cases in one transaction until NOTICES_PER_COMMIT notices are written (mail
+    waits for the writer's turn meanwhile); the ids not reached yet."""
+    with transaction(engine) as session:
+        list(session.exec(select(Case).where(col(Case.id).in_(ids))).all())  # loaded at once
+        wakes = []
+        written = 0
+        for case_id in ids:
+            case = session.get(Case, case_id)  # the loaded one, unless a savepoint failed
+            assert case is not None
+            done, wake = _wake(session, rules, case, now, notify)
+            sent.update(step.template for step in done)
+            wakes.append({"id": case_id, "next_wake_at": wake})
+            written += len(done)
+            if written >= NOTICES_PER_COMMIT:
+                break
+        session.execute(update(Case), wakes)  # by primary key, no ORM events: the wake only
+    return ids[len(wakes) :]
 
 
 def _wake(
