@@ -121,7 +121,9 @@ def desk(app: App) -> tuple[float, int, float, int]:
 
     def listing() -> str:
         with transaction(app.engine) as session:
-            return json.dumps(owner_summaries(session), ensure_ascii=False, indent=2)
+            rows = owner_summaries(session)
+            lines = getattr(views, "json_lines", None)  # as the command prints them
+            return lines(rows) if lines else json.dumps(rows, ensure_ascii=False, indent=2)
 
     def mine() -> int:
         with transaction(app.engine) as session:

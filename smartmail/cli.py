@@ -194,7 +194,7 @@ def cmd_case(app: App, args: argparse.Namespace) -> int:
             found = views.list_cases(session, args.open, args.owner)
             rows = list(views.case_summaries(session, found))
             print(
-                json.dumps(rows, ensure_ascii=False, indent=2)
+                views.json_lines(rows)
                 if args.json
                 else "\n".join(views.case_line(r, _zone(app)) for r in rows)
             )

@@ -154,6 +154,14 @@ def _message(session: Session, message: Message) -> dict[str, Any]:
     }
 
 
+def json_lines(rows: Sequence[dict[str, Any]]) -> str:
+    """A JSON array, one object a line: json's C encoder writes each (with `indent` it falls
+    back to Python, five times slower over thousands of cases)."""
+    if not rows:
+        return "[]"
+    return "[\n" + ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n]"
+
+
 def list_cases(session: Session, open_only: bool = False, owner: str | None = None) -> list[Case]:
     query = select(Case)
     if open_only:

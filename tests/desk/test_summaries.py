@@ -3,6 +3,7 @@ same result as one case at a time."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from smartmail.app import App
@@ -36,3 +37,11 @@ def test_the_list_of_one_owner(app: App) -> None:
         assert owner
         assert views.list_cases(session, True, owner.upper()) == [case]
         assert views.list_cases(session, True, "nobody@bostad.example") == []
+
+
+def test_the_list_as_json_is_one_case_a_line() -> None:
+    rows = [{"number": 1, "subject": "Stopp i avloppet"}, {"number": 2, "subject": "Dörr"}]
+    text = views.json_lines(rows)
+    assert json.loads(text) == rows
+    assert text.count("\n") == 3
+    assert json.loads(views.json_lines([])) == []
