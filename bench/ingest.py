@@ -101,10 +101,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             "over SMTP, after SMTP",
             run_floor_over_smtp(mails, root / "floor-smtp-after.db", args.clients),
         )
+        reports = checked(
+            "SMTP, weekly reports meanwhile",
+            run_smtp(mails, make_settings(root, "smtp-reports", rules), args.clients, clock=True),
+        )
         after = floor_checked("after SMTP", run_floor(mails, root / "floor-after-smtp.db"))
         bare = floors_together([before, after])
         over = floors_together([over_before, over_after])
-        others = [Compared(grouped_floor, grouped), Compared(bare, over), Compared(bare, smtp)]
+        others = [
+            Compared(grouped_floor, grouped),
+            Compared(bare, over),
+            Compared(bare, smtp),
+            Compared(bare, reports),
+        ]
         lines = table(inprocess.phase, inprocess.rows(), inprocess_floor, others, SLICE)
         lines.append(listener_line(smtp, over))
         print("\n".join(["", *lines]), flush=True)

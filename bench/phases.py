@@ -40,6 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP
@@ -425,17 +426,22 @@ def _drive_and_return(clients: list[Client]) -> tuple[float, list[Client]]:
     return drive(clients), clients
 
 
-def run_smtp(mails: Sequence[Mail], settings: Settings, clients: int) -> Phase:
+def run_smtp(mails: Sequence[Mail], settings: Settings, clients: int, clock: bool = False) -> Phase:
+    """With `clock`, the daemon's sweep makes one weekly report after the other meanwhile."""
     app = open_app(settings, transport=DiscardTransport())
     # The daemon's first sweep, done before the clock starts: on a fresh database, started
     # in business hours, it sends the week's report, which would land in the figures or
     # not depending on the hour the bench runs. Later sweeps find nothing to do.
     sweep(app, utcnow())
     server = DaemonThread(app)
+    reports = ReportsMeanwhile(server) if clock else None
     try:
         port = server.start()
+        if reports:
+            reports.start()
         wall, shares = drive_elsewhere(share(mails, clients, port, settings.secret))
     finally:
+        made = reports.stop() if reports else 0
         server.stop()
     kinds = sum((client.kinds for client in shares), Counter[str]())
     misthreaded = sum(client.misthreaded for client in shares)
@@ -447,7 +453,40 @@ def run_smtp(mails: Sequence[Mail], settings: Settings, clients: int) -> Phase:
     )
     app.engine.dispose()
     latencies = [latency for client in shares for latency in client.latencies]
-    return Phase(f"SMTP, {clients} clients", wall, latencies, check, count=len(mails))
+    name = f"SMTP, {clients} clients" + (", reports" if clock else "")
+    if clock:
+        check = f"{made} weekly report sweeps meanwhile; {check}"
+    return Phase(name, wall, latencies, check, count=len(mails))
+
+
+class ReportsMeanwhile:
+    """Sweeps on the daemon's own clock path, each on the Monday morning of another week
+    (so each makes and queues the weekly report: figures, chart, one mail per manager)."""
+
+    FIRST = datetime(2027, 1, 4, 8, 30, tzinfo=UTC)  # a Monday, 09:30 in Stockholm
+
+    def __init__(self, server: DaemonThread) -> None:
+        self.server = server
+        self.done = threading.Event()
+        self.made = 0
+        self.thread = threading.Thread(target=self._run, name="reports-meanwhile")
+
+    def _run(self) -> None:
+        assert self.server.loop is not None
+        while not self.done.is_set():
+            monday = self.FIRST + timedelta(weeks=self.made)
+            pass_ = self.server.daemon.sweep_now(monday)
+            asyncio.run_coroutine_threadsafe(pass_, self.server.loop).result(120)
+            self.made += 1
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> int:
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join(120)
+        return self.made
 
 
 class FloorOverSMTP:

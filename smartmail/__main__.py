@@ -1,5 +1,5 @@
 import sys
 
-from smartmail.cli import main
+from smartmail.entry import main
 
 sys.exit(main())

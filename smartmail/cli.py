@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from smartmail import ingest
 from smartmail.app import App, open_app
 from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
 from smartmail.desk import cases, suppressions, views
-from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
-from smartmail.mail.parse import is_mail, parse
-from smartmail.pipeline.envelope import Envelope
+from smartmail.errors import ConfigError, RulesError, TemporaryFailure
+from smartmail.mail.parse import parse
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
 from smartmail.rules.on_call import explain_on_call
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing = case.add_parser("list", help="list cases")
     listing.add_argument("--open", action="store_true", help="only open cases")
+    listing.add_argument("--owner", help="only the cases this address owns")
     listing.add_argument("--json", action="store_true")
     show = case.add_parser("show", help="one case with its messages and events")
     show.add_argument("number", type=int)
@@ -163,29 +164,7 @@ def cmd_ingest(app: App, args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"smartmail ingest: {exc}", file=sys.stderr)
             return EX_NOINPUT
-    if not is_mail(raw):
-        print("smartmail ingest: empty mail, nothing to store", file=sys.stderr)
-        return EX_DATAERR
-    if len(raw) > app.settings.max_message_size:
-        print(f"smartmail ingest: mail of {len(raw)} bytes is over the limit", file=sys.stderr)
-        return EX_DATAERR
-    envelope = Envelope("ingest", args.sender, tuple(args.recipient))
-    try:
-        outcome = app.pipeline.process(raw, envelope)
-    except TemporaryFailure as exc:
-        print(f"smartmail ingest: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except PermanentFailure as exc:
-        print(f"smartmail ingest: {exc}", file=sys.stderr)
-        return EX_DATAERR
-    except Exception as exc:  # not stored, not even in quarantine: the MTA must try again
-        log.exception("ingest could not store the mail")
-        print(f"smartmail ingest: not stored, try again: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
-    number = f" case {outcome.case_number}" if outcome.case_number else ""
-    print(f"{outcome.kind}{number} {outcome.message_id} {outcome.detail}".rstrip())
-    _deliver(app, utcnow())
-    return EX_OK
+    return ingest.store(app, raw, args.sender, args.recipient)
 
 
 def _deliver(app: App, now: datetime) -> None:
@@ -221,9 +200,10 @@ def cmd_sweep(app: App, args: argparse.Namespace) -> int:
 def cmd_case(app: App, args: argparse.Namespace) -> int:
     with transaction(app.engine) as session:
         if args.case_command == "list":
-            rows = [views.case_summary(session, c) for c in views.list_cases(session, args.open)]
+            found = views.list_cases(session, args.open, args.owner)
+            rows = list(views.case_summaries(session, found))
             print(
-                json.dumps(rows, ensure_ascii=False, indent=2)
+                views.json_lines(rows)
                 if args.json
                 else "\n".join(views.case_line(r, _zone(app)) for r in rows)
             )

@@ -20,6 +20,7 @@ from smartmail.config import HostPort
 from smartmail.desk import notify
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.imap import start_imap
+from smartmail.inbound.ingest_socket import IngestHandler, IngestSocket, listen_for_ingest
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.store.db import transaction
 from smartmail.store.models import utcnow
@@ -40,14 +41,19 @@ class Daemon:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
         self.writer = GroupCommit(app.pipeline, self.executor, workers)
         self.sender_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
+        # The sweep's own thread: mail does not queue behind a sweep or a weekly report (on
+        # SQLite they take turns per transaction, each a short one).
+        self.clock_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clock")
         self.outbox_waiting = asyncio.Event()
         self.stopping = asyncio.Event()
         self.rules_changed = asyncio.Event()
         self.servers: list[asyncio.Server] = []
         self.web: web.AppRunner | None = None
+        self.ingest_socket: IngestSocket | None = None
 
     async def start(self) -> None:
         hostname = self.app.pipeline.address().rpartition("@")[2] or "localhost"
+        await self._listen_for_ingest(hostname)
         await self._listen(self.app.settings.listen, "smtp", hostname)
         if self.app.settings.lmtp_listen:
             await self._listen(self.app.settings.lmtp_listen, "lmtp", hostname)
@@ -68,6 +74,14 @@ class Daemon:
         self.servers.append(server)
         port = server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", channel.upper(), where.host, port)
+
+    async def _listen_for_ingest(self, hostname: str) -> None:
+        """`smartmail ingest` hands its mail over here instead of loading the pipeline."""
+        handler = IngestHandler(self.app.pipeline, self.writer, "ingest", self.outbox_waiting.set)
+        settings = self.app.settings
+        self.ingest_socket = await listen_for_ingest(
+            handler, settings.data_dir, hostname, settings.max_message_size
+        )
 
     async def send_outbox_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -131,10 +145,10 @@ class Daemon:
         clock.start()
         return clock
 
-    async def sweep_now(self) -> None:
+    async def sweep_now(self, now: datetime | None = None) -> None:
         try:
             report = await asyncio.get_running_loop().run_in_executor(
-                self.executor, sweep, self.app, utcnow()
+                self.clock_executor, sweep, self.app, now or utcnow()
             )
         except Exception:
             log.exception("sweep failed; the next one runs in a minute")
@@ -170,8 +184,11 @@ class Daemon:
             await server.wait_closed()
         if self.web is not None:
             await self.web.cleanup()
+        if self.ingest_socket is not None:
+            await self.ingest_socket.close()
         self.outbox_waiting.set()
         self.rules_changed.set()
         await asyncio.gather(*tasks)
         self.executor.shutdown(wait=True)
         self.sender_executor.shutdown(wait=True)
+        self.clock_executor.shutdown(wait=True)

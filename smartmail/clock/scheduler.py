@@ -12,18 +12,18 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from smartmail.app import App
-from smartmail.clock import on_call, reports
+from smartmail.clock import on_call, reports, wake
 from smartmail.clock.once import AlreadyDone, once
-from smartmail.desk import cases, notify, sla
+from smartmail.desk import cases, notify
 from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
 from smartmail.mail.phrases import Phrase
 from smartmail.rules.model import Rules
 from smartmail.store.db import transaction
-from smartmail.store.models import OPEN_STATUSES, Case
+from smartmail.store.models import Case, Notice
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +44,10 @@ class SweepReport:
 def sweep(app: App, now: datetime) -> SweepReport:
     report = SweepReport()
     rules = app.rules()
-    with transaction(app.engine) as session:
-        open_ids = session.exec(
-            select(Case.id).where(
-                col(Case.status).in_(OPEN_STATUSES),
-                Case.status != "feedback",  # the clock stands still while we wait on them
-                col(Case.due_at).is_not(None),
-            )
-        ).all()
-    for case_id in open_ids:
-        assert case_id is not None
-        _deadlines(app, rules, case_id, now, report)
+    # Only the cases whose reminder or escalation has come (clock/wake.py); the clock
+    # stands still while we wait on the customer (feedback).
+    sent = wake.wake_due_cases(app.engine, rules, now, _deadline_notice(app, rules, now))
+    report.reminders, report.escalations = sent["reminder"], sent["escalation"]
     _auto_close(app, rules, now, report)
     report.on_call += on_call.escalate_untaken(app, rules, now)
     if _working_morning(rules, now):
@@ -68,52 +61,16 @@ def sweep(app: App, now: datetime) -> SweepReport:
 # -- reminders and escalations --------------------------------------------------------------
 
 
-def _deadlines(app: App, rules: Rules, case_id: int, now: datetime, report: SweepReport) -> None:
-    with transaction(app.engine) as session:
-        case = session.get(Case, case_id)
-        if case is None or case.due_at is None:
-            return
-        if case.priority not in {p.name for p in rules.priorities}:
-            log.warning("case %s has priority %r, which the rules lack", case_id, case.priority)
-            return
-        priority = rules.priority(case.priority)
-        due, owners = case.due_at, _owners(rules, case)
-    stamp = due.isoformat(timespec="minutes")
-    if priority.remind_before is not None and now < due:
-        remind_at = sla.subtract_duration(
-            due, priority.remind_before, priority.clock, rules.calendar
-        )
-        key = f"remind:{case_id}:{stamp}"
-        if now >= remind_at and _notify_once(app, rules, key, case_id, owners, "reminder", now):
-            report.reminders += 1
-    for step_no, step in enumerate(priority.escalate):
-        at = sla.add_duration(due, step.after, priority.clock, rules.calendar)
-        key = f"escalate:{case_id}:{step_no}:{stamp}"
-        people = _people(rules, step.to)
-        if now >= at and _notify_once(app, rules, key, case_id, people, "escalation", now):
-            report.escalations += 1
+def _deadline_notice(app: App, rules: Rules, now: datetime) -> wake.Notify:
+    """Mail a step's people about the case; the case records it."""
 
+    def notify_step(session: Session, case: Case, step: wake.Step) -> None:
+        people = _people(rules, step.to) if step.to else _owners(rules, case)
+        for person in people:
+            notify.deadline_notice(_context(app, rules), session, case, person, step.template, now)
+        cases.record_event(session, case, step.template, cases.SYSTEM, now, to=people)
 
-def _notify_once(
-    app: App,
-    rules: Rules,
-    key: str,
-    case_id: int,
-    people: list[str],
-    template: str,
-    now: datetime,
-) -> bool:
-    """Mail `people` about the case unless `key` was claimed; the case records it."""
-    try:
-        with once(app, key, case_id) as session:
-            case = session.get(Case, case_id)
-            assert case is not None
-            for person in people:
-                notify.deadline_notice(_context(app, rules), session, case, person, template, now)
-            cases.record_event(session, case, template, cases.SYSTEM, now, to=people)
-    except AlreadyDone:
-        return False
-    return True
+    return notify_step
 
 
 def _owners(rules: Rules, case: Case) -> list[str]:
@@ -186,15 +143,19 @@ def _digests(app: App, rules: Rules, now: datetime, report: SweepReport) -> None
     for person in rules.people:
         if person.role not in ("staff", "manager"):
             continue
-        with transaction(app.engine) as session:
-            lines = mine(session, person.email, person.role, now, tz)
+        if _claimed(app, f"digest:{person.email}:{day}"):
+            continue  # sent today: not worth reading the cases again every minute
+        with Session(app.engine) as reading:
+            lines = mine(reading, person.email, person.role, now, tz)
         if lines and _digest_once(
             app, rules, f"digest:{person.email}:{day}", person.email, "digest_mine", lines, now
         ):
             report.digests += 1
     for lead in _leads(rules):
-        with transaction(app.engine) as session:
-            lines = new_cases(session, now, tz)
+        if _claimed(app, f"digest-new:{lead}:{day}"):
+            continue
+        with Session(app.engine) as reading:
+            lines = new_cases(reading, now, tz)
         if lines and _digest_once(
             app, rules, f"digest-new:{lead}:{day}", lead, "digest_new", lines, now
         ):
@@ -221,20 +182,32 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
     """Once a week to each manager, each in a mail (and an outbox row) of their own."""
     week = now.astimezone(rules.calendar.timezone).strftime("%G-W%V")
     for manager in rules.managers():
+        key = f"weekly:{week}:{manager.email}"
+        if _claimed(app, key):
+            continue
+        # Figures and chart are made outside the transaction that claims the key: on SQLite
+        # that one holds the writer's turn, and mail would wait the chart's second for it.
+        with Session(app.engine) as reading:
+            figures = reports.compute(reading, now - timedelta(days=7), now, now)
+        msg = reports.weekly_report_mail(
+            figures,
+            templates=app.pipeline.templates,
+            language=manager.language or rules.language,
+            timezone=rules.calendar.timezone,
+            identity=Identity(app.pipeline.address(), rules.name),
+            to=[manager.email],
+            now=now,
+        )
         try:
-            with once(app, f"weekly:{week}:{manager.email}") as session:
-                figures = reports.compute(session, now - timedelta(days=7), now, now)
-                msg = reports.weekly_report_mail(
-                    figures,
-                    templates=app.pipeline.templates,
-                    language=manager.language or rules.language,
-                    timezone=rules.calendar.timezone,
-                    identity=Identity(app.pipeline.address(), rules.name),
-                    to=[manager.email],
-                    now=now,
-                )
+            with once(app, key) as session:
                 secret = app.settings.secret
                 queue(session, msg, case=None, now=now, template="weekly_report", secret=secret)
         except AlreadyDone:
             continue
         report.reports += 1
+
+
+def _claimed(app: App, key: str) -> bool:
+    """Was the once-only `key` claimed already? A read, without the writer's turn."""
+    with Session(app.engine) as reading:
+        return reading.exec(select(Notice.id).where(Notice.key == key)).first() is not None

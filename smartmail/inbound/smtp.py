@@ -18,7 +18,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 from smartmail.errors import PermanentFailure, TemporaryFailure
 from smartmail.inbound.group import GroupCommit
 from smartmail.mail.parse import is_mail
-from smartmail.pipeline.envelope import Envelope
+from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.pipeline.process import Pipeline
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,7 @@ class MailHandler:
             # No header, no body: nothing to store or answer (as `ingest` and IMAP refuse it).
             return _per_recipient(server, envelope, "554 5.6.0 Empty mail, nothing to store")
         mail_from = envelope.mail_from or ""
-        inbound = Envelope(
-            channel=self.channel,
-            mail_from="" if mail_from == "<>" else mail_from,
-            rcpt_to=tuple(envelope.rcpt_tos),
-        )
+        inbound = self.inbound_envelope(envelope)
         try:
             outcome = await self.writer.process(raw, inbound)
         except TemporaryFailure as exc:
@@ -73,9 +69,22 @@ class MailHandler:
             status = f"554 5.6.0 {exc}"
         else:
             self.on_stored()
-            number = f" case {outcome.case_number}" if outcome.case_number else ""
-            status = f"250 2.0.0 {outcome.kind}{number}"
+            status = f"250 2.0.0 {self.stored_text(outcome)}"
         return _per_recipient(server, envelope, status)
+
+    def inbound_envelope(self, envelope: SmtpEnvelope) -> Envelope:
+        """The pipeline's envelope for what the client said in MAIL and RCPT."""
+        mail_from = envelope.mail_from or ""
+        return Envelope(
+            channel=self.channel,
+            mail_from="" if mail_from == "<>" else mail_from,
+            rcpt_to=tuple(envelope.rcpt_tos),
+        )
+
+    def stored_text(self, outcome: Outcome) -> str:
+        """What follows `250 2.0.0` once the mail is stored."""
+        number = f" case {outcome.case_number}" if outcome.case_number else ""
+        return f"{outcome.kind}{number}"
 
 
 def _per_recipient(server: SMTP, envelope: SmtpEnvelope, status: str) -> str:
@@ -118,8 +127,10 @@ class BulkDataSMTP(SMTP):
             raise
         problem = self._data_problem(data, size)
         if problem:
+            # LMTP answers DATA once per recipient (RFC 2033 4.2), a refusal too.
+            replies = len(self.envelope.rcpt_tos) if isinstance(self, LMTP) else 1
             self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push(problem)
+            await self.push("\r\n".join([problem] * replies))
             return
         # RFC 5321 4.5.2: a line that starts with a dot was sent with one more.
         content = data[1:] if data.startswith(b".") else data

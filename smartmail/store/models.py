@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, TypeDecorator
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, TypeDecorator, event, inspect
 from sqlalchemy.orm import relationship
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -53,6 +53,10 @@ class Party(SQLModel, table=True):
     created_at: datetime = _at()
 
 
+# A wake time in the past of every sweep: the clock works the case out again in its next one.
+LOOK_AGAIN = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Case(SQLModel, table=True):
     """A case; its number is its primary key."""
 
@@ -86,11 +90,36 @@ class Case(SQLModel, table=True):
     # move the case to the other one).
     waited_seconds: int = 0
     waited_business_seconds: int = 0
+    # When the clock next has something to do for the case (a reminder or an escalation
+    # step), so that a sweep reads only the cases due; None: nothing ahead. The clock sets
+    # it (clock/wake.py); a change of what it is computed from sets it to LOOK_AGAIN.
+    next_wake_at: datetime | None = Field(
+        default_factory=lambda: LOOK_AGAIN,
+        sa_column=Column(UTCDateTime(), index=True, nullable=True),
+    )
 
     @property
     def number(self) -> int:
         assert self.id is not None, "case not flushed yet"
         return self.id
+
+
+CLOCK_FIELDS = ("due_at", "priority", "status", "paused_at")
+
+
+@event.listens_for(Case, "before_update")
+def _clock_looks_again(_mapper: Any, _connection: Any, case: Case) -> None:
+    """Whatever changes a case's deadline or step, the clock looks at it again."""
+    state = inspect(case)
+    if any(state.attrs[name].history.has_changes() for name in CLOCK_FIELDS):
+        case.next_wake_at = LOOK_AGAIN
+
+
+class ClockState(SQLModel, table=True):
+    """What the clock keeps between sweeps: the rules its wake times were computed by."""
+
+    key: str = Field(primary_key=True)
+    value: str = ""
 
 
 class CaseParty(SQLModel, table=True):

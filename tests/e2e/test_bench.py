@@ -28,20 +28,24 @@ def test_the_ingest_benchmark_runs_every_phase_and_its_checks_hold() -> None:
     phases = [line for line in checks if line not in floors]
     # next to each in-process phase; before and after SMTP, bare and over SMTP
     assert len(floors) == 6
-    assert len(phases) == 3
+    assert len(phases) == 4  # in-process, grouped, SMTP, SMTP with weekly reports meanwhile
     for line in floors:
         assert "24 rows (ok)" in line, line
         assert "over SMTP" not in line or "0 failed" in line, line
     assert "MISMATCH" not in run.stdout
     for line in phases:  # every mail on the case it belongs to
         assert "new_case=12 reply=12, 0 on an unexpected case" in line, line
-    queued, sent = re.findall(r"(\d+) outbox rows \((\d+) sent\)", phases[-1])[0]
+    queued, sent = re.findall(r"(\d+) outbox rows \((\d+) sent\)", phases[2])[0]
     assert queued == sent  # the SMTP phase's daemon delivered its whole outbox
+    assert re.search(
+        r"check SMTP, weekly reports meanwhile: [1-9]\d* weekly report sweeps", run.stdout
+    )
     for phase in (
         "pipeline in-process",
         "pipeline, 8 per commit",
         "floor over SMTP",
         "SMTP, 3 clients",
+        "SMTP, 3 clients, reports",
         "SMTP against the floor over SMTP",
     ):
         assert any(line.startswith(phase) for line in run.stdout.splitlines()), phase
