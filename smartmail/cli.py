@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
-from smartmail.desk import cases, suppressions, views
+from smartmail.desk import cases, invoicing, suppressions, views
 from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
 from smartmail.mail.parse import is_mail, parse
 from smartmail.pipeline.envelope import Envelope
@@ -43,6 +43,14 @@ def _iso_time(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r}: give a time zone, e.g. {value}+01:00 or Z")
     return parsed
+
+
+def _day_or_time(value: str) -> date | datetime:
+    """`2026-11-01` (midnight in the rules' time zone) or an ISO time with its zone."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return _iso_time(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="re-run quarantined mail")
     replay.add_argument("ids", nargs="*", type=int)
+
+    export = sub.add_parser("export", help="the invoicing basis").add_subparsers(
+        dest="export_command", required=True
+    )
+    basis = export.add_parser("time", help="one row per time or material entry")
+    basis.add_argument("--since", type=_day_or_time, help="a date or ISO time (default: all)")
+    basis.add_argument("--until", type=_day_or_time, help="not included (default: now)")
+    basis.add_argument("--contractor", help="only the entries this address logged")
+    basis.add_argument("--format", choices=("csv", "json"), default="csv")
+    basis.add_argument(
+        "--dialect", choices=invoicing.DIALECTS, default="se", help="csv: se (;) or excel (,)"
+    )
 
     suppressed = sub.add_parser("suppressed", help="addresses our mail bounced from for good")
     held = suppressed.add_subparsers(dest="suppressed_command")  # none: list
@@ -140,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": cmd_stats,
         "rules": cmd_rules_explain,
         "suppressed": cmd_suppressed,
+        "export": cmd_export,
     }
     try:
         return commands[args.command](app, args)
@@ -275,6 +296,28 @@ def cmd_suppressed(app: App, args: argparse.Namespace) -> int:
     else:
         print("no address is suppressed")
     return EX_OK
+
+
+def cmd_export(app: App, args: argparse.Namespace) -> int:
+    zone = _zone(app)
+    since, until = _moment(args.since, zone), _moment(args.until, zone)
+    if since is not None and until is not None and since >= until:
+        print("smartmail export: --since must be before --until", file=sys.stderr)
+        return EX_USAGE
+    with transaction(app.engine) as session:
+        rows = invoicing.basis_rows(session, since, until, args.contractor)
+    if args.format == "json":
+        print(json.dumps(invoicing.as_json(rows, zone), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.buffer.write(invoicing.as_csv(rows, zone, args.dialect))
+        sys.stdout.buffer.flush()
+    return EX_OK
+
+
+def _moment(value: date | datetime | None, zone: ZoneInfo) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), zone)
 
 
 def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:

@@ -18,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from smartmail.app import App
-from smartmail.clock import reports
+from smartmail.clock import invoicing, reports
 from smartmail.desk import cases, notify, sla
+from smartmail.desk.invoicing import basis_rows
 from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
 from smartmail.mail.phrases import Phrase
@@ -37,6 +38,7 @@ class SweepReport:
     closed: int = 0
     digests: int = 0
     reports: int = 0
+    invoicing: int = 0
 
     def __str__(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in vars(self).items())
@@ -80,6 +82,7 @@ def sweep(app: App, now: datetime) -> SweepReport:
         # Once a week, in the first sweep in business hours of the week: Monday morning
         # unless it is a holiday, later when the daemon was down (or just installed).
         _weekly_report(app, rules, now, report)
+        _monthly_basis(app, rules, now, report)
     return report
 
 
@@ -256,3 +259,31 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
         except AlreadyDone:
             continue
         report.reports += 1
+
+
+def _monthly_basis(app: App, rules: Rules, now: datetime, report: SweepReport) -> None:
+    """Last month's invoicing basis, once a month to each who gets it (clock/invoicing.py)."""
+    month = invoicing.month_before(now, rules.calendar.timezone)
+    for to, own in invoicing.recipients(rules):
+        person = rules.person(to)
+        try:
+            with once(app, f"invoicing:{month.label}:{to}") as session:
+                rows = basis_rows(session, month.since, month.until, own)
+                if not rows:
+                    continue  # nobody gets an empty basis; the key stays claimed
+                msg = invoicing.basis_mail(
+                    rows,
+                    month,
+                    rules=rules,
+                    templates=app.pipeline.templates,
+                    language=(person.language if person else "") or rules.language,
+                    identity=Identity(app.pipeline.address(), rules.name),
+                    to=to,
+                    own=own is not None,
+                    now=now,
+                )
+                secret = app.settings.secret
+                queue(session, msg, case=None, now=now, template=invoicing.TEMPLATE, secret=secret)
+        except AlreadyDone:
+            continue
+        report.invoicing += 1

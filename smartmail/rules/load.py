@@ -37,6 +37,7 @@ _TOP_OPTIONAL = (
     "trusted_mta",
     "loop_limit",
     "bounces",
+    "invoicing",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
@@ -61,6 +62,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
     loop_limit = _loop_limit(check, top["loop_limit"]) if "loop_limit" in top else _LOOP_LIMIT
     suppress_for = _bounces(top.get("bounces"), check)
+    contractors = _invoicing(top.get("invoicing"), check)
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -81,6 +83,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         name=name,
         loop_limit=loop_limit,
         bounce_suppress_for=suppress_for,
+        invoicing_contractors=contractors,
     )
 
 
@@ -117,6 +120,14 @@ def _bounces(value: Any, check: Checker) -> timedelta:
         return _BOUNCE_SUPPRESS_FOR
     found = check.duration(section["suppress_for"], "bounces.suppress_for")
     return _BOUNCE_SUPPRESS_FOR if found is None else found
+
+
+def _invoicing(value: Any, check: Checker) -> bool:
+    """`invoicing: {contractors: true}`: contractors get their own rows of the monthly basis."""
+    section = check.mapping(value, "invoicing", (), ("contractors",)) if value is not None else {}
+    if not section or "contractors" not in section:
+        return False
+    return check.boolean(section["contractors"], "invoicing.contractors")
 
 
 def load_rules(path: str | Path) -> Rules:

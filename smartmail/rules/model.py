@@ -203,6 +203,8 @@ class Rules:
     loop_limit: LoopLimit = field(default_factory=LoopLimit)
     # how long no automatic mail goes to an address our mail bounced from for good; 0: never
     bounce_suppress_for: timedelta = timedelta(days=30)
+    # `invoicing: {contractors: true}`: each contractor gets their own rows of the basis too
+    invoicing_contractors: bool = False
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 

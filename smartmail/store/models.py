@@ -162,11 +162,14 @@ class TimeEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
-    at: datetime = _at()
+    at: datetime = _at(index=True)  # the invoicing basis is read by period
     actor: str
     minutes: int = 0
     material: str = ""
-    amount: float = 0.0
+    amount: float = 0.0  # the total: quantity x unit price when both are given
+    quantity: float | None = None  # `#material vattenlås 2 st 249`: 2 ...
+    unit: str = ""  # ... st ...
+    unit_price: float | None = None  # ... at 249 each
     text: str = _text()
     message_pk: int | None = Field(default=None, foreign_key="message.id")
 

@@ -16,6 +16,7 @@ from babel.messages.extract import extract_from_dir
 
 from smartmail.app import App
 from smartmail.clock import reports
+from smartmail.desk import invoicing
 from smartmail.desk.commands import SPECS, help_lines
 from smartmail.desk.queries import case_line
 from smartmail.desk.report import Block, Report
@@ -199,6 +200,9 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "within": "10m",
         "first_day": NOW.date(),
         "last_day": NOW.date(),
+        "month": "2026-11",
+        "summary": invoicing.summary([], language, {}),
+        "own": False,
     }
 
 
@@ -220,6 +224,8 @@ def test_every_template_speaks_one_language(app: App, language: str, name: str) 
             for t in (True, False)
             for n in (0, 7)
         ]
+    if name == "invoicing_basis":  # a manager's basis, or a contractor's own rows
+        variants = [{**context, "own": own} for own in (True, False)]
     if name == "bounce":  # the failed address and the report's words, not a mail
         variants = [
             {**context, "failed": "q@x.example", "status": "5.1.1", "reason": "Xq", "until": u}
