@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 
 from smartmail.app import App, open_app
@@ -21,6 +23,8 @@ from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
 from smartmail.desk import cases, invoicing, suppressions, views
 from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
+from smartmail.inbound import importer
+from smartmail.inbound.mailboxes import open_mailbox
 from smartmail.mail.parse import is_mail, parse
 from smartmail.pipeline.envelope import Envelope
 from smartmail.rules.explain import explain
@@ -34,6 +38,7 @@ EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
+EX_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a stopped command
 
 log = logging.getLogger("smartmail")
 
@@ -107,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--dialect", choices=invoicing.DIALECTS, default="se", help="csv: se (;) or excel (,)"
     )
 
+    moving = sub.add_parser("import", help="move a mailbox in, oldest first; nothing is sent")
+    moving.add_argument("path", help="an mbox file, a Maildir, or imap[s]://user:pass@host/Folder")
+    moving.add_argument(
+        "--closed-before",
+        type=_day_or_time,
+        help="close the cases whose last mail is older (a date or ISO time; default 30 days ago)",
+    )
+
     suppressed = sub.add_parser("suppressed", help="addresses our mail bounced from for good")
     held = suppressed.add_subparsers(dest="suppressed_command")  # none: list
     held.add_parser(
@@ -161,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rules": cmd_rules_explain,
         "suppressed": cmd_suppressed,
         "export": cmd_export,
+        "import": cmd_import,
     }
     try:
         return commands[args.command](app, args)
@@ -318,6 +332,36 @@ def _moment(value: date | datetime | None, zone: ZoneInfo) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.combine(value, time(0), zone)
+
+
+def cmd_import(app: App, args: argparse.Namespace) -> int:
+    before = _moment(args.closed_before, _zone(app)) or utcnow() - timedelta(days=30)
+    try:
+        mailbox = open_mailbox(args.path)
+    except ConfigError as exc:
+        print(f"smartmail import: {exc}", file=sys.stderr)
+        return EX_NOINPUT
+    except (OSError, IMAPClientError) as exc:  # refused, wrong login, no such folder
+        print(f"smartmail import: cannot read the mailbox: {exc}", file=sys.stderr)
+        return EX_NOINPUT
+    counts = importer.Counts()
+    # A stop from outside ends as Ctrl-C does: the batch in flight is rolled back.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        importer.move_in(app, mailbox, before, counts, sys.stderr)
+    except KeyboardInterrupt:
+        print(f"stopped after {counts.done} of {counts.found} mails: {counts.line()}")
+        print("run the same command again to go on: what is stored is skipped, not doubled")
+        return EX_INTERRUPTED
+    except TemporaryFailure as exc:
+        print(f"smartmail import: stopped, try again: {exc}", file=sys.stderr)
+        print(f"stored {counts.done} of {counts.found} mails: {counts.line()}")
+        return EX_TEMPFAIL
+    finally:
+        mailbox.close()
+    print(f"imported {counts.done} mails: {counts.line()}")
+    print(f"closed {counts.closed} cases whose last mail was before {before.isoformat()}")
+    return EX_OK
 
 
 def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:

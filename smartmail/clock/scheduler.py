@@ -287,3 +287,21 @@ def _monthly_basis(app: App, rules: Rules, now: datetime, report: SweepReport) -
         except AlreadyDone:
             continue
         report.invoicing += 1
+
+
+def claim_deadlines(session: Session, rules: Rules, case_ids: set[int]) -> None:
+    """Count the reminder and escalations of each case's present deadline as sent, in the
+    caller's transaction: mail moved in (`smartmail import`) has deadlines from its own
+    past, and nobody is to be reminded of those. A deadline set later reminds as usual."""
+    names = {p.name for p in rules.priorities}
+    for case_id in sorted(case_ids):
+        case = session.get(Case, case_id)
+        if case is None or case.due_at is None or case.priority not in names:
+            continue
+        stamp = case.due_at.isoformat(timespec="minutes")
+        steps = len(rules.priority(case.priority).escalate)
+        keys = [f"remind:{case_id}:{stamp}"]
+        keys += [f"escalate:{case_id}:{step_no}:{stamp}" for step_no in range(steps)]
+        claimed = session.exec(select(Notice.key).where(col(Notice.key).in_(keys))).all()
+        for key in sorted(set(keys) - set(claimed)):
+            session.add(Notice(key=key, case_id=case_id))

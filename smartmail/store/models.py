@@ -121,7 +121,7 @@ class Message(SQLModel, table=True):
     message_id: str = Field(unique=True, index=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     direction: str  # in | out
-    channel: str = ""  # smtp | lmtp | ingest | imap | system
+    channel: str = ""  # smtp | lmtp | ingest | imap | system | import (smartmail import)
     from_addr: str = ""
     to_addrs: str = ""  # comma separated, lower case
     subject: str = _text()

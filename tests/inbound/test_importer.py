@@ -1,0 +1,72 @@
+"""An import stopped half way and run again: what was stored stays, nothing is doubled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import pytest
+from sqlmodel import func, select
+
+from smartmail.app import App
+from smartmail.inbound.importer import Counts, move_in
+from smartmail.inbound.mailboxes import Found
+from smartmail.store.db import transaction
+from smartmail.store.models import Case, Message, Outbox
+
+NOW = datetime.now(UTC)
+
+
+class Listed:
+    """A mailbox of the given mails, dated a day apart; its `stop_at`th read is a Ctrl-C."""
+
+    def __init__(self, mails: list[bytes], stop_at: int = 0) -> None:
+        self.mails = mails
+        self.stop_at = stop_at
+        self.reads = 0
+
+    def find(self) -> list[Found]:
+        return [Found(i, NOW - timedelta(days=10 - i)) for i in range(len(self.mails))]
+
+    def read(self, keys: Sequence[str | int]) -> Iterator[bytes]:
+        self.reads += 1
+        if self.reads == self.stop_at:
+            raise KeyboardInterrupt
+        for key in keys:
+            yield self.mails[int(key)]
+
+    def close(self) -> None:
+        pass
+
+
+def tenant_mail(number: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"hyresgast{number}@kund.example"
+    msg["To"] = "felanmalan@bostad.example"
+    msg["Subject"] = f"Stopp i avloppet i lägenhet {number}"
+    msg["Message-ID"] = f"<{number}@kund.example>"
+    msg.set_content("Det är stopp i avloppet.")
+    return msg.as_bytes()
+
+
+def totals(app: App) -> tuple[int, int, int]:
+    with transaction(app.engine) as session:
+        cases = session.exec(select(func.count()).select_from(Case)).one()
+        out = session.exec(select(func.count()).where(Message.direction == "out")).one()
+        queued = session.exec(select(func.count()).select_from(Outbox)).one()
+    return cases, out, queued
+
+
+def test_a_stopped_import_goes_on_where_it_stopped(app: App) -> None:
+    mails = [tenant_mail(n) for n in range(6)]
+    stopped = Counts()
+    with pytest.raises(KeyboardInterrupt):
+        move_in(app, Listed(mails, stop_at=2), NOW, stopped, None, batch_size=2)
+    assert (stopped.found, stopped.done, stopped.cases) == (6, 2, 2)
+    assert totals(app) == (2, 0, 0)
+
+    again = Counts()
+    move_in(app, Listed(mails), NOW - timedelta(days=30), again, None, batch_size=2)
+    assert (again.done, again.cases, again.duplicates) == (6, 4, 2)
+    assert totals(app) == (6, 0, 0)  # no acknowledgement, no notice: nothing queued
