@@ -25,7 +25,7 @@ from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
 from smartmail.mail.phrases import Phrase
 from smartmail.rules.model import Rules
-from smartmail.store.db import transaction
+from smartmail.store.db import insert_row, transaction
 from smartmail.store.models import OPEN_STATUSES, Case, Notice
 
 log = logging.getLogger(__name__)
@@ -289,19 +289,26 @@ def _monthly_basis(app: App, rules: Rules, now: datetime, report: SweepReport) -
         report.invoicing += 1
 
 
-def claim_deadlines(session: Session, rules: Rules, case_ids: set[int]) -> None:
+def claim_deadlines(session: Session, rules: Rules, case_ids: set[int], now: datetime) -> None:
     """Count the reminder and escalations of each case's present deadline as sent, in the
     caller's transaction: mail moved in (`smartmail import`) has deadlines from its own
     past, and nobody is to be reminded of those. A deadline set later reminds as usual."""
-    names = {p.name for p in rules.priorities}
-    for case_id in sorted(case_ids):
-        case = session.get(Case, case_id)
-        if case is None or case.due_at is None or case.priority not in names:
+    if not case_ids:
+        return
+    steps = {p.name: len(p.escalate) for p in rules.priorities}
+    timed = session.exec(
+        select(Case.id, Case.due_at, Case.priority).where(
+            col(Case.id).in_(sorted(case_ids)), col(Case.due_at).is_not(None)
+        )
+    ).all()
+    keys: dict[str, int] = {}
+    for case_id, due, priority in timed:
+        if case_id is None or due is None or priority not in steps:
             continue
-        stamp = case.due_at.isoformat(timespec="minutes")
-        steps = len(rules.priority(case.priority).escalate)
-        keys = [f"remind:{case_id}:{stamp}"]
-        keys += [f"escalate:{case_id}:{step_no}:{stamp}" for step_no in range(steps)]
-        claimed = session.exec(select(Notice.key).where(col(Notice.key).in_(keys))).all()
-        for key in sorted(set(keys) - set(claimed)):
-            session.add(Notice(key=key, case_id=case_id))
+        stamp = due.isoformat(timespec="minutes")
+        keys[f"remind:{case_id}:{stamp}"] = case_id
+        for step_no in range(steps[priority]):
+            keys[f"escalate:{case_id}:{step_no}:{stamp}"] = case_id
+    claimed = set(session.exec(select(Notice.key).where(col(Notice.key).in_(list(keys)))).all())
+    for key in sorted(keys.keys() - claimed):
+        insert_row(session, Notice, {"key": key, "case_id": keys[key], "created_at": now})

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
 from smartmail.desk import cases
@@ -30,6 +31,7 @@ from smartmail.mail.tokens import base_address
 from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.pipeline.process import Pipeline
 from smartmail.rules.model import Rules
+from smartmail.store import prepared
 from smartmail.store.db import insert_once, insert_row, load, transaction
 from smartmail.store.models import OPEN_STATUSES, Case, Message, Quarantine, RawMail
 
@@ -44,6 +46,19 @@ Settle = Callable[[Session, set[int]], None]
 class Dated:
     raw: bytes
     at: datetime  # when it was written: it is stored as having come then
+    mail: ParsedMail | None = None  # parsed already (in a worker process), else None
+
+
+def parsed_or_none(raws: Sequence[bytes]) -> list[ParsedMail | None]:
+    """The mails parsed, None for one whose parse raised (it is parsed again where it is
+    stored, and quarantined there): run in worker processes beside the storing."""
+    result: list[ParsedMail | None] = []
+    for raw in raws:
+        try:
+            result.append(parse(raw) if is_mail(raw) else None)
+        except Exception:
+            result.append(None)
+    return result
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,15 @@ class MoveIn:
         self.subjects = {_thread_key(subject): number for number, subject in rows if number}
         self.subjects.pop("", None)
 
+    def stored_already(self, raws: Sequence[bytes]) -> list[bool]:
+        """Which of these very bytes are stored (an earlier run's): no need to parse them."""
+        shas = [hashlib.sha256(raw).hexdigest() for raw in raws]
+        with transaction(self.pipeline.engine) as session:
+            known = set(
+                session.exec(select(RawMail.sha256).where(col(RawMail.sha256).in_(shas))).all()
+            )
+        return [sha in known for sha in shas]
+
     def store(self, batch: Sequence[Dated], settle: Settle) -> list[Imported]:
         """The mails in one transaction; a temporary failure stores none of them."""
         try:
@@ -88,10 +112,12 @@ class MoveIn:
         sha = hashlib.sha256(raw).hexdigest()
         if _stored(session, sha):
             return Imported(_earlier_kind(session, sha))
-        try:
-            mail: ParsedMail | None = parse(raw)
-        except Exception:
-            mail = None  # the pipeline parses it again, and quarantines what raises
+        mail = dated.mail
+        if mail is None:
+            try:
+                mail = parse(raw)
+            except Exception:
+                mail = None  # the pipeline parses it again, and quarantines what raises
         if mail is not None and base_address(mail.from_addr) in self.pipeline.function_addresses():
             return self._answer(session, mail, raw, sha, dated.at)
         hint = self._hint(session, mail) if mail is not None else None
@@ -126,7 +152,7 @@ class MoveIn:
         self, session: Session, mail: ParsedMail, raw: bytes, sha: str, at: datetime
     ) -> Imported:
         """Our own mail: a public answer on the case it answers (else a mail on no case)."""
-        if session.exec(select(Message.id).where(Message.message_id == mail.message_id)).first():
+        if prepared.first(session, _KNOWN_ID, id=mail.message_id) is not None:
             return Imported("duplicate")
         insert_once(session, RawMail, sha256=sha, data=raw, received_at=at)
         case, signal = self._answered(session, mail)
@@ -183,16 +209,21 @@ def _is_reply(subject: str) -> bool:
     return plain_subject(subject) != " ".join(subject.split())
 
 
+# Statements for every mail, built once.
+_STORED = select(RawMail.sha256).where(RawMail.sha256 == bindparam("sha"))
+_HELD = select(Quarantine.id).where(
+    Quarantine.raw_sha256 == bindparam("sha"), col(Quarantine.replayed_at).is_(None)
+)
+_KNOWN_ID = select(Message.id).where(Message.message_id == bindparam("id"))
+
+
 def _stored(session: Session, sha: str) -> bool:
-    return session.exec(select(RawMail.sha256).where(RawMail.sha256 == sha)).first() is not None
+    return prepared.first(session, _STORED, sha=sha) is not None
 
 
 def _earlier_kind(session: Session, sha: str) -> Kind:
     """These very bytes came before: kept on a case or a message, or still in quarantine."""
-    held = select(Quarantine.id).where(
-        Quarantine.raw_sha256 == sha, col(Quarantine.replayed_at).is_(None)
-    )
-    return "quarantined" if session.exec(held).first() is not None else "duplicate"
+    return "quarantined" if prepared.first(session, _HELD, sha=sha) is not None else "duplicate"
 
 
 def close_quiet(pipeline: Pipeline, rules: Rules, before: datetime) -> int:
