@@ -245,7 +245,7 @@ _CASE_NUMBER = re.compile(r"^#?(\d{1,9})$")
 _AMOUNT = re.compile(r"^(?P<text>.+?)\s+(?P<amount>-?\d+(?:[.,]\d{1,2})?)\s*(?:kr|sek|:-)?$", re.I)
 # A quantity and a unit price: "2 st 249", "3 m à 45", "2 x 249,50 kr". A number before
 # the amount with any other word ("rör 1 m 120") is part of the text, as it always was.
-_NUMBER = r"\d+(?:[.,]\d{1,2})?"
+_NUMBER = r"\d{1,7}(?:[.,]\d{1,2})?"  # a quantity or unit price; their product stays finite
 _EACH = tuple(
     re.compile(
         rf"^(?P<text>.+?)\s+(?P<quantity>{_NUMBER})\s*{middle}\s*(?P<price>{_NUMBER})"

@@ -175,3 +175,13 @@ def test_a_path_that_is_no_mailbox_says_so(tmp_path: Path, rules_path: Path) -> 
         done = run_cli(env, tmp_path, "import", str(where))
         assert done.returncode == 66
         assert str(where) in done.stderr.decode()
+
+
+def test_an_imap_folder_that_is_not_there_says_so(
+    dovecot: Dovecot, tmp_path: Path, rules_path: Path
+) -> None:
+    env = daemon_env(tmp_path / "data", rules_path)
+    done = run_cli(env, tmp_path, "import", dovecot.url("nobody", "Arkiv/Saknas"))
+    assert done.returncode == 66
+    assert "cannot read the mailbox" in done.stderr.decode()
+    assert "test-password" not in done.stderr.decode()  # the password stays out of it
