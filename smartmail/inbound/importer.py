@@ -119,7 +119,8 @@ def _parsers() -> Iterator[ProcessPoolExecutor]:
 
 
 def _quiet() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for stop in (signal.SIGINT, signal.SIGTERM):  # the import stops, and stops them
+        signal.signal(stop, signal.SIG_IGN)
 
 
 def _parsed_ahead(
