@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 
 from smartmail import ingest
@@ -20,8 +22,10 @@ from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
-from smartmail.desk import cases, suppressions, views
+from smartmail.desk import cases, invoicing, suppressions, views
 from smartmail.errors import ConfigError, RulesError, TemporaryFailure
+from smartmail.inbound import importer
+from smartmail.inbound.mailboxes import open_mailbox
 from smartmail.mail.parse import parse
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
@@ -35,6 +39,7 @@ EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
+EX_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a stopped command
 
 log = logging.getLogger("smartmail")
 
@@ -44,6 +49,14 @@ def _iso_time(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r}: give a time zone, e.g. {value}+01:00 or Z")
     return parsed
+
+
+def _day_or_time(value: str) -> date | datetime:
+    """`2026-11-01` (midnight in the rules' time zone) or an ISO time with its zone."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return _iso_time(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="re-run quarantined mail")
     replay.add_argument("ids", nargs="*", type=int)
+
+    export = sub.add_parser("export", help="the invoicing basis").add_subparsers(
+        dest="export_command", required=True
+    )
+    basis = export.add_parser("time", help="one row per time or material entry")
+    basis.add_argument("--since", type=_day_or_time, help="a date or ISO time (default: all)")
+    basis.add_argument("--until", type=_day_or_time, help="not included (default: now)")
+    basis.add_argument("--contractor", help="only the entries this address logged")
+    basis.add_argument("--format", choices=("csv", "json"), default="csv")
+    basis.add_argument(
+        "--dialect", choices=invoicing.DIALECTS, default="se", help="csv: se (;) or excel (,)"
+    )
+
+    moving = sub.add_parser("import", help="move a mailbox in, oldest first; nothing is sent")
+    moving.add_argument("path", help="an mbox file, a Maildir, or imap[s]://user:pass@host/Folder")
+    moving.add_argument(
+        "--closed-before",
+        type=_day_or_time,
+        help="close the cases whose last mail is older (a date or ISO time; default 30 days ago)",
+    )
 
     suppressed = sub.add_parser("suppressed", help="addresses our mail bounced from for good")
     held = suppressed.add_subparsers(dest="suppressed_command")  # none: list
@@ -143,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": cmd_stats,
         "rules": cmd_rules_explain,
         "suppressed": cmd_suppressed,
+        "export": cmd_export,
+        "import": cmd_import,
     }
     try:
         return commands[args.command](app, args)
@@ -263,6 +298,58 @@ def cmd_suppressed(app: App, args: argparse.Namespace) -> int:
         print("\n".join(suppressions.as_line(row) for row in rows))
     else:
         print("no address is suppressed")
+    return EX_OK
+
+
+def cmd_export(app: App, args: argparse.Namespace) -> int:
+    zone = _zone(app)
+    since, until = _moment(args.since, zone), _moment(args.until, zone)
+    if since is not None and until is not None and since >= until:
+        print("smartmail export: --since must be before --until", file=sys.stderr)
+        return EX_USAGE
+    with transaction(app.engine) as session:
+        rows = invoicing.basis_rows(session, since, until, args.contractor)
+    if args.format == "json":
+        print(json.dumps(invoicing.as_json(rows, zone), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.buffer.write(invoicing.as_csv(rows, zone, args.dialect))
+        sys.stdout.buffer.flush()
+    return EX_OK
+
+
+def _moment(value: date | datetime | None, zone: ZoneInfo) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), zone)
+
+
+def cmd_import(app: App, args: argparse.Namespace) -> int:
+    before = _moment(args.closed_before, _zone(app)) or utcnow() - timedelta(days=30)
+    try:
+        mailbox = open_mailbox(args.path)
+    except ConfigError as exc:
+        print(f"smartmail import: {exc}", file=sys.stderr)
+        return EX_NOINPUT
+    except (OSError, IMAPClientError) as exc:  # refused, wrong login, no such folder
+        print(f"smartmail import: cannot read the mailbox: {exc}", file=sys.stderr)
+        return EX_NOINPUT
+    counts = importer.Counts()
+    # A stop from outside ends as Ctrl-C does: the batch in flight is rolled back.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        importer.move_in(app, mailbox, before, counts, sys.stderr)
+    except KeyboardInterrupt:
+        print(f"stopped after {counts.done} of {counts.found} mails: {counts.line()}")
+        print("run the same command again to go on: what is stored is skipped, not doubled")
+        return EX_INTERRUPTED
+    except TemporaryFailure as exc:
+        print(f"smartmail import: stopped, try again: {exc}", file=sys.stderr)
+        print(f"stored {counts.done} of {counts.found} mails: {counts.line()}")
+        return EX_TEMPFAIL
+    finally:
+        mailbox.close()
+    print(f"imported {counts.done} mails: {counts.line()}")
+    print(f"closed {counts.closed} cases whose last mail was before {before.isoformat()}")
     return EX_OK
 
 

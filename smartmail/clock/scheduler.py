@@ -15,14 +15,15 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from smartmail.app import App
-from smartmail.clock import on_call, reports, wake
+from smartmail.clock import invoicing, on_call, reports, wake
 from smartmail.clock.once import AlreadyDone, once
 from smartmail.desk import cases, notify
+from smartmail.desk.invoicing import basis_rows
 from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
 from smartmail.mail.phrases import Phrase
 from smartmail.rules.model import Rules
-from smartmail.store.db import transaction
+from smartmail.store.db import insert_row, transaction
 from smartmail.store.models import Case, Notice
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class SweepReport:
     digests: int = 0
     reports: int = 0
     on_call: int = 0  # escalation steps of pages nobody took
+    invoicing: int = 0
 
     def __str__(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in vars(self).items())
@@ -55,6 +57,7 @@ def sweep(app: App, now: datetime) -> SweepReport:
         # Once a week, in the first sweep in business hours of the week: Monday morning
         # unless it is a holiday, later when the daemon was down (or just installed).
         _weekly_report(app, rules, now, report)
+        _monthly_basis(app, rules, now, report)
     return report
 
 
@@ -211,3 +214,56 @@ def _claimed(app: App, key: str) -> bool:
     """Was the once-only `key` claimed already? A read, without the writer's turn."""
     with Session(app.engine) as reading:
         return reading.exec(select(Notice.id).where(Notice.key == key)).first() is not None
+
+
+def _monthly_basis(app: App, rules: Rules, now: datetime, report: SweepReport) -> None:
+    """Last month's invoicing basis, once a month to each who gets it (clock/invoicing.py)."""
+    month = invoicing.month_before(now, rules.calendar.timezone)
+    for to, own in invoicing.recipients(rules):
+        person = rules.person(to)
+        try:
+            with once(app, f"invoicing:{month.label}:{to}") as session:
+                rows = basis_rows(session, month.since, month.until, own)
+                if not rows:
+                    continue  # nobody gets an empty basis; the key stays claimed
+                msg = invoicing.basis_mail(
+                    rows,
+                    month,
+                    rules=rules,
+                    templates=app.pipeline.templates,
+                    language=(person.language if person else "") or rules.language,
+                    identity=Identity(app.pipeline.address(), rules.name),
+                    to=to,
+                    own=own is not None,
+                    now=now,
+                )
+                secret = app.settings.secret
+                queue(session, msg, case=None, now=now, template=invoicing.TEMPLATE, secret=secret)
+        except AlreadyDone:
+            continue
+        report.invoicing += 1
+
+
+def claim_deadlines(session: Session, rules: Rules, case_ids: set[int], now: datetime) -> None:
+    """Count the reminder and escalations of each case's present deadline as sent, in the
+    caller's transaction: mail moved in (`smartmail import`) has deadlines from its own
+    past, and nobody is to be reminded of those. A deadline set later reminds as usual."""
+    if not case_ids:
+        return
+    steps = {p.name: len(p.escalate) for p in rules.priorities}
+    timed = session.exec(
+        select(Case.id, Case.due_at, Case.priority).where(
+            col(Case.id).in_(sorted(case_ids)), col(Case.due_at).is_not(None)
+        )
+    ).all()
+    keys: dict[str, int] = {}
+    for case_id, due, priority in timed:
+        if case_id is None or due is None or priority not in steps:
+            continue
+        stamp = due.isoformat(timespec="minutes")
+        keys[f"remind:{case_id}:{stamp}"] = case_id
+        for step_no in range(steps[priority]):
+            keys[f"escalate:{case_id}:{step_no}:{stamp}"] = case_id
+    claimed = set(session.exec(select(Notice.key).where(col(Notice.key).in_(list(keys)))).all())
+    for key in sorted(keys.keys() - claimed):
+        insert_row(session, Notice, {"key": key, "case_id": keys[key], "created_at": now})

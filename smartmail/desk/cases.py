@@ -578,7 +578,15 @@ def log_work(
             message,
             material=entry.material,
             amount=entry.amount,
+            **_each(entry),
         )
+
+
+def _each(entry: TimeEntry) -> dict[str, Any]:
+    """Quantity, unit and unit price, when the material was logged with them."""
+    if entry.quantity is None:
+        return {}
+    return {"quantity": entry.quantity, "unit": entry.unit, "unit_price": entry.unit_price}
 
 
 def link(

@@ -101,8 +101,8 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "material",
         (),
-        NC_("usage", NC_("usage", "#material <text> <amount>")),
-        N_("log material, e.g. #material trap 249"),
+        NC_("usage", NC_("usage", "#material <text> [<quantity> st] <amount>")),
+        N_("log material, e.g. #material trap 249, or 2 st at 249: #material trap 2 st 249"),
         roles=_STAFF | {"contractor"},
     ),
     Spec(
@@ -231,7 +231,10 @@ class Due:
 @dataclass(frozen=True)
 class Amount:
     text: str
-    value: float
+    value: float  # the total
+    quantity: float | None = None  # `#material vattenlås 2 st 249`: 2 st at 249 each
+    unit: str = ""
+    unit_price: float | None = None
 
 
 @dataclass(frozen=True)
@@ -333,6 +336,20 @@ _LINE = re.compile(r"^#\s*([\wåäöÅÄÖ-]+)\s*:?\s*(.*)$")
 _CASE_NUMBER = re.compile(r"^#?(\d{1,9})$")
 # The amount ends the line: "249", "249,50", "120 kr", "120:-"
 _AMOUNT = re.compile(r"^(?P<text>.+?)\s+(?P<amount>-?\d+(?:[.,]\d{1,2})?)\s*(?:kr|sek|:-)?$", re.I)
+# A quantity and a unit price: "2 st 249", "3 m à 45", "2 x 249,50 kr". A number before
+# the amount with any other word ("rör 1 m 120") is part of the text, as it always was.
+_NUMBER = r"\d{1,7}(?:[.,]\d{1,2})?"  # a quantity or unit price; their product stays finite
+_EACH = tuple(
+    re.compile(
+        rf"^(?P<text>.+?)\s+(?P<quantity>{_NUMBER})\s*{middle}\s*(?P<price>{_NUMBER})"
+        r"\s*(?:kr|sek|:-)?$",
+        re.I,
+    )
+    for middle in (
+        r"(?P<unit>st|styck|stk|pcs|pc)\.?\s(?:\s*[àá@])?",
+        r"(?:(?P<unit>[^\W\d_]{1,8})\.?\s*)?[àá@x\u00d7]",
+    )
+)
 # Signs that look like "#" and that NFKC leaves alone: music sharp, viewdata square, ⋕.
 _HASH_LOOKALIKES = str.maketrans(dict.fromkeys("\u266f\u2317\u22d5", "#"))
 
@@ -439,10 +456,20 @@ def _duration_and_text(rest: str, spec: Spec) -> tuple[Value, str]:
 
 
 def _material(rest: str, spec: Spec) -> tuple[Value, str]:
+    each = _EACH[0].match(rest) or _EACH[1].match(rest)
+    if each:
+        quantity, price = _number(each["quantity"]), _number(each["price"])
+        unit = (each["unit"] or "").rstrip(".")
+        total = round(quantity * price, 2)
+        return Amount(each["text"].strip(), total, quantity, unit, price), ""
     match = _AMOUNT.match(rest)
     if not match:
         raise _usage(N_("{usage}: what, then the amount, e.g. #material trap 249"), spec)
-    return Amount(match["text"].strip(), float(match["amount"].replace(",", "."))), ""
+    return Amount(match["text"].strip(), _number(match["amount"])), ""
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", "."))
 
 
 _KL = re.compile(r"\s+kl\.?\s*(\d{1,2})(?:[:.](\d{2}))?\s*$", re.IGNORECASE)

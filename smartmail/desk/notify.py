@@ -65,6 +65,8 @@ def _send(
     attachments: tuple[ParsedAttachment, ...] = (),
     **context: Any,
 ) -> None:
+    if session.info.get(compose.SENDING_OFF):  # nothing is written where nothing is sent
+        return
     language = ctx.language_for(to)
     rendered = ctx.templates.render(
         language,
@@ -94,6 +96,8 @@ def _queue_mail(
 ) -> None:
     """One mail to `to` about `case` (or none): the token and no stacked prefixes in its
     subject, threaded, refused and recorded rather than sent when it is unsafe."""
+    if session.info.get(compose.SENDING_OFF):
+        return
     number = case.number if case is not None else 0
     subject = rendered.subject
     if case is not None:

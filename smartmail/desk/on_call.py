@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from smartmail.desk import cases, notify
 from smartmail.desk.sms_text import CaseFacts, burst_text, page_text
+from smartmail.mail import compose
 from smartmail.rules.model import Rules
 from smartmail.rules.on_call import pages
 from smartmail.store.db import insert_row
@@ -35,9 +36,11 @@ def page_new_case(
     message: Message | None = None,
 ) -> str | None:
     """The person on call owns a new case of an on-call priority outside the on-call hours,
-    and gets an SMS; never for mail a machine sent. Gives whom it paged."""
+    and gets an SMS; never for mail a machine sent, nor for mail moved in from an old
+    mailbox (sending off): that night is long past. Gives whom it paged."""
     rules = ctx.rules
-    person = None if machine else pages(rules, rules.priority(case.priority), now)
+    quiet = machine or session.info.get(compose.SENDING_OFF)
+    person = None if quiet else pages(rules, rules.priority(case.priority), now)
     if person is None:
         return None
     cases.page_on_call(session, case, person, now, message, rules)
@@ -58,6 +61,8 @@ def queue_sms(
 ) -> bool:
     """An SMS about `case` to a staff member or manager with a phone; False for anyone
     else (a customer, a contractor, someone without a phone): they get mail alone."""
+    if session.info.get(compose.SENDING_OFF):  # nothing is written where nothing is sent
+        return False
     person = ctx.rules.person(email)
     if person is None or person.role not in ON_CALL_ROLES or not person.phone:
         return False

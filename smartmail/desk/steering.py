@@ -312,9 +312,24 @@ class Steering:
         assert isinstance(command.value, Amount)
         value = command.value
         entry = TimeEntry(
-            case_id=case.number, actor=self.actor, material=value.text, amount=value.value
+            case_id=case.number,
+            actor=self.actor,
+            material=value.text,
+            amount=value.value,
+            quantity=value.quantity,
+            unit=value.unit,
+            unit_price=value.unit_price,
         )
         cases.log_work(self.session, case, entry, self.actor, self.now, self.message)
+        if value.quantity is not None:
+            return phrase(
+                N_("material {material} {quantity:g} {unit} at {price:.2f}, {amount:.2f}, logged"),
+                material=value.text,
+                quantity=value.quantity,
+                unit=value.unit,
+                price=value.unit_price or 0.0,
+                amount=value.value,
+            )
         return phrase(
             N_("material {material} {amount:.2f} logged"), material=value.text, amount=value.value
         )

@@ -326,6 +326,11 @@ def compose(
     return msg
 
 
+# Set in a session's `info` where nothing may be sent (mail moved in by `smartmail import`):
+# `queue` then writes no outgoing mail at all, so no acknowledgement, notice or answer.
+SENDING_OFF = "smartmail.sending_off"
+
+
 def queue(
     session: Session,
     msg: EmailMessage,
@@ -344,8 +349,10 @@ def queue(
     LF that came in with a value): see `refusing`. Automatic mail is not queued to an
     address whose mail bounced for good (an event on the case says so). With `secret`, the
     envelope sender is the mail's own signed bounce address, so that a bounce names the
-    mail it is about.
+    mail it is about. In a session with `SENDING_OFF` set it writes nothing.
     """
+    if session.info.get(SENDING_OFF):
+        return
     summary = summarize(msg)
     if not summary.recipients:
         raise MailRefused("a mail without a recipient")

@@ -23,6 +23,9 @@ class Envelope:
     channel: str
     mail_from: str | None = None
     rcpt_to: tuple[str, ...] = ()
+    # The case a mail moved in by `smartmail import` answers by its subject, when no other
+    # signal finds one (pipeline/thread.py): the sender is a party to it, checked.
+    case_hint: int | None = None
 
 
 @dataclass(frozen=True)

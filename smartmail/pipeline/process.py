@@ -136,6 +136,20 @@ class Pipeline:
         except TemporaryFailure as exc:
             return [exc] * len(mails)
 
+    def process_in(
+        self,
+        session: Session,
+        raw: bytes,
+        envelope: Envelope,
+        now: datetime,
+        mail: ParsedMail | None = None,
+    ) -> Outcome | Exception:
+        """One mail in the caller's transaction, in a savepoint of its own (`smartmail
+        import` stores many so, each at its own time); `mail` if the caller parsed it."""
+        sha = hashlib.sha256(raw).hexdigest()
+        received = _Received(raw, sha, envelope, mail or _parsed(raw, envelope))
+        return self._one(session, received, now, True)
+
     def _all_at_once(self, parsed: Sequence[_Received], now: datetime) -> list[Outcome] | None:
         """The common case, where no mail fails: all of them without a savepoint each.
 

@@ -29,7 +29,7 @@ class Thread:
     """Which case a mail belongs to, and the signal that said so."""
 
     case: Case | None
-    signal: str  # reply_address | token | references | new
+    signal: str  # reply_address | token | references | subject (an import) | new
     notes: tuple[str, ...] = field(default=())
 
 
@@ -68,7 +68,12 @@ def _by_signals(
     case = load(session, Case, id=number) if number is not None else None
     if case is not None:
         return Thread(case, "token")
-    return _by_references(session, mail)
+    found = _by_references(session, mail)
+    if found.case is None and envelope.case_hint is not None:
+        hinted = load(session, Case, id=envelope.case_hint)
+        if hinted is not None:
+            return Thread(hinted, "subject", found.notes)
+    return found
 
 
 def _by_references(session: Session, mail: ParsedMail) -> Thread:

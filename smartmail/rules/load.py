@@ -42,6 +42,7 @@ _TOP_OPTIONAL = (
     "on_call",
     "types",
     "web_form",
+    "invoicing",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
@@ -70,6 +71,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     suppress_for = _bounces(top.get("bounces"), check)
     on_call = _on_call(check, top, directory, priorities)
     web_form = read_web_form(check, top["web_form"]) if "web_form" in top else None
+    contractors = _invoicing(top.get("invoicing"), check)
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -94,6 +96,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         types=types,
         form_categories=tuple(category_reader.form_categories),
         web_form=web_form or WebForm(),
+        invoicing_contractors=contractors,
     )
 
 
@@ -152,6 +155,14 @@ def _bounces(value: Any, check: Checker) -> timedelta:
         return _BOUNCE_SUPPRESS_FOR
     found = check.duration(section["suppress_for"], "bounces.suppress_for")
     return _BOUNCE_SUPPRESS_FOR if found is None else found
+
+
+def _invoicing(value: Any, check: Checker) -> bool:
+    """`invoicing: {contractors: true}`: contractors get their own rows of the monthly basis."""
+    section = check.mapping(value, "invoicing", (), ("contractors",)) if value is not None else {}
+    if not section or "contractors" not in section:
+        return False
+    return check.boolean(section["contractors"], "invoicing.contractors")
 
 
 def load_rules(path: str | Path) -> Rules:

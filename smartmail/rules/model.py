@@ -252,6 +252,8 @@ class Rules:
     # the categories the fault-report page offers (`form: true`), in file order
     form_categories: tuple[str, ...] = ()
     web_form: WebForm = field(default_factory=WebForm)
+    # `invoicing: {contractors: true}`: each contractor gets their own rows of the basis too
+    invoicing_contractors: bool = False
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 

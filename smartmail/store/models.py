@@ -150,7 +150,7 @@ class Message(SQLModel, table=True):
     message_id: str = Field(unique=True, index=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     direction: str  # in | out
-    channel: str = ""  # smtp | lmtp | ingest | imap | system
+    channel: str = ""  # smtp | lmtp | ingest | imap | system | import (smartmail import)
     from_addr: str = ""
     to_addrs: str = ""  # comma separated, lower case
     subject: str = _text()
@@ -191,11 +191,14 @@ class TimeEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
-    at: datetime = _at()
+    at: datetime = _at(index=True)  # the invoicing basis is read by period
     actor: str
     minutes: int = 0
     material: str = ""
-    amount: float = 0.0
+    amount: float = 0.0  # the total: quantity x unit price when both are given
+    quantity: float | None = None  # `#material vattenlås 2 st 249`: 2 ...
+    unit: str = ""  # ... st ...
+    unit_price: float | None = None  # ... at 249 each
     text: str = _text()
     message_pk: int | None = Field(default=None, foreign_key="message.id")
 

@@ -16,6 +16,7 @@ from babel.messages.extract import extract_from_dir
 
 from smartmail.app import App
 from smartmail.clock import reports
+from smartmail.desk import invoicing
 from smartmail.desk.commands import SPECS, help_lines
 from smartmail.desk.queries import case_line
 from smartmail.desk.report import Block, Report
@@ -207,6 +208,9 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "channel": "phone",
         "channel_name": render(word("channel", "phone"), language),
         "last_day": NOW.date(),
+        "month": "2026-11",
+        "summary": invoicing.summary([], language, {}),
+        "own": False,
     }
 
 
@@ -228,6 +232,8 @@ def test_every_template_speaks_one_language(app: App, language: str, name: str) 
             for t in (True, False)
             for n in (0, 7)
         ]
+    if name == "invoicing_basis":  # a manager's basis, or a contractor's own rows
+        variants = [{**context, "own": own} for own in (True, False)]
     if name == "bounce":  # the failed address and the report's words, not a mail
         variants = [
             {**context, "failed": "q@x.example", "status": "5.1.1", "reason": "Xq", "until": u}
