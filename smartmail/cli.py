@@ -148,7 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(app: App, args: argparse.Namespace) -> int:
-    asyncio.run(Daemon(app).run())
+    try:
+        asyncio.run(Daemon(app).run())
+    except ConfigError as exc:  # e.g. a port in use: one line, and systemd does not restart
+        print(f"smartmail: cannot start: {exc}", file=sys.stderr)
+        return EX_CONFIG
     return EX_OK
 
 
