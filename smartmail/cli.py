@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from smartmail.admin.templates import check_overrides
 from smartmail.app import App, open_app
 from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
@@ -25,6 +26,7 @@ from smartmail.mail.parse import is_mail, parse
 from smartmail.pipeline.envelope import Envelope
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
+from smartmail.rules.model import Rules
 from smartmail.store.db import transaction
 from smartmail.store.models import Case, utcnow
 
@@ -103,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # For `ingest`, anything that goes wrong before the mail is stored must say "try again"
     # (75): an MTA bounces the mail on any other code.
     not_stored = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
+    if args.command == "rules" and args.rules_command == "check" and args.path:
+        return cmd_rules_check(None, args)  # a named file needs no data dir
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -281,16 +285,31 @@ def cmd_suppressed(app: App, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
-    path = Path(args.path) if args.path else settings.rules_path
+def cmd_rules_check(settings: Settings | None, args: argparse.Namespace) -> int:
+    path = Path(args.path) if args.path or settings is None else settings.rules_path
     try:
         rules = load_rules(path)
     except RulesError as exc:
         print(str(exc), file=sys.stderr)
         return EX_DATAERR
+    overrides = _check_template_overrides(rules)
+    if overrides is None:
+        return EX_DATAERR
     groups = len(rules.groups)
-    print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities)")
+    print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities{overrides})")
     return EX_OK
+
+
+def _check_template_overrides(rules: Rules) -> str | None:
+    """The office's templates rendered with sample data: None after printing what failed,
+    else what to add to the OK line."""
+    if rules.templates is None:
+        return ""
+    files, problems = check_overrides(rules.templates, rules.calendar.timezone)
+    if problems:
+        print("\n".join(str(p) for p in problems), file=sys.stderr)
+        return None
+    return f", {len(files)} templates of its own in {rules.templates}"
 
 
 def cmd_rules_explain(app: App, args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from smartmail.clock import reports
 from smartmail.desk import cases, notify, sla
 from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
+from smartmail.mail.overrides import templates_for
 from smartmail.mail.phrases import Phrase
 from smartmail.rules.model import Rules
 from smartmail.store.db import transaction
@@ -244,7 +245,7 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
                 figures = reports.compute(session, now - timedelta(days=7), now, now)
                 msg = reports.weekly_report_mail(
                     figures,
-                    templates=app.pipeline.templates,
+                    templates=templates_for(app.pipeline.templates, rules.templates),
                     language=manager.language or rules.language,
                     timezone=rules.calendar.timezone,
                     identity=Identity(app.pipeline.address(), rules.name),
