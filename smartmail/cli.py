@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from smartmail.admin import doctor
 from smartmail.admin.templates import check_overrides
 from smartmail.app import App, open_app
 from smartmail.clock import reports
@@ -89,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="re-run quarantined mail")
     replay.add_argument("ids", nargs="*", type=int)
 
+    sub.add_parser("doctor", help="check a setup: ok, warning or error per line, with what to do")
+
     suppressed = sub.add_parser("suppressed", help="addresses our mail bounced from for good")
     held = suppressed.add_subparsers(dest="suppressed_command")  # none: list
     held.add_parser(
@@ -107,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     not_stored = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
     if args.command == "rules" and args.rules_command == "check" and args.path:
         return cmd_rules_check(None, args)  # a named file needs no data dir
+    if args.command == "doctor":
+        return cmd_doctor()
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -283,6 +288,20 @@ def cmd_suppressed(app: App, args: argparse.Namespace) -> int:
     else:
         print("no address is suppressed")
     return EX_OK
+
+
+def cmd_doctor() -> int:
+    """Each finding on a line of its own; exit 78 when any is an error."""
+    logging.disable(logging.CRITICAL)  # the findings say it all, once
+    findings = []
+    for finding in doctor.examine():
+        print(finding, flush=True)
+        findings.append(finding)
+    worst = doctor.level_of(findings)
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    print(f"{errors} errors, {warnings} warnings")
+    return EX_CONFIG if worst == "error" else EX_OK
 
 
 def cmd_rules_check(settings: Settings | None, args: argparse.Namespace) -> int:
