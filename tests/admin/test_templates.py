@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from smartmail.rules.book import RuleBook
 from tests.conftest import TEST_RULES, Sink
 from tests.e2e.daemon import daemon_env, run_cli, start_daemon
 
@@ -137,3 +138,13 @@ def test_a_broken_override_costs_no_mail(tmp_path: Path, office: Path, sink: Sin
         assert "'nope' is undefined); sending the shipped one" in log
     finally:
         daemon.stop()
+
+
+def test_the_last_good_copy_finds_a_relative_folder(office: Path, tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    first = RuleBook(office, tmp_path / "data")
+    assert first().templates == office.parent / "mallar"
+    office.write_text(TEST_RULES + "templates: mallar\nanswers_per_hour: many\n")
+    restarted = RuleBook(office, tmp_path / "data")  # runs on the last good copy
+    assert restarted.problem is not None
+    assert restarted().templates == office.parent / "mallar"
