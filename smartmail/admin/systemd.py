@@ -26,6 +26,8 @@ from smartmail.store.models import Case, Outbox
 
 log = logging.getLogger(__name__)
 
+STATE_WAIT_SECONDS = 2.0
+
 
 class Notifier:
     """sd_notify for one process; `address` is $NOTIFY_SOCKET, None outside systemd."""
@@ -40,14 +42,15 @@ class Notifier:
         return self.address is not None
 
     def ready(self) -> None:
-        self.send("READY=1")
+        self.send("READY=1", wait=STATE_WAIT_SECONDS)
 
     def reloading(self) -> None:
         # systemd 253+ wants the monotonic time with RELOADING=1, to tell this reload apart.
-        self.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        now = f"MONOTONIC_USEC={time.monotonic_ns() // 1000}"
+        self.send("RELOADING=1", now, wait=STATE_WAIT_SECONDS)
 
     def stopping(self) -> None:
-        self.send("STOPPING=1")
+        self.send("STOPPING=1", wait=STATE_WAIT_SECONDS)
 
     def watchdog(self) -> None:
         self.send("WATCHDOG=1")
@@ -55,14 +58,19 @@ class Notifier:
     def status(self, text: str) -> None:
         self.send("STATUS=" + " ".join(text.split()))  # one line: a line end starts a field
 
-    def send(self, *fields: str) -> None:
+    def send(self, *fields: str, wait: float = 0.0) -> None:
+        """One datagram. This runs in the event loop: a reader that is behind (systemd busy)
+        may hold up a change of state for `wait` seconds, and a ping or status not at all."""
         if self.address is None:
             return
         target = "\0" + self.address[1:] if self.address.startswith("@") else self.address
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(wait)  # 0: never wait
                 sock.connect(target)
-                sock.sendall("\n".join(fields).encode())
+                sock.send("\n".join(fields).encode())
+        except (BlockingIOError, TimeoutError):
+            log.debug("systemd at %s is behind; dropped %s", self.address, fields[0])
         except OSError as exc:
             if not self._warned:  # systemd gone or the socket wrong: say so once, run on
                 log.warning("cannot tell systemd at %s: %s", self.address, exc)

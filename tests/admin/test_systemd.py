@@ -7,7 +7,7 @@ import signal
 import smtplib
 import socket
 import tempfile
-import time
+import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,28 +20,47 @@ from tests.e2e.daemon import RunningDaemon, daemon_env, start_daemon
 
 
 class FakeSystemd:
-    """A datagram socket where systemd's would be: keeps every field it is told."""
+    """A datagram socket where systemd's would be, read all the time as systemd does: keeps
+    every field it is told."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
         self.heard: list[str] = []
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    def wait_for(self, field: str, timeout: float = 20.0) -> list[str]:
-        """Everything heard until a datagram holding `field`; fails after `timeout`."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            self.sock.settimeout(max(0.01, end - time.monotonic()))
+    def _read(self) -> None:
+        while True:
             try:
                 datagram = self.sock.recv(4096).decode()
-            except TimeoutError:
-                break
-            fields = datagram.split("\n")
-            self.heard += fields
-            if any(f == field or f.startswith(field) for f in fields):
-                return self.heard
-        raise AssertionError(f"systemd never heard {field!r}; it heard {self.heard}")
+            except OSError:  # closed
+                return
+            if not datagram:  # shut down
+                return
+            with self.changed:
+                self.heard += datagram.split("\n")
+                self.changed.notify_all()
+
+    def wait_for(self, field: str, timeout: float = 20.0) -> list[str]:
+        """Everything heard, once a field starting with `field` is among it."""
+        with self.changed:
+            found = self.changed.wait_for(
+                lambda: any(f.startswith(field) for f in self.heard), timeout
+            )
+            assert found, f"systemd never heard {field!r}; it heard {self.heard}"
+            return list(self.heard)
+
+    def forget(self) -> None:
+        with self.changed:
+            self.heard.clear()
+
+    def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.reader.join(timeout=5)
 
 
 @pytest.fixture
@@ -50,7 +69,7 @@ def systemd() -> Iterator[FakeSystemd]:
     with tempfile.TemporaryDirectory(prefix="sdn") as folder:
         fake = FakeSystemd(os.path.join(folder, "notify"))
         yield fake
-        fake.sock.close()
+        fake.close()
 
 
 @pytest.fixture
@@ -89,7 +108,7 @@ def test_ready_status_watchdog_reload_and_stop(daemon: RunningDaemon, systemd: F
     systemd.wait_for("WATCHDOG=1")
     assert any(f.startswith("STATUS=") and "cases today" in f for f in systemd.wait_for("STATUS="))
 
-    systemd.heard.clear()
+    systemd.forget()
     daemon.process.send_signal(signal.SIGHUP)
     heard = systemd.wait_for("RELOADING=1")
     assert any(f.startswith("MONOTONIC_USEC=") for f in heard)
@@ -109,7 +128,7 @@ def test_the_status_counts_todays_cases(daemon: RunningDaemon, systemd: FakeSyst
     # The status is told every 30 s; a restart tells it at once.
     daemon.stop()
     systemd.wait_for("STOPPING=1")
-    systemd.heard.clear()
+    systemd.forget()
     again = start_daemon(daemon.env, daemon.cwd)
     try:
         status = [f for f in systemd.wait_for("STATUS=") if f.startswith("STATUS=")]
@@ -136,3 +155,16 @@ def test_a_gone_systemd_is_logged_once(caplog: pytest.LogCaptureFixture) -> None
     notifier.ready()
     notifier.watchdog()
     assert len([r for r in caplog.records if "cannot tell systemd" in r.message]) == 1
+
+
+def test_a_reader_that_is_behind_never_blocks_the_daemon() -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="sdn") as folder,
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as asleep,
+    ):
+        asleep.bind(os.path.join(folder, "notify"))
+        notifier = Notifier(os.path.join(folder, "notify"), 200000)
+        for _ in range(1000):  # far more than the socket's queue holds, and nobody reads
+            notifier.watchdog()
+            notifier.status("1 case today")
+        assert asleep.recv(100) == b"WATCHDOG=1"
