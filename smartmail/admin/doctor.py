@@ -108,7 +108,7 @@ def _data_dir(settings: Settings) -> Iterator[Finding]:
 def _secret(settings: Settings) -> Iterator[Finding]:
     path = settings.data_dir / "secret"
     if settings.secret != _file_secret(path):
-        yield Finding("ok", "secret", "SMARTMAIL_SECRET is set")
+        yield _secret_in_settings(Path(".env").resolve(), settings.secret)
         return
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & stat.S_IROTH:
@@ -119,6 +119,16 @@ def _secret(settings: Settings) -> Iterator[Finding]:
             "secret",
             f"{path}, readable by its owner{' and group' * bool(mode & stat.S_IRGRP)} only",
         )
+
+
+def _secret_in_settings(env_file: Path, secret: bytes) -> Finding:
+    """SMARTMAIL_SECRET is set: from a .env file anyone may read, it is no secret."""
+    readable = env_file.is_file() and stat.S_IMODE(env_file.stat().st_mode) & stat.S_IROTH
+    if readable and secret in env_file.read_bytes():
+        return Finding("error", "secret", f"{env_file} is world-readable: chmod 600 {env_file}")
+    if len(secret) < 16:
+        return Finding("warning", "secret", "SMARTMAIL_SECRET is short: use 32 random bytes")
+    return Finding("ok", "secret", "SMARTMAIL_SECRET is set")
 
 
 def _file_secret(path: Path) -> bytes | None:

@@ -48,6 +48,7 @@ def good(
         SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}",
         SMARTMAIL_DATABASE_URL=postgres_url,
         SMARTMAIL_IMAP=dovecot.url(user, address="felanmalan@bostad.example"),
+        SMARTMAIL_SECRET=secrets.token_hex(32),
     )
 
 
@@ -102,6 +103,12 @@ def _secret_readable_by_all(env: dict[str, str], folder: Path) -> None:
     (data / "secret").chmod(0o644)
 
 
+def _secret_in_a_readable_env_file(env: dict[str, str], folder: Path) -> None:
+    dotenv = folder / ".env"
+    dotenv.write_text(f"SMARTMAIL_SECRET={env.pop('SMARTMAIL_SECRET')}\n")
+    dotenv.chmod(0o644)
+
+
 def _broken_template(env: dict[str, str], folder: Path) -> None:
     (folder / "own" / "sv").mkdir(parents=True)
     (folder / "own" / "sv" / "ack.txt").write_text("Subject: x\n\n{{ case.nummer + 1 }}\n")
@@ -153,6 +160,8 @@ BROKEN: dict[str, tuple[Break, str, str]] = {
         'database "nosuch" does not exist',
     ),
     "secret": (_secret_readable_by_all, "error", "secret is world-readable: chmod 600"),
+    "secret in .env": (_secret_in_a_readable_env_file, "error", ".env is world-readable"),
+    "short secret": (_set(SMARTMAIL_SECRET="kort"), "warning", "SMARTMAIL_SECRET is short"),
     "rules": (_rules("answers_per_hour: many\n"), "error", "rules.yaml:"),
     "template": (_broken_template, "error", "ack.txt:3: "),
     "port": (

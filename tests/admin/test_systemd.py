@@ -103,7 +103,7 @@ def test_ready_status_watchdog_reload_and_stop(daemon: RunningDaemon, systemd: F
     heard = systemd.wait_for("READY=1")
     assert "STOPPING=1" not in heard
     # Ready means listening: the mail goes in at once.
-    with smtplib.SMTP("127.0.0.1", daemon.port) as smtp:
+    with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as smtp:
         smtp.send_message(_mail("Kranen droppar"))
     systemd.wait_for("WATCHDOG=1")
     assert any(f.startswith("STATUS=") and "cases today" in f for f in systemd.wait_for("STATUS="))
@@ -123,7 +123,7 @@ def test_ready_status_watchdog_reload_and_stop(daemon: RunningDaemon, systemd: F
 @pytest.mark.e2e
 def test_the_status_counts_todays_cases(daemon: RunningDaemon, systemd: FakeSystemd) -> None:
     systemd.wait_for("READY=1")
-    with smtplib.SMTP("127.0.0.1", daemon.port) as smtp:
+    with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as smtp:
         smtp.send_message(_mail("Kranen droppar"))
     # The status is told every 30 s; a restart tells it at once.
     daemon.stop()

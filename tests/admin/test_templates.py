@@ -111,7 +111,7 @@ def test_the_daemon_sends_the_override_and_else_the_shipped_one(
     env = daemon_env(tmp_path / "data", office, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}")
     daemon = start_daemon(env, tmp_path)
     try:
-        with smtplib.SMTP("127.0.0.1", daemon.port) as smtp:
+        with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as smtp:
             smtp.send_message(_mail("Stopp i avloppet"))
         (ack,) = sink.wait_to("eva@kund.example", 1)
         assert ack["Subject"].startswith("Tack! Ärende 1 är registrerat")
@@ -128,7 +128,7 @@ def test_a_broken_override_costs_no_mail(tmp_path: Path, office: Path, sink: Sin
     env = daemon_env(tmp_path / "data", office, SMARTMAIL_OUTBOUND=f"smtp://127.0.0.1:{sink.port}")
     daemon = start_daemon(env, tmp_path)
     try:
-        with smtplib.SMTP("127.0.0.1", daemon.port) as smtp:
+        with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as smtp:
             smtp.send_message(_mail("Stopp i avloppet"))
         (ack,) = sink.wait_to("eva@kund.example", 1)
         assert "ärende" in ack["Subject"].lower()  # the shipped Swedish acknowledgement

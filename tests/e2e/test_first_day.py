@@ -56,7 +56,7 @@ def test_listen_off_leaves_lmtp_alone(tmp_path: Path, rules_path: Path, sink: Si
         mail["Subject"] = "Stopp i avloppet"
         mail.set_content("Det luktar.")
         assert daemon.lmtp_port is not None
-        with smtplib.LMTP("127.0.0.1", daemon.lmtp_port) as lmtp:
+        with smtplib.LMTP("127.0.0.1", daemon.lmtp_port, timeout=30) as lmtp:
             lmtp.send_message(mail)
         assert daemon.case(1)["subject"] == "Stopp i avloppet"
     finally:
