@@ -17,6 +17,8 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 
 from smartmail import ingest
+from smartmail.admin import doctor
+from smartmail.admin.templates import check_overrides
 from smartmail.app import App, open_app
 from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
@@ -29,6 +31,7 @@ from smartmail.inbound.mailboxes import open_mailbox
 from smartmail.mail.parse import parse
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
+from smartmail.rules.model import Rules
 from smartmail.rules.on_call import explain_on_call
 from smartmail.store.db import transaction
 from smartmail.store.models import Case, utcnow
@@ -122,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_day_or_time,
         help="close the cases whose last mail is older (a date or ISO time; default 30 days ago)",
     )
+    sub.add_parser("doctor", help="check a setup: ok, warning or error per line, with what to do")
 
     suppressed = sub.add_parser("suppressed", help="addresses our mail bounced from for good")
     held = suppressed.add_subparsers(dest="suppressed_command")  # none: list
@@ -139,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # For `ingest`, anything that goes wrong before the mail is stored must say "try again"
     # (75): an MTA bounces the mail on any other code.
     not_stored = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
+    if args.command == "rules" and args.rules_command == "check" and args.path:
+        return cmd_rules_check(None, args)  # a named file needs no data dir
+    if args.command == "doctor":
+        return cmd_doctor()
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -186,7 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(app: App, args: argparse.Namespace) -> int:
-    asyncio.run(Daemon(app).run())
+    try:
+        asyncio.run(Daemon(app).run())
+    except ConfigError as exc:  # e.g. a port in use: one line, and systemd does not restart
+        print(f"smartmail: cannot start: {exc}", file=sys.stderr)
+        return EX_CONFIG
     return EX_OK
 
 
@@ -353,18 +365,47 @@ def cmd_import(app: App, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
-    path = Path(args.path) if args.path else settings.rules_path
+def cmd_doctor() -> int:
+    """Each finding on a line of its own; exit 78 when any is an error."""
+    logging.disable(logging.CRITICAL)  # the findings say it all, once
+    findings = []
+    for finding in doctor.examine():
+        print(finding, flush=True)
+        findings.append(finding)
+    worst = doctor.level_of(findings)
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    print(f"{errors} errors, {warnings} warnings")
+    return EX_CONFIG if worst == "error" else EX_OK
+
+
+def cmd_rules_check(settings: Settings | None, args: argparse.Namespace) -> int:
+    path = Path(args.path) if args.path or settings is None else settings.rules_path
     try:
         rules = load_rules(path)
     except RulesError as exc:
         print(str(exc), file=sys.stderr)
         return EX_DATAERR
+    overrides = _check_template_overrides(rules)
+    if overrides is None:
+        return EX_DATAERR
     groups = len(rules.groups)
-    print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities)")
+    print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities{overrides})")
     if rules.on_call is not None or args.now:
         print("\n".join(explain_on_call(rules, args.now or utcnow())))
     return EX_OK
+
+
+def _check_template_overrides(rules: Rules) -> str | None:
+    """The office's templates rendered with sample data: None after printing what failed,
+    else what to add to the OK line."""
+    if rules.templates is None:
+        return ""
+    files, problems = check_overrides(rules.templates, rules.calendar.timezone)
+    if problems:
+        print("\n".join(str(p) for p in problems), file=sys.stderr)
+        return None
+    return f", {len(files)} templates of its own in {rules.templates}"
 
 
 def cmd_rules_explain(app: App, args: argparse.Namespace) -> int:

@@ -24,7 +24,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "a `postgresql+psycopg://` URL for the shared engine",
     ),
     "SMARTMAIL_RULES": ("./rules.yaml", "the admin's rules file"),
-    "SMARTMAIL_LISTEN": ("127.0.0.1:8025", "inbound SMTP, host:port"),
+    "SMARTMAIL_LISTEN": (
+        "127.0.0.1:8025",
+        "inbound SMTP, host:port; `off` for no SMTP listener (LMTP or IMAP only)",
+    ),
     "SMARTMAIL_LMTP_LISTEN": ("unset", "inbound LMTP for an MTA, host:port"),
     "SMARTMAIL_ADDRESS": (
         "the rules' `address`, else `support@localhost`",
@@ -148,7 +151,7 @@ class Settings:
     data_dir: Path
     database_url: str
     rules_path: Path
-    listen: HostPort
+    listen: HostPort | None  # None: SMARTMAIL_LISTEN=off
     lmtp_listen: HostPort | None
     address: str | None
     outbound: Relay | None
@@ -162,6 +165,9 @@ class Settings:
     web_listen: HostPort | None = None
     web_url: str = ""  # without a trailing slash; "" = no follow links in mail
     web_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # systemd's, not ours: where to send READY=1 and the like, and how often to say we live.
+    notify_socket: str | None = None
+    watchdog_usec: int = 0
 
     @property
     def attachment_dir(self) -> Path:
@@ -186,13 +192,14 @@ def load_settings(
         return value or None
 
     data_dir = Path(get("SMARTMAIL_DATA_DIR") or "./data").resolve()
+    _refuse_nowhere(data_dir, Path(get("SMARTMAIL_RULES") or "./rules.yaml"))
     data_dir.mkdir(parents=True, exist_ok=True)
     imap = parse_imap(get("SMARTMAIL_IMAP"))
     return Settings(
         data_dir=data_dir,
         database_url=get("SMARTMAIL_DATABASE_URL") or f"sqlite:///{data_dir / 'smartmail.db'}",
         rules_path=Path(get("SMARTMAIL_RULES") or "./rules.yaml"),
-        listen=parse_host_port("SMARTMAIL_LISTEN", get("SMARTMAIL_LISTEN") or "127.0.0.1:8025"),
+        listen=_listen(get("SMARTMAIL_LISTEN") or "127.0.0.1:8025"),
         lmtp_listen=_optional(get("SMARTMAIL_LMTP_LISTEN"), "SMARTMAIL_LMTP_LISTEN"),
         address=_address(get("SMARTMAIL_ADDRESS")),
         outbound=parse_relay(
@@ -210,7 +217,34 @@ def load_settings(
         web_listen=_optional(get("SMARTMAIL_WEB_LISTEN"), "SMARTMAIL_WEB_LISTEN"),
         web_url=_web_url(get("SMARTMAIL_WEB_URL")),
         web_trusted_proxies=_networks(get("SMARTMAIL_WEB_TRUSTED_PROXIES")),
+        notify_socket=get("NOTIFY_SOCKET"),
+        watchdog_usec=_watchdog_usec(get("WATCHDOG_USEC"), get("WATCHDOG_PID")),
     )
+
+
+def _refuse_nowhere(data_dir: Path, rules_path: Path) -> None:
+    """Neither a data dir nor a rules file here: the command runs in the wrong place, and
+    would start an empty desk of its own rather than find the office's."""
+    if data_dir.is_dir() or rules_path.is_file():
+        return
+    raise ConfigError(
+        f"no data dir at {data_dir} (SMARTMAIL_DATA_DIR) and no rules file at "
+        f"{rules_path.resolve()} (SMARTMAIL_RULES): run smartmail where they are, "
+        "or set those two (e.g. in .env); a new desk starts from a rules file"
+    )
+
+
+def _listen(value: str) -> HostPort | None:
+    if value.lower() == "off":
+        return None
+    return parse_host_port("SMARTMAIL_LISTEN", value)
+
+
+def _watchdog_usec(value: str | None, pid: str | None) -> int:
+    """systemd's watchdog interval, when it is meant for this process (not a parent's)."""
+    if value is None or not value.isdigit() or (pid is not None and pid != str(os.getpid())):
+        return 0
+    return int(value)
 
 
 def parse_host_port(name: str, value: str) -> HostPort:

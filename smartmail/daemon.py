@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,10 +15,12 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from smartmail.admin.systemd import Notifier, desk_status, keep_systemd_told
 from smartmail.app import App
 from smartmail.clock.scheduler import sweep
 from smartmail.config import HostPort
 from smartmail.desk import notify
+from smartmail.errors import ConfigError
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.imap import start_imap
 from smartmail.inbound.ingest_socket import IngestHandler, IngestSocket, listen_for_ingest
@@ -50,11 +53,15 @@ class Daemon:
         self.servers: list[asyncio.Server] = []
         self.web: web.AppRunner | None = None
         self.ingest_socket: IngestSocket | None = None
+        self.notifier = Notifier(app.settings.notify_socket, app.settings.watchdog_usec)
 
     async def start(self) -> None:
         hostname = self.app.pipeline.address().rpartition("@")[2] or "localhost"
         await self._listen_for_ingest(hostname)
-        await self._listen(self.app.settings.listen, "smtp", hostname)
+        if self.app.settings.listen:  # None: SMARTMAIL_LISTEN=off
+            await self._listen(self.app.settings.listen, "smtp", hostname)
+        else:
+            log.info("no SMTP listener (SMARTMAIL_LISTEN=off)")
         if self.app.settings.lmtp_listen:
             await self._listen(self.app.settings.lmtp_listen, "lmtp", hostname)
         if self.app.settings.web_listen:
@@ -70,7 +77,11 @@ class Daemon:
             hostname=hostname,
             max_size=self.app.settings.max_message_size,
         )
-        server = await asyncio.get_running_loop().create_server(factory, where.host, where.port)
+        try:
+            server = await asyncio.get_running_loop().create_server(factory, where.host, where.port)
+        except OSError as exc:  # a port in use is a setting to change, not a crash
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ConfigError(f"{channel.upper()} cannot listen on {where}: {reason}") from exc
         self.servers.append(server)
         port = server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", channel.upper(), where.host, port)
@@ -107,7 +118,11 @@ class Daemon:
         """Reload rules.yaml when it changes or on SIGHUP; report a broken file once."""
         forced = False
         while not self.stopping.is_set():
+            if forced:  # SIGHUP: systemctl reload waits for READY=1
+                self.notifier.reloading()
             self.app.rules.reload(force=forced)
+            if forced:
+                self.notifier.ready()
             problem = self.app.rules.take_unreported_problem()
             if problem is not None:
                 await asyncio.get_running_loop().run_in_executor(
@@ -157,6 +172,9 @@ class Daemon:
             log.info("sweep: %s", report)
             self.outbox_waiting.set()
 
+    def _desk_status(self) -> str:
+        return desk_status(self.app.engine, utcnow(), self.app.rules().calendar.timezone)
+
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig, handler in (
@@ -174,10 +192,15 @@ class Daemon:
         ]
         # Each IMAP task stops its reader thread itself once `stopping` is set.
         tasks += start_imap(self.app, self.writer, self.stopping, self.outbox_waiting.set)
+        tasks += keep_systemd_told(
+            self.notifier, self.stopping, self.sender_executor, self._desk_status
+        )
         if ready:
             ready()
+        self.notifier.ready()
         await self.stopping.wait()
         log.info("stopping")
+        self.notifier.stopping()
         clock.shutdown(wait=False)
         for server in self.servers:
             server.close()

@@ -21,6 +21,7 @@ from smartmail.desk import cases, notify
 from smartmail.desk.invoicing import basis_rows
 from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
+from smartmail.mail.overrides import templates_for
 from smartmail.mail.phrases import Phrase
 from smartmail.rules.model import Rules
 from smartmail.store.db import insert_row, transaction
@@ -194,7 +195,7 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
             figures = reports.compute(reading, now - timedelta(days=7), now, now)
         msg = reports.weekly_report_mail(
             figures,
-            templates=app.pipeline.templates,
+            templates=templates_for(app.pipeline.templates, rules.templates),
             language=manager.language or rules.language,
             timezone=rules.calendar.timezone,
             identity=Identity(app.pipeline.address(), rules.name),
@@ -230,7 +231,7 @@ def _monthly_basis(app: App, rules: Rules, now: datetime, report: SweepReport) -
                     rows,
                     month,
                     rules=rules,
-                    templates=app.pipeline.templates,
+                    templates=templates_for(app.pipeline.templates, rules.templates),
                     language=(person.language if person else "") or rules.language,
                     identity=Identity(app.pipeline.address(), rules.name),
                     to=to,

@@ -131,6 +131,15 @@ class SmtpTransport:
                 "it offers no STARTTLS, and SMARTMAIL_OUTBOUND_TLS=verify requires TLS"
             )
 
+    def check(self) -> str:
+        """Connect as for a mail (EHLO, STARTTLS, login, as set) and hang up, for `smartmail
+        doctor`: how it went. RelayTrouble says what is wrong and what to set."""
+        smtp = self._connect()
+        secured = isinstance(smtp.sock, ssl.SSLSocket)
+        _hang_up(smtp)
+        how = "TLS" if secured else "no TLS"
+        return f"{how}, logged in as {self.relay.username}" if self.relay.username else how
+
     def _mail_options(
         self, smtp: smtplib.SMTP, mail_from: str, rcpt_to: list[str], body: bytes
     ) -> list[str]:

@@ -28,6 +28,7 @@ from smartmail.desk.commands import Tagged, split_commands
 from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
 from smartmail.mail.guard import GuardInput, GuardResult, LoopCounts, run_guard
+from smartmail.mail.overrides import templates_for
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
 from smartmail.mail.tokens import base_address
@@ -442,7 +443,7 @@ class Pipeline:
     def notify_context(self, rules: Rules) -> notify.Context:
         return notify.Context(
             rules=rules,
-            templates=self.templates,
+            templates=templates_for(self.templates, rules.templates),
             address=self.address(),
             secret=self.settings.secret,
             web_url=self.settings.web_url,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from smartmail.errors import RuleProblem, RulesError
-from smartmail.rules.load import load_rules, rules_from_text
+from smartmail.rules.load import rules_from_text
 from smartmail.rules.model import Rules, default_rules
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class RuleBook:
                 raise  # nothing good to fall back on: refuse to start
             self._note_problem(exc)
             log.error("%s is broken; running on the last good copy %s", self.path, self.last_good)
-            return load_rules(self.last_good)
+            # Read as the file it copies: a relative `templates:` is relative to that file.
+            return rules_from_text(self.last_good.read_text(encoding="utf-8"), str(self.path))
 
     def _read(self) -> bytes:
         """The file's bytes, once: what is checked, kept and reported is one version."""

@@ -30,6 +30,7 @@ _TOP_REQUIRED = ("address", "priorities", "categories")
 _TOP_OPTIONAL = (
     "addresses",
     "name",
+    "templates",
     "language",
     "calendar",
     "people",
@@ -53,6 +54,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     address = check.address(top.get("address"), "address") if "address" in top else None
     extra = check.addresses(top.get("addresses"), "addresses")
     name = _office_name(check, top["name"]) if "name" in top else ""
+    templates = _templates_folder(check, top["templates"], source) if "templates" in top else None
     language = check.text(top.get("language", "sv"), "language") or "sv"
     calendar = CalendarReader(check).read(top.get("calendar"))
     directory = Directory(check)
@@ -90,6 +92,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         answers_per_hour=10 if answers is None else answers,
         trusted_authserv_id=trusted,
         name=name,
+        templates=templates,
         loop_limit=loop_limit,
         bounce_suppress_for=suppress_for,
         on_call=on_call,
@@ -126,6 +129,18 @@ def _office_name(check: Checker, value: Any) -> str:
         check.error("name", f"should be one line of printable text, at most {_MAX_NAME} long")
         return ""
     return text
+
+
+def _templates_folder(check: Checker, value: Any, source: str) -> Path | None:
+    """`templates`: a folder of the office's own templates; relative to the rules file."""
+    text = check.text(value, "templates")
+    if text is None:
+        return None
+    folder = (Path(source).parent / Path(text).expanduser()).resolve()
+    if not folder.is_dir():
+        check.error("templates", f"no folder {folder} (templates go in <folder>/sv/ack.txt ...)")
+        return None
+    return folder
 
 
 def _loop_limit(check: Checker, value: Any) -> LoopLimit:

@@ -244,6 +244,8 @@ class Rules:
     trusted_authserv_id: str | None = None
     # the office's name: the display name of the function address on every mail we send
     name: str = ""
+    # the office's own templates, `<folder>/<language>/<name>.txt`, before the shipped ones
+    templates: Path | None = None
     loop_limit: LoopLimit = field(default_factory=LoopLimit)
     # how long no automatic mail goes to an address our mail bounced from for good; 0: never
     bounce_suppress_for: timedelta = timedelta(days=30)

@@ -75,7 +75,8 @@ def start_daemon(env: dict[str, str], cwd: Path, wait_for: str | None = None) ->
     assert process.stderr is not None
     ports: dict[str, int] = {}
     log: list[str] = []
-    expected = {"SMTP"} | ({"LMTP"} if env.get("SMARTMAIL_LMTP_LISTEN") else set())
+    expected = {"SMTP"} if env.get("SMARTMAIL_LISTEN") != "off" else set()
+    expected |= {"LMTP"} if env.get("SMARTMAIL_LMTP_LISTEN") else set()
     waiting = wait_for is not None
     # A line that never comes (e.g. a mailbox it cannot reach) must fail the test, not hang it.
     watchdog = threading.Timer(30, process.kill)
@@ -96,7 +97,7 @@ def start_daemon(env: dict[str, str], cwd: Path, wait_for: str | None = None) ->
             f"the daemon stopped before {wait_for or 'listening'}:\n" + "".join(log)
         )
     watchdog.cancel()
-    daemon = RunningDaemon(process, env, cwd, ports["SMTP"], ports.get("LMTP"), log)
+    daemon = RunningDaemon(process, env, cwd, ports.get("SMTP", 0), ports.get("LMTP"), log)
 
     def drain() -> None:
         assert process.stderr is not None
@@ -111,10 +112,12 @@ def start_daemon(env: dict[str, str], cwd: Path, wait_for: str | None = None) ->
 def daemon_env(data_dir: Path, rules: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTMAIL_")}
     env.update(
-        SMARTMAIL_DATA_DIR=str(data_dir),
-        SMARTMAIL_RULES=str(rules),
-        SMARTMAIL_LISTEN="127.0.0.1:0",
-        SMARTMAIL_SECRET="e2e-secret",
-        **extra,
+        {
+            "SMARTMAIL_DATA_DIR": str(data_dir),
+            "SMARTMAIL_RULES": str(rules),
+            "SMARTMAIL_LISTEN": "127.0.0.1:0",
+            "SMARTMAIL_SECRET": "e2e-secret",
+            **extra,  # may set any of the above
+        }
     )
     return env
