@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"app"},
     {"inbound", "clock"},
-    {"daemon", "cli", "__main__"},
+    {"daemon", "cli", "privacy_cli", "__main__"},
 ]
 
 

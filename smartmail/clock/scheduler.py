@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from smartmail.app import App
-from smartmail.clock import reports
+from smartmail.clock import reports, retention
 from smartmail.desk import cases, notify, sla
 from smartmail.desk.queries import mine, new_cases
 from smartmail.mail.compose import Identity, queue
@@ -37,6 +37,7 @@ class SweepReport:
     closed: int = 0
     digests: int = 0
     reports: int = 0
+    erased: int = 0  # records past their retention (see clock/retention.py)
 
     def __str__(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in vars(self).items())
@@ -80,6 +81,8 @@ def sweep(app: App, now: datetime) -> SweepReport:
         # Once a week, in the first sweep in business hours of the week: Monday morning
         # unless it is a holiday, later when the daemon was down (or just installed).
         _weekly_report(app, rules, now, report)
+    erased = retention.once_a_day(app, now)
+    report.erased = erased.total if erased is not None else 0
     return report
 
 

@@ -608,3 +608,29 @@ def first_response(session: Session, case: Case, actor: str, now: datetime) -> N
     if case.first_response_at is None:
         case.first_response_at = now
         record_event(session, case, "first_response", actor, now)
+
+
+def set_hold(
+    session: Session,
+    case: Case,
+    on: bool,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> bool:
+    """Legal hold on (or off): a case on hold is never erased. False when it already was."""
+    if case.hold == on:
+        return False
+    case.hold, case.updated_at = on, now
+    record_event(session, case, "hold", actor, now, message, on=on)
+    return True
+
+
+ERASED = "[erased]"
+
+
+def erased(session: Session, case: Case, what: list[str], why: str, now: datetime) -> None:
+    """The case's content was erased (`desk.erasure`): its subject and routing reason too;
+    its numbers, times and every event's kind stay."""
+    case.subject, case.route_reason, case.erased_at = ERASED, ERASED, now
+    record_event(session, case, "erased", SYSTEM, now, what=what, why=why)

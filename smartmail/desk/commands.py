@@ -138,6 +138,12 @@ SPECS: tuple[Spec, ...] = (
         scope="query",
     ),
     Spec(
+        "hold",
+        ("spara",),
+        NC_("usage", "#hold [off]"),
+        N_("legal hold: the case is never erased until #hold off"),
+    ),
+    Spec(
         "cases",
         ("ärenden",),
         NC_("usage", NC_("usage", "#cases <number> <number> ...")),
@@ -370,6 +376,17 @@ def _due(rest: str, spec: Spec) -> tuple[Value, str]:
     return Due(on=moment.date(), at=moment.time() if has_time else None), ""
 
 
+_HOLD_OFF = frozenset({"off", "av", "släpp"})
+
+
+def _hold(rest: str, spec: Spec) -> tuple[Value, str]:
+    """`#hold` puts the hold on, `#hold off` (`#spara av`) takes it off."""
+    word = rest.strip().casefold()
+    if word and word not in _HOLD_OFF:
+        raise _usage(N_("{usage}: nothing, or off"), spec)
+    return ("off" if word else "on"), ""
+
+
 _VALUE_PARSERS: dict[str, Callable[[str, Spec], tuple[Value, str]]] = {
     "assign": _word,
     "status": _status,
@@ -383,6 +400,7 @@ _VALUE_PARSERS: dict[str, Callable[[str, Spec], tuple[Value, str]]] = {
     "link": _case_number,
     "case": _case_number,
     "cases": _case_numbers,
+    "hold": _hold,
 }
 
 

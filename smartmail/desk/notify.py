@@ -11,10 +11,12 @@ from babel.dates import format_timedelta
 from sqlalchemy import and_, bindparam, or_
 from sqlmodel import Session, col, select
 
+from smartmail.desk import access
 from smartmail.desk.commands import help_lines
 from smartmail.desk.report import Report
 from smartmail.mail import compose, msgid, phrases
 from smartmail.mail.compose import Identity, Templates
+from smartmail.mail.masking import mask
 from smartmail.mail.parse import ParsedAttachment, ParsedMail
 from smartmail.mail.tokens import reply_address, tokenized_subject
 from smartmail.rules.model import Rules
@@ -89,7 +91,9 @@ def _queue_mail(
     attachments: tuple[ParsedAttachment, ...] = (),
 ) -> None:
     """One mail to `to` about `case` (or none): the token and no stacked prefixes in its
-    subject, threaded, refused and recorded rather than sent when it is unsafe."""
+    subject, threaded, refused and recorded rather than sent when it is unsafe. Staff and
+    contractors read personal numbers masked."""
+    rendered = for_reader(ctx, to, rendered)
     number = case.number if case is not None else 0
     subject = rendered.subject
     if case is not None:
@@ -118,6 +122,14 @@ def _queue_mail(
         compose.queue(session, msg, case=case, now=now, template=template, secret=ctx.secret)
 
 
+def for_reader(ctx: Context, to: str, rendered: compose.Rendered) -> compose.Rendered:
+    """Staff, managers and contractors get personal numbers, card and account numbers and
+    door codes masked; the customer reads their own mail as written."""
+    if ctx.rules.role_of(to) == "customer":
+        return rendered
+    return compose.Rendered(mask(rendered.subject), mask(rendered.body))
+
+
 def acknowledge(
     ctx: Context, session: Session, case: Case, mail: ParsedMail, now: datetime
 ) -> None:
@@ -132,6 +144,7 @@ def acknowledge(
         auto_submitted="auto-replied",
         answering=mail,
         customer_name=mail.from_name,
+        privacy=ctx.rules.privacy,
     )
 
 
@@ -207,7 +220,11 @@ def first_text(session: Session, case: Case) -> str:
 
 
 def job(ctx: Context, session: Session, case: Case, contractor: str, now: datetime) -> None:
-    """The contractor's job: problem, contact and deadline; nothing internal."""
+    """The contractor's job: problem, contact and deadline; nothing internal. The access
+    log says who received which case's content."""
+    customer = _customer(session, case)
+    person = customer.email if customer else ""
+    access.record(session, contractor, "job", now, case=case.number, person=person)
     _send(
         ctx,
         session,
@@ -415,6 +432,7 @@ def digest(
         lines=phrases.render_all(lines, language),
         person_name=person.name if person else "",
     )
+    rendered = for_reader(ctx, to, rendered)
     with compose.refusing(session, None, to=to, template=template, now=now):
         msg = compose.compose(
             ctx.identity,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from smartmail.mail.masking import mask
 from smartmail.mail.phrases import local_time
 from smartmail.store.models import (
     OPEN_STATUSES,
@@ -79,7 +80,7 @@ def case_detail(session: Session, case: Case) -> dict[str, Any]:
     events = session.exec(
         select(Event).where(Event.case_id == case.number).order_by(col(Event.id))
     ).all()
-    data["messages"] = [_message(session, m) for m in messages]
+    data["messages"] = [message_view(session, m) for m in messages]
     data["events"] = [
         {
             "at": _iso(e.at),
@@ -92,7 +93,7 @@ def case_detail(session: Session, case: Case) -> dict[str, Any]:
     return data
 
 
-def _message(session: Session, message: Message) -> dict[str, Any]:
+def message_view(session: Session, message: Message) -> dict[str, Any]:
     attachments = session.exec(select(Attachment).where(Attachment.message_pk == message.id)).all()
     return {
         "message_id": message.message_id,
@@ -113,6 +114,18 @@ def _message(session: Session, message: Message) -> dict[str, Any]:
         ],
         "at": _iso(message.created_at),
     }
+
+
+def masked(value: Any) -> Any:
+    """A view with personal numbers, card and account numbers and door codes masked in
+    every text of it (`case show` without `--unmasked`)."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {key: masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
 
 
 def list_cases(session: Session, open_only: bool = False) -> list[Case]:

@@ -28,6 +28,7 @@ from smartmail.desk.commands import split_commands
 from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
 from smartmail.mail.guard import GuardInput, GuardResult, LoopCounts, run_guard
+from smartmail.mail.masking import masked_mail
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
 from smartmail.mail.tokens import base_address
@@ -233,6 +234,8 @@ class Pipeline:
         self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
     ) -> Outcome:
         rules = self.rules()
+        if rules.privacy.mask_stored:  # personal numbers never reach the tables
+            mail = masked_mail(mail)
         bounce = BounceStep(self.notify_context(rules), self.function_addresses())
         returned = bounce.run(session, mail, sha, envelope, now)
         if returned is not None:  # a bounce of our own mail: on its case, never answered

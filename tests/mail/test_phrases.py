@@ -22,6 +22,7 @@ from smartmail.desk.report import Block, Report
 from smartmail.mail import phrases
 from smartmail.mail.compose import TEMPLATE_DIRS, Templates
 from smartmail.mail.phrases import N_, phrase, render, status, word
+from smartmail.rules.retention import Period, Privacy, Retention
 from smartmail.store.db import transaction
 from smartmail.store.models import CLOSED_STATUSES, OPEN_STATUSES, Case
 
@@ -47,6 +48,7 @@ EVENT_KINDS = [
     *("followed_up_by", "delivery_failed", "unproven_mail", "reminder", "escalation"),
     *("auto_closed", "answer_held", "answer_released"),
     *("mail_refused", "loop_limit", "suppressed", "unsuppressed", "mail_skipped"),
+    *("hold", "erased"),
 ]
 
 
@@ -199,6 +201,7 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "within": "10m",
         "first_day": NOW.date(),
         "last_day": NOW.date(),
+        "privacy": Privacy(contact="dp@x.example"),
     }
 
 
@@ -220,6 +223,9 @@ def test_every_template_speaks_one_language(app: App, language: str, name: str) 
             for t in (True, False)
             for n in (0, 7)
         ]
+    if name == "ack":  # kept for months or days, with a contact or without
+        days = Privacy(Retention(closed_cases=Period(days=90)))
+        variants = [context, {**context, "privacy": days}]
     if name == "bounce":  # the failed address and the report's words, not a mail
         variants = [
             {**context, "failed": "q@x.example", "status": "5.1.1", "reason": "Xq", "until": u}
