@@ -131,3 +131,19 @@ def test_the_acknowledgement_says_what_the_rules_keep(
     body = office.last_to(EVA).get_body().get_content()  # type: ignore[union-attr]
     assert says in " ".join(body.split())
     assert "dataskydd@bostad.example" in body
+
+
+def test_mask_stored_keeps_no_number_in_the_tables_once_the_raw_mail_is_gone(
+    office: Office, rules_path: Path
+) -> None:
+    rules_path.write_text(rules_path.read_text() + "privacy: {mask_stored: true}\n")
+    office.report(EVA, f"Nyckel, portkod 4711, pnr {PNR}", EVA_TEXT, T0)
+    code, out = office.run("case", "show", "1", "--unmasked")
+    assert code == 0
+    assert "19800101-****" in out
+    assert PNR not in out
+    assert "4711" not in out
+    raw = office.rows("SELECT data FROM rawmail")
+    assert PNR.encode() in bytes(raw[0][0])  # the mail as received, until its own time
+    office.sweep(datetime(2026, 6, 2, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm")))
+    assert PNR not in office.dump()

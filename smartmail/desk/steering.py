@@ -134,7 +134,10 @@ class Steering:
                 self._problem(command, _no_case(command.value))
                 return
             lines = queries.timeline(self.session, target, self.now, tz)
-            access.record(self.session, self.actor, "#case", self.now, case=target.number)
+            customer = target.customer.email if target.customer else ""
+            access.record(
+                self.session, self.actor, "#case", self.now, case=target.number, person=customer
+            )
             title = phrase(N_("#case {number}"), number=target.number)
             self.report.answers.append(Block(title, list(lines)))
 

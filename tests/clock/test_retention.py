@@ -4,11 +4,20 @@ periods unchanged by erasure. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlmodel import select
 
+from smartmail.app import App
+from smartmail.clock import retention
+from smartmail.clock.retention import BATCH
+from smartmail.pipeline.envelope import Envelope
+from smartmail.pipeline.quarantine import keep_failed
+from smartmail.store.db import transaction
+from smartmail.store.models import Quarantine, RawMail
 from tests.desk.office import (
     EVA,
     OLLE,
@@ -18,7 +27,7 @@ from tests.desk.office import (
     with_attachment,
 )
 from tests.e2e.mailing import new_mail
-from tests.e2e.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from tests.e2e.postgres import pg_app, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +127,23 @@ def test_reads_are_kept_for_the_access_logs_time(office: Office) -> None:
     office.run("case", "show", "1", at=at(2027, 6, 1))
     office.sweep(at(2028, 1, 6))  # 24 months after the first read, not the second
     assert [r["at"][:7] for r in office.json("access-log")] == ["2027-06"]
+
+
+@pytest.mark.parametrize("engine", ["app", "pg_app"])
+def test_quarantined_mail_goes_after_its_time_in_batches(
+    request: pytest.FixtureRequest, engine: str
+) -> None:
+    app: App = request.getfixturevalue(engine)
+    raws = [b"From: x@kund.example\r\n\r\nbroken %d\r\n" % n for n in range(BATCH * 2 + 5)]
+    with transaction(app.engine) as session:
+        for n, raw in enumerate(raws):
+            envelope = Envelope("smtp", "x@kund.example", ("felanmalan@bostad.example",))
+            sha = hashlib.sha256(raw).hexdigest()
+            keep_failed(session, raw, sha, envelope, RuntimeError(f"bug {n}"), T0)
+    assert retention.run(app, at(2026, 2, 3)).quarantine == 0  # 29 days: kept
+    report = retention.run(app, at(2026, 2, 5))
+    assert (report.quarantine, report.raw_mail) == (len(raws), 0)  # its bytes went with it
+    with transaction(app.engine) as session:
+        assert session.exec(select(Quarantine)).all() == []
+        kept = session.exec(select(RawMail)).all()
+    assert sorted((bytes(r.data), r.size) for r in kept) == sorted((b"", len(r)) for r in raws)

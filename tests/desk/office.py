@@ -87,12 +87,12 @@ class Office:
 
     def dump(self) -> str:
         """Every row of every table, as text (PostgreSQL keeps its files elsewhere)."""
-        tables = [
-            r[0]
-            for r in self.rows(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-            )
-        ]
+        listing = (
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            if self.url.startswith("sqlite")
+            else "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        tables = [r[0] for r in self.rows(listing)]
         return "\n".join(
             repr(row) for table in tables for row in self.rows(f'SELECT * FROM "{table}"')
         )
