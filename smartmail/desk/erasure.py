@@ -269,7 +269,7 @@ def _live_elsewhere(session: Session, party_id: int, case_number: int) -> bool:
 # -- an address, everywhere ---------------------------------------------------------------
 
 
-def forget_address(session: Session, email: str, now: datetime) -> str:
+def forget_address(session: Session, email: str, now: datetime, thorough: bool = False) -> str:
     """Every trace of `email` replaced by the person's erased address (a marker); gives it.
 
     Their party's name and address, messages from and to them, events they did or that
@@ -286,7 +286,7 @@ def forget_address(session: Session, email: str, now: datetime) -> str:
             .values(email=marker, name="", erased_at=now)
         )
     like = f"%{email}%"
-    _forget_sent_naming(session, email)
+    _forget_sent_naming(session, email, thorough)
     _replace_in(session, Message, ("from_addr", "to_addrs", "subject", "text"), email, marker)
     _db(session).execute(update(Event).where(col(Event.actor) == email).values(actor=marker))
     _replace_in(session, Event, ("detail",), email, marker)
@@ -305,9 +305,10 @@ def forget_address(session: Session, email: str, now: datetime) -> str:
     return marker
 
 
-def _forget_sent_naming(session: Session, email: str) -> None:
+def _forget_sent_naming(session: Session, email: str, thorough: bool) -> None:
     """The bytes of mail we sent (or meant to) that name `email`: to them, or about them
-    (a notice quoting their words), however the body was encoded."""
+    (a notice quoting their words); `thorough` also reads every body we hold (an erasure
+    on request: the daily retention must not hold the write lock that long)."""
     like = f"%{email}%"
     naming = select(Message.id).where(
         or_(
@@ -317,7 +318,8 @@ def _forget_sent_naming(session: Session, email: str) -> None:
         )
     )
     ids = set(_db(session).execute(naming).scalars())
-    ids |= set(_outbox_naming(session, email))
+    if thorough:
+        ids |= set(_outbox_naming(session, email))
     if not ids:
         return
     outbox = col(Outbox.message_pk).in_(sorted(ids))
@@ -459,7 +461,7 @@ def erase_person(session: Session, email: str, now: datetime, unlinked: Unlinked
     result.messages = len(theirs)
     shas = {sha for _pk, sha in theirs if sha} | set(raw_mail_naming(session, email))
     result.raw_mail = erase_raw(session, shas, now)
-    result.marker = forget_address(session, email, now)
+    result.marker = forget_address(session, email, now, thorough=True)
     return result
 
 
