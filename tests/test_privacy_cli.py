@@ -30,11 +30,12 @@ PNR = "19800101-3294"
 EVA_TEXT = f"Hej! Dörren är trasig. Mitt personnummer är {PNR} och portkod 4711."
 
 
-def two_customers(office: Office) -> None:
+def two_customers(office: Office, olle_sends_the_same_file: bool = False) -> None:
     mail = with_attachment(new_mail(f"Eva Svensson <{EVA}>", "Trasig dörr", EVA_TEXT))
     office.ingest(mail, T0)
     office.answer(office.last_to(EVA), EVA, "Det gäller förrådsdörren.", T0)
-    office.report(OLLE, "Lampa", f"Lampan är trasig, Eva ({EVA.upper()}) såg det också.", T0)
+    olle = new_mail(OLLE, "Lampa", f"Lampan är trasig, Eva ({EVA.upper()}) såg det också.")
+    office.ingest(with_attachment(olle) if olle_sends_the_same_file else olle, T0)
 
 
 def test_show_and_export_hold_exactly_the_persons_data(office: Office, tmp_path: Path) -> None:
@@ -81,6 +82,7 @@ def test_erase_leaves_no_trace_of_the_address(office: Office) -> None:
         dump = office.dump().lower()
         assert [n for n in needles if n.decode() in dump] == []
     assert [p for p in (office.data / "attachments").rglob("*") if p.is_file()] == []
+
     after = office.json("case", "show", "1")
     assert after["customer"] == marker
     assert (after["number"], after["status"], after["category"]) == (
@@ -95,6 +97,14 @@ def test_erase_leaves_no_trace_of_the_address(office: Office) -> None:
     assert marker in olle["messages"][0]["text"]
     reads = office.json("access-log", "--person", marker)  # what was hers is under the marker
     assert [r["action"] for r in reads] == ["case show", "person erase", "case show"]
+
+
+def test_erase_leaves_a_file_someone_else_sent_too(office: Office) -> None:
+    two_customers(office, olle_sends_the_same_file=True)
+    assert office.run("person", "erase", EVA, "--yes")[0] == 0
+    files = [p for p in (office.data / "attachments").rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in files] == [PDF]
+    assert office.json("case", "show", "2")["messages"][0]["attachments"][0]["size"] == len(PDF)
 
 
 def test_case_show_masks_unless_unmasked_and_each_read_is_logged(office: Office) -> None:
