@@ -27,7 +27,8 @@ from smartmail.store.models import Attachment, Case, Message, Notice, Quarantine
 
 log = logging.getLogger(__name__)
 
-BATCH = 100  # rows per transaction: a few milliseconds of the write lock
+BATCH = 50  # rows per transaction: the write lock held about as long as for a few mails
+CASES = 1  # cases per transaction: each is a few dozen statements
 
 
 @dataclass
@@ -74,8 +75,12 @@ def run(app: App, now: datetime) -> RetentionReport:
     unlinked = erasure.Unlinked()
     report.attachments = _batches(app, lambda s: _attachments(s, kept, now, unlinked))
     report.cases = _batches(app, lambda s: _cases(s, kept, now, unlinked, keep))
+    shas = sorted(unlinked.shas)
+    for start in range(0, len(shas), BATCH):
+        with transaction(app.engine) as session:
+            some = erasure.Unlinked(set(shas[start : start + BATCH]))
+            report.files += some.remove(session, blobs)
     with transaction(app.engine) as session:
-        report.files = unlinked.remove(session, blobs)
         report.access_log = access.purge_before(session, kept.access_log.before(now))
     if report.total:
         log.info("retention as of %s erased: %s", now.isoformat(timespec="minutes"), report)
@@ -179,7 +184,7 @@ def _cases(
             col(Case.erased_at).is_(None),
         )
         .order_by(col(Case.id))
-        .limit(max(1, BATCH // 20))
+        .limit(CASES)
     ).all()
     why = f"closed more than {kept.closed_cases} ago"
     for case in found:

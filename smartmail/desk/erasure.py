@@ -13,14 +13,13 @@ A case on legal hold (`#hold`) is never erased.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, or_, update
+from sqlalchemy import Connection, Engine, String, cast, delete, func, literal, or_, update
 from sqlmodel import Session, col, select
 
 from smartmail.desk import cases
@@ -83,34 +82,25 @@ def scrubbing(session: Session) -> None:
 # -- hooks: one message, one raw mail ------------------------------------------------------
 
 
-def erase_message_text(session: Session, message_pk: int, now: datetime) -> None:
-    """A message's subject and text become the marker, its Message-ID a hash of itself.
+def erase_message_texts(session: Session, message_pks: Iterable[int], now: datetime) -> None:
+    """These messages' subjects and texts become the marker, their Message-IDs a marker of
+    their own, and the bytes of what we sent of them go.
 
     The one place a message's text is erased: an index over message texts must forget
-    the message here as well.
+    these messages here as well.
     """
-    found = (
-        _db(session)
-        .execute(select(Message.message_id).where(col(Message.id) == message_pk))
-        .first()
-    )
-    if found is None:
+    ids = sorted(set(message_pks))
+    if not ids:
         return
-    hashed = hashlib.sha256(found[0].encode()).hexdigest()[:40]
+    erased_id = literal("<erased-") + cast(Message.id, String) + literal("@erased.invalid>")
     _db(session).execute(
         update(Message)
-        .where(col(Message.id) == message_pk)
-        .values(
-            subject=MARKER,
-            text=MARKER,
-            parse_notes="",
-            message_id=f"<{hashed}@erased.invalid>",
-            erased_at=now,
-        )
+        .where(col(Message.id).in_(ids))
+        .values(subject=MARKER, text=MARKER, parse_notes="", message_id=erased_id, erased_at=now)
     )
     _db(session).execute(
         update(Outbox)
-        .where(col(Outbox.message_pk) == message_pk, col(Outbox.status).in_(_OUTBOX_DONE))
+        .where(col(Outbox.message_pk).in_(ids), col(Outbox.status).in_(_OUTBOX_DONE))
         .values(body=b"")
     )
 
@@ -195,8 +185,7 @@ def erase_case(
             select(Message.id, Message.raw_sha256).where(Message.case_id == case.number)
         )
     )
-    for message_pk, _sha in messages:
-        erase_message_text(session, message_pk, now)
+    erase_message_texts(session, (pk for pk, _sha in messages), now)
     erase_raw(session, (sha for _pk, sha in messages if sha), now)
     attachment_ids = (
         _db(session)
@@ -274,38 +263,51 @@ def forget_address(session: Session, email: str, now: datetime, thorough: bool =
 
     Their party's name and address, messages from and to them, events they did or that
     name them, mail queued or sent to them, their suppression, notices and access-log
-    rows naming them, quarantined mail from them.
+    rows naming them. `thorough` (an erasure on request) looks in every row, quarantined
+    mail included; else (retention) only on the cases they took part in, so that a batch
+    stays short.
     """
     email = email.lower()
     party = _db(session).execute(select(Party.id).where(Party.email == email)).first()
     marker = erased_address(party[0] if party else 0)
+    scope = None if thorough or party is None else _cases_of(session, party[0])
     if party is not None:
         _db(session).execute(
             update(Party)
             .where(col(Party.id) == party[0])
             .values(email=marker, name="", erased_at=now)
         )
-    like = f"%{email}%"
-    _forget_sent_naming(session, email, thorough)
-    _replace_in(session, Message, ("from_addr", "to_addrs", "subject", "text"), email, marker)
-    _db(session).execute(update(Event).where(col(Event.actor) == email).values(actor=marker))
-    _replace_in(session, Event, ("detail",), email, marker)
-    _replace_in(session, TimeEntry, ("actor", "text"), email, marker)
-    to_them = func.lower(Outbox.rcpt_to).like(like)
-    _db(session).execute(
-        update(Outbox)
-        .where(to_them, col(Outbox.status) == "queued")
-        .values(status="failed", last_error="the recipient's data was erased")
-    )
-    _db(session).execute(update(Outbox).where(to_them).values(rcpt_to=marker, body=b""))
+    _forget_sent_naming(session, email, marker, scope, thorough)
+    columns = ("from_addr", "to_addrs", "subject", "text")
+    _replace_in(session, Message, columns, email, marker, scope)
+    _replace_in(session, Event, ("actor", "detail"), email, marker, scope)
+    _replace_in(session, TimeEntry, ("actor", "text"), email, marker, scope)
     _db(session).execute(delete(Suppression).where(col(Suppression.address) == email))
-    _db(session).execute(delete(Notice).where(func.lower(Notice.key).like(like)))
-    _replace_in(session, AccessLog, ("actor", "person", "detail"), email, marker)
-    _forget_quarantined(session, like, now)
+    notices = delete(Notice).where(func.lower(Notice.key).like(f"%{email}%"))
+    if scope is not None:
+        notices = notices.where(col(Notice.case_id).in_(scope))
+    _db(session).execute(notices)
+    if thorough:
+        _replace_in(session, AccessLog, ("actor", "person", "detail"), email, marker, None)
+        _forget_quarantined(session, f"%{email}%", now)
+    else:
+        for column in (AccessLog.actor, AccessLog.person):
+            _db(session).execute(
+                update(AccessLog).where(col(column) == email).values({column: marker})
+            )
     return marker
 
 
-def _forget_sent_naming(session: Session, email: str, thorough: bool) -> None:
+def _cases_of(session: Session, party_id: int) -> list[int]:
+    found = _db(session).execute(
+        select(CaseParty.case_id).where(col(CaseParty.party_id) == party_id).distinct()
+    )
+    return sorted(found.scalars())
+
+
+def _forget_sent_naming(
+    session: Session, email: str, marker: str, scope: list[int] | None, thorough: bool
+) -> None:
     """The bytes of mail we sent (or meant to) that name `email`: to them, or about them
     (a notice quoting their words); `thorough` also reads every body we hold (an erasure
     on request: the daily retention must not hold the write lock that long)."""
@@ -317,6 +319,8 @@ def _forget_sent_naming(session: Session, email: str, thorough: bool) -> None:
             func.lower(Message.text).like(like),
         )
     )
+    if scope is not None:
+        naming = naming.where(col(Message.case_id).in_(scope))
     ids = set(_db(session).execute(naming).scalars())
     if thorough:
         ids |= set(_outbox_naming(session, email))
@@ -329,6 +333,8 @@ def _forget_sent_naming(session: Session, email: str, thorough: bool) -> None:
         .values(status="failed", last_error="it named a person whose data was erased")
     )
     _db(session).execute(update(Outbox).where(outbox).values(body=b""))
+    to_them = outbox & func.lower(Outbox.rcpt_to).like(like)
+    _db(session).execute(update(Outbox).where(to_them).values(rcpt_to=marker))
 
 
 def _outbox_naming(session: Session, email: str, batch: int = 200) -> list[int]:
@@ -353,13 +359,22 @@ def _outbox_naming(session: Session, email: str, batch: int = 200) -> list[int]:
 
 
 def _replace_in(
-    session: Session, table: Any, columns: tuple[str, ...], email: str, marker: str
+    session: Session,
+    table: Any,
+    columns: tuple[str, ...],
+    email: str,
+    marker: str,
+    scope: list[int] | None,
 ) -> None:
-    """`email` replaced by `marker` in these text columns, in whatever case it was written."""
+    """`email` replaced by `marker` in these text columns, in whatever case it was written;
+    on the cases in `scope` only, unless it is None."""
     like = f"%{email}%"
     cells = [getattr(table, c) for c in columns]
     condition = or_(*(func.lower(cell).like(like) for cell in cells))
-    for row in _db(session).execute(select(table.id, *cells).where(condition)).all():
+    query = select(table.id, *cells).where(condition)
+    if scope is not None:
+        query = query.where(table.case_id.in_(scope))
+    for row in _db(session).execute(query).all():
         values = {c: _replaced(v, email, marker) for c, v in zip(columns, row[1:], strict=True)}
         _db(session).execute(update(table).where(table.id == row[0]).values(**values))
 
@@ -448,8 +463,7 @@ def erase_person(session: Session, email: str, now: datetime, unlinked: Unlinked
         )
         .all()
     )
-    for message_pk, _sha in theirs:
-        erase_message_text(session, message_pk, now)
+    erase_message_texts(session, (pk for pk, _sha in theirs), now)
     attachment_ids = (
         _db(session)
         .execute(

@@ -190,7 +190,8 @@ class Outbox(SQLModel, table=True):
     """A mail waiting to be sent, written in the same transaction as what caused it."""
 
     id: int | None = Field(default=None, primary_key=True)
-    message_pk: int | None = Field(default=None, foreign_key="message.id")
+    # indexed: erasing a message's text takes the bytes we sent of it too
+    message_pk: int | None = Field(default=None, foreign_key="message.id", index=True)
     mail_from: str
     rcpt_to: str  # comma separated
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -28,6 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table("rawmail") as batch_op:
         batch_op.add_column(sa.Column("size", sa.Integer(), nullable=True))
     op.create_index("ix_rawmail_received_at", "rawmail", ["received_at"], unique=False)
+    op.create_index("ix_outbox_message_pk", "outbox", ["message_pk"], unique=False)
     op.create_table(
         "accesslog",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -49,6 +50,7 @@ def downgrade() -> None:
     op.drop_index("ix_accesslog_case_id", table_name="accesslog")
     op.drop_index("ix_accesslog_at", table_name="accesslog")
     op.drop_table("accesslog")
+    op.drop_index("ix_outbox_message_pk", table_name="outbox")
     op.drop_index("ix_rawmail_received_at", table_name="rawmail")
     with op.batch_alter_table("rawmail") as batch_op:
         batch_op.drop_column("size")
