@@ -77,6 +77,14 @@ def _erase(app: App, address: str, yes: bool) -> int:
     if not found:
         print(f"smartmail person: we hold nothing about {address}", file=sys.stderr)
         return EX_DATAERR
+    held = [c["number"] for c in found["cases"] if c["hold"] and c["role"] == "customer"]
+    if held:
+        print(
+            f"smartmail person erase: {address} reported cases on legal hold ({held}); "
+            "nothing erased: lift the hold (#hold off) first",
+            file=sys.stderr,
+        )
+        return EX_DATAERR
     if not yes and not _confirmed(address, found):
         print("smartmail person erase: nothing erased", file=sys.stderr)
         return EX_USAGE
@@ -90,10 +98,9 @@ def _erase(app: App, address: str, yes: bool) -> int:
         files = unlinked.remove(session, BlobStore(app.settings.attachment_dir))
     files += erasure.forget_in_files(app.settings.sent_dir, address)
     erasure.compact(app.engine)
-    held = f"; on legal hold, left: {done.held}" if done.held else ""
     print(
         f"{address}: erased as {done.marker}: cases {done.cases or '-'}, {done.messages} "
-        f"messages, {done.raw_mail} raw mails, {files} files{held}"
+        f"messages, {done.raw_mail} raw mails, {files} files"
     )
     return EX_OK
 

@@ -157,3 +157,18 @@ def test_mask_stored_keeps_no_number_in_the_tables_once_the_raw_mail_is_gone(
     assert PNR.encode() in bytes(raw[0][0])  # the mail as received, until its own time
     office.sweep(datetime(2026, 6, 2, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm")))
     assert PNR not in office.dump()
+
+
+def test_a_case_on_legal_hold_keeps_its_reporter_until_the_hold_is_lifted(
+    office: Office,
+) -> None:
+    office.report(EVA, "Trasig dörr", EVA_TEXT, T0)
+    notice = office.last_to("anna@bostad.example", subject="ärende 1")
+    office.answer(notice, "anna@bostad.example", "#spara", T0)
+    assert office.json("case", "show", "1")["hold"] is True
+    assert "on legal hold" in office.run("case", "show", "1")[1]
+    assert office.run("person", "erase", EVA, "--yes")[0] == 65
+    assert office.json("case", "show", "1")["customer"] == EVA
+    office.answer(notice, "anna@bostad.example", "#hold off", T0)
+    assert office.run("person", "erase", EVA, "--yes")[0] == 0
+    assert office.json("case", "show", "1")["subject"] == "[erased]"

@@ -57,6 +57,8 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "closed_at": _iso(case.closed_at),
         "reopen_count": case.reopen_count,
         "route_reason": case.route_reason,
+        "hold": case.hold,
+        "erased_at": _iso(case.erased_at),
         **_totals(session, case),
     }
 
@@ -158,6 +160,7 @@ def case_text(data: dict[str, Any], tz: ZoneInfo) -> str:
         f"  assignee   {data['assignee'] or '-'}   customer {data['customer']}",
         f"  created    {_when(data['created_at'], tz)}",
         f"  routed     {data['route_reason']}",
+        *(["  on legal hold (#hold): never erased"] if data.get("hold") else []),
         "",
     ]
     for m in data["messages"]:
