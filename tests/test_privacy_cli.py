@@ -172,3 +172,17 @@ def test_a_case_on_legal_hold_keeps_its_reporter_until_the_hold_is_lifted(
     office.answer(notice, "anna@bostad.example", "#hold off", T0)
     assert office.run("person", "erase", EVA, "--yes")[0] == 0
     assert office.json("case", "show", "1")["subject"] == "[erased]"
+
+
+def test_erase_takes_mail_written_to_the_sent_dir_that_names_them(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SMARTMAIL_OUTBOUND")  # sent mail is written to data/sent/ instead
+    office.report(EVA, "Trasig dörr", EVA_TEXT, T0)
+    office.report(OLLE, "Lampa", "Lampan är trasig.", T0)
+    sent = office.data / "sent"
+    assert any(EVA.encode() in p.read_bytes() for p in sent.iterdir())
+    assert office.run("person", "erase", EVA, "--yes")[0] == 0
+    left = [p.read_bytes() for p in sent.iterdir()]
+    assert [b for b in left if EVA.encode() in b.lower()] == []
+    assert any(OLLE.encode() in b for b in left)  # his mail stays
