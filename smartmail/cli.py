@@ -11,12 +11,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 
-from smartmail import ingest
+from smartmail import ingest, privacy_cli
 from smartmail.admin import doctor
 from smartmail.admin.templates import check_overrides
 from smartmail.app import App, open_app
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = case.add_parser("show", help="one case with its messages and events")
     show.add_argument("number", type=int)
     show.add_argument("--json", action="store_true")
+    show.add_argument(
+        "--unmasked", action="store_true", help="personal numbers as written (logged)"
+    )
 
     stats = sub.add_parser("stats", help="the weekly report's figures for a period")
     stats.add_argument("--since", type=_iso_time, help="ISO time with zone (default: 7 days ago)")
@@ -135,7 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     held.add_parser("remove", help="let automatic mail go to an address again").add_argument(
         "address"
     )
+    add_privacy_commands(sub)
     return parser
+
+
+def add_privacy_commands(sub: Any) -> None:
+    reads = sub.add_parser("access-log", help="who read which case or person's data")
+    reads.add_argument("--case", type=int, help="reads of one case")
+    reads.add_argument("--person", help="reads by, or of, one address")
+    reads.add_argument("--since", type=_iso_time, help="ISO time with zone")
+    reads.add_argument("--json", action="store_true")
+    person = sub.add_parser("person", help="one person's data: show, export, erase")
+    asks = person.add_subparsers(dest="person_command", required=True)
+    asks.add_parser("show", help="everything we hold about an address").add_argument("address")
+    export = asks.add_parser("export", help="the same as JSON in a zip, with raw mails")
+    export.add_argument("address")
+    export.add_argument("--to", required=True, type=Path, help="the zip file to write")
+    erase = asks.add_parser("erase", help="erase the person's data on every case now")
+    erase.add_argument("address")
+    erase.add_argument("--yes", action="store_true", help="do not ask")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "suppressed": cmd_suppressed,
         "export": cmd_export,
         "import": cmd_import,
+        "access-log": privacy_cli.cmd_access_log,
+        "person": privacy_cli.cmd_person,
     }
     try:
         return commands[args.command](app, args)
@@ -260,6 +284,9 @@ def cmd_case(app: App, args: argparse.Namespace) -> int:
             print(f"smartmail: no case {args.number}", file=sys.stderr)
             return EX_DATAERR
         data = views.case_detail(session, case)
+        privacy_cli.record_case_read(session, data, args.unmasked)
+    if not args.unmasked:
+        data = views.masked(data)
     text = json.dumps(data, ensure_ascii=False, indent=2) if args.json else None
     print(text or views.case_text(data, _zone(app)))
     return EX_OK

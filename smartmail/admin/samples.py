@@ -17,6 +17,7 @@ from smartmail.desk.commands import help_lines
 from smartmail.desk.queries import case_line
 from smartmail.desk.report import Block, Report
 from smartmail.mail.phrases import N_, phrase, render, status
+from smartmail.rules.retention import Period, Privacy, Retention
 from smartmail.store.models import Case, Message, Party
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
@@ -121,6 +122,7 @@ def _base(language: str, timezone: ZoneInfo) -> dict[str, Any]:
         "month": "2026-11",
         "own": False,
         "summary": "Kalle Karlsson: 2 h 30 min, 498,00 kr",
+        "privacy": Privacy(contact="dataskydd@bostad.example"),
     }
 
 
@@ -136,8 +138,10 @@ def contexts(name: str, language: str, timezone: ZoneInfo) -> list[dict[str, Any
             for t in (True, False)
             for n in (0, 7)
         ]
-    if name == "ack":  # with and without a link to follow the case
-        return [{**base, "follow_url": url} for url in ("", base["follow_url"])]
+    if name == "ack":  # with and without a link to follow the case, kept months or days
+        days = Privacy(Retention(closed_cases=Period(days=90)))
+        links = [{**base, "follow_url": url} for url in ("", base["follow_url"])]
+        return [*links, {**base, "privacy": days}]
     if name == "bounce":  # the failed address and the report's words, not a mail
         return [
             {**base, "failed": "eva@kund.example", "reason": "no such user", "until": until}

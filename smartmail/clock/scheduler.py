@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from smartmail.app import App
-from smartmail.clock import invoicing, on_call, reports, wake
+from smartmail.clock import invoicing, on_call, reports, retention, wake
 from smartmail.clock.once import AlreadyDone, once
 from smartmail.desk import cases, notify
 from smartmail.desk.invoicing import basis_rows
@@ -39,6 +39,7 @@ class SweepReport:
     reports: int = 0
     on_call: int = 0  # escalation steps of pages nobody took
     invoicing: int = 0
+    erased: int = 0  # records past their retention (see clock/retention.py)
 
     def __str__(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in vars(self).items())
@@ -59,6 +60,8 @@ def sweep(app: App, now: datetime) -> SweepReport:
         # unless it is a holiday, later when the daemon was down (or just installed).
         _weekly_report(app, rules, now, report)
         _monthly_basis(app, rules, now, report)
+    erased = retention.once_a_day(app, now)
+    report.erased = erased.total if erased is not None else 0
     return report
 
 

@@ -777,3 +777,29 @@ def revoke_links(
     """Every link to follow `case` made until now opens nothing from now on."""
     insert_row(session, RevokedLink, {"case_id": case.number, "revoked_at": now, "actor": actor})
     record_event(session, case, "link_revoked", actor, now, message)
+
+
+def set_hold(
+    session: Session,
+    case: Case,
+    on: bool,
+    actor: str,
+    now: datetime,
+    message: Message | None = None,
+) -> bool:
+    """Legal hold on (or off): a case on hold is never erased. False when it already was."""
+    if case.hold == on:
+        return False
+    case.hold, case.updated_at = on, now
+    record_event(session, case, "hold", actor, now, message, on=on)
+    return True
+
+
+ERASED = "[erased]"
+
+
+def erased(session: Session, case: Case, what: list[str], why: str, now: datetime) -> None:
+    """The case's content was erased (`desk.erasure`): its subject and routing reason too;
+    its numbers, times and every event's kind stay."""
+    case.subject, case.route_reason, case.erased_at = ERASED, ERASED, now
+    record_event(session, case, "erased", SYSTEM, now, what=what, why=why)

@@ -152,6 +152,12 @@ SPECS: tuple[Spec, ...] = (
         N_("take the case: it is yours, and the on-call escalation stops"),
     ),
     Spec(
+        "hold",
+        ("spara",),
+        NC_("usage", "#hold [off]"),
+        N_("legal hold: the case is never erased until #hold off"),
+    ),
+    Spec(
         "cases",
         ("ärenden",),
         NC_("usage", NC_("usage", "#cases <number> <number> ...")),
@@ -535,6 +541,17 @@ def _someone(rest: str, spec: Spec) -> tuple[Value, str]:
     return rest or "me", ""
 
 
+_HOLD_OFF = frozenset({"off", "av", "släpp"})
+
+
+def _hold(rest: str, spec: Spec) -> tuple[Value, str]:
+    """`#hold` puts the hold on, `#hold off` (`#spara av`) takes it off."""
+    word = rest.strip().casefold()
+    if word and word not in _HOLD_OFF:
+        raise _usage(N_("{usage}: nothing, or off"), spec)
+    return ("off" if word else "on"), ""
+
+
 _VALUE_PARSERS: dict[str, Callable[[str, Spec], tuple[Value, str]]] = {
     "customer": _customer,
     "channel": _channel,
@@ -554,6 +571,7 @@ _VALUE_PARSERS: dict[str, Callable[[str, Spec], tuple[Value, str]]] = {
     "link": _case_number,
     "case": _case_number,
     "cases": _case_numbers,
+    "hold": _hold,
 }
 
 

@@ -11,12 +11,13 @@ from babel.dates import format_timedelta
 from sqlalchemy import and_, bindparam, or_
 from sqlmodel import Session, col, select
 
-from smartmail.desk import cases
+from smartmail.desk import access, cases
 from smartmail.desk.commands import help_lines
 from smartmail.desk.report import Report
 from smartmail.mail import compose, msgid, phrases
 from smartmail.mail.compose import Identity, Templates
 from smartmail.mail.links import follow_url
+from smartmail.mail.masking import mask
 from smartmail.mail.parse import ParsedAttachment, ParsedMail
 from smartmail.mail.phrases import NC_
 from smartmail.mail.tokens import reply_address, tokenized_subject
@@ -95,9 +96,11 @@ def _queue_mail(
     attachments: tuple[ParsedAttachment, ...] = (),
 ) -> None:
     """One mail to `to` about `case` (or none): the token and no stacked prefixes in its
-    subject, threaded, refused and recorded rather than sent when it is unsafe."""
+    subject, threaded, refused and recorded rather than sent when it is unsafe. Staff and
+    contractors read personal numbers masked."""
     if session.info.get(compose.SENDING_OFF):
         return
+    rendered = for_reader(ctx, to, rendered)
     number = case.number if case is not None else 0
     subject = rendered.subject
     if case is not None:
@@ -126,6 +129,14 @@ def _queue_mail(
         compose.queue(session, msg, case=case, now=now, template=template, secret=ctx.secret)
 
 
+def for_reader(ctx: Context, to: str, rendered: compose.Rendered) -> compose.Rendered:
+    """Staff, managers and contractors get personal numbers, card and account numbers and
+    door codes masked; the customer reads their own mail as written."""
+    if ctx.rules.role_of(to) == "customer":
+        return rendered
+    return compose.Rendered(mask(rendered.subject), mask(rendered.body))
+
+
 def acknowledge(
     ctx: Context, session: Session, case: Case, mail: ParsedMail, now: datetime
 ) -> None:
@@ -141,6 +152,7 @@ def acknowledge(
         answering=mail,
         customer_name=mail.from_name,
         follow_url=follow_link(ctx, case, mail.from_addr, now),
+        privacy=ctx.rules.privacy,
     )
 
 
@@ -225,7 +237,11 @@ def first_text(session: Session, case: Case) -> str:
 
 
 def job(ctx: Context, session: Session, case: Case, contractor: str, now: datetime) -> None:
-    """The contractor's job: problem, contact and deadline; nothing internal."""
+    """The contractor's job: problem, contact and deadline; nothing internal. The access
+    log says who received which case's content."""
+    customer = _customer(session, case)
+    person = customer.email if customer else ""
+    access.record(session, contractor, "job", now, case=case.number, person=person)
     _send(
         ctx,
         session,
@@ -436,6 +452,7 @@ def digest(
         lines=phrases.render_all(lines, language),
         person_name=person.name if person else "",
     )
+    rendered = for_reader(ctx, to, rendered)
     with compose.refusing(session, None, to=to, template=template, now=now):
         msg = compose.compose(
             ctx.identity,

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from smartmail.desk import cases, notify
 from smartmail.desk.sms_text import CaseFacts, burst_text, page_text
 from smartmail.mail import compose
+from smartmail.mail.masking import mask
 from smartmail.rules.model import Rules
 from smartmail.rules.on_call import pages
 from smartmail.store.db import insert_row
@@ -66,7 +67,9 @@ def queue_sms(
     person = ctx.rules.person(email)
     if person is None or person.role not in ON_CALL_ROLES or not person.phone:
         return False
-    text = page_text(case_facts(session, case), ctx.language_for(email), kind == "escalation")
+    # Staff read personal numbers, card numbers and door codes masked, by SMS as by mail.
+    facts = case_facts(session, case)
+    text = mask(page_text(facts, ctx.language_for(email), kind == "escalation"))
     row = {
         "case_id": case.number,
         "to_email": person.email,

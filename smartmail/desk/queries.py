@@ -47,6 +47,7 @@ EVENT_WORDS = (
     *(NC_("event", "labels"), NC_("event", "type"), NC_("event", "channel")),
     *(NC_("event", "watching"), NC_("event", "unwatched")),
     NC_("event", "link revoked"),
+    *(NC_("event", "hold"), NC_("event", "erased")),
 )
 VISIBILITY_WORDS = (NC_("visibility", "public"), NC_("visibility", "internal"))
 

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from smartmail.desk import cases, habits, notify, on_call, queries, sla
+from smartmail.desk import access, cases, habits, notify, on_call, queries, sla
 from smartmail.desk.commands import Amount, Command, Due, Standing, Tagged, refusal
 from smartmail.desk.report import Block, Report
 from smartmail.mail.phrases import N_, Phrase, local_time, phrase, status
@@ -136,6 +136,10 @@ class Steering:
                 self._problem(command, _no_case(command.value))
                 return
             lines = queries.timeline(self.session, target, self.now, tz)
+            customer = target.customer.email if target.customer else ""
+            access.record(
+                self.session, self.actor, "#case", self.now, case=target.number, person=customer
+            )
             title = phrase(N_("#case {number}"), number=target.number)
             self.report.answers.append(Block(title, list(lines)))
 
@@ -373,6 +377,17 @@ class Steering:
         self.released.append((case, held))
         return phrase(N_("your held text goes to the customer"))
 
+    def _hold(self, command: Command, case: Case) -> Phrase:
+        on = command.value == "on"
+        changed = cases.set_hold(self.session, case, on, self.actor, self.now, self.message)
+        if on:
+            return (
+                phrase(N_("on legal hold: never erased until #hold off"))
+                if changed
+                else (phrase(N_("already on legal hold")))
+            )
+        return phrase(N_("legal hold lifted")) if changed else phrase(N_("was not on legal hold"))
+
     def _local(self, moment: datetime | None) -> str:
         return local_time(moment, self.rules.calendar.timezone)
 
@@ -398,6 +413,7 @@ _ACTIONS: dict[str, Callable[[Steering, Command, Case], Phrase]] = {
     "watch": habits.watch,
     "unwatch": habits.unwatch,
     "revoke-link": Steering._revoke_link,
+    "hold": Steering._hold,
 }
 
 

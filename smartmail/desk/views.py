@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from smartmail.desk import cases
+from smartmail.mail.masking import mask
 from smartmail.mail.phrases import local_time
 from smartmail.store.models import (
     OPEN_STATUSES,
@@ -131,6 +132,8 @@ def _summary(case: Case, customer: Party | None, extra: dict[str, Any]) -> dict[
         "closed_at": _iso(case.closed_at),
         "reopen_count": case.reopen_count,
         "route_reason": case.route_reason,
+        "hold": case.hold,
+        "erased_at": _iso(case.erased_at),
         **extra,
     }
 
@@ -154,7 +157,7 @@ def case_detail(session: Session, case: Case) -> dict[str, Any]:
     events = session.exec(
         select(Event).where(Event.case_id == case.number).order_by(col(Event.id))
     ).all()
-    data["messages"] = [_message(session, m) for m in messages]
+    data["messages"] = [message_view(session, m) for m in messages]
     data["events"] = [
         {
             "at": _iso(e.at),
@@ -167,7 +170,7 @@ def case_detail(session: Session, case: Case) -> dict[str, Any]:
     return data
 
 
-def _message(session: Session, message: Message) -> dict[str, Any]:
+def message_view(session: Session, message: Message) -> dict[str, Any]:
     attachments = session.exec(select(Attachment).where(Attachment.message_pk == message.id)).all()
     return {
         "message_id": message.message_id,
@@ -196,6 +199,18 @@ def json_lines(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return "[]"
     return "[\n" + ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n]"
+
+
+def masked(value: Any) -> Any:
+    """A view with personal numbers, card and account numbers and door codes masked in
+    every text of it (`case show` without `--unmasked`)."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {key: masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
 
 
 def list_cases(session: Session, open_only: bool = False, owner: str | None = None) -> list[Case]:
@@ -233,6 +248,7 @@ def case_text(data: dict[str, Any], tz: ZoneInfo) -> str:
         f"  watchers   {', '.join(data.get('watchers', [])) or '-'}",
         f"  created    {_when(data['created_at'], tz)}",
         f"  routed     {data['route_reason']}",
+        *(["  on legal hold (#hold): never erased"] if data.get("hold") else []),
         "",
     ]
     for m in data["messages"]:

@@ -28,6 +28,7 @@ from smartmail.desk.commands import Tagged, split_commands
 from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
 from smartmail.mail.guard import GuardInput, GuardResult, LoopCounts, run_guard
+from smartmail.mail.masking import masked_mail
 from smartmail.mail.overrides import templates_for
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
@@ -244,28 +245,28 @@ class Pipeline:
                 # now, so the next try, a new statement, sees it.
         raise TemporaryFailure("kept clashing with mail stored alongside it")
 
-    def _handle(
-        self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
-    ) -> Outcome:
-        rules = self.rules()
-        bounce = BounceStep(self.notify_context(rules), self.function_addresses())
-        returned = bounce.run(session, mail, sha, envelope, now)
-        if returned is not None:  # a bounce of our own mail: on its case, never answered
-            return returned
-        thread = find_thread(
-            session, mail, envelope, self.function_addresses(), self.settings.secret
-        )
+    def _guard(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        envelope: Envelope,
+        case: Case | None,
+        role: str,
+        tagged: Tagged,
+        rules: Rules,
+        now: datetime,
+    ) -> tuple[GuardResult, LoopCounts]:
+        """What the guard says of the mail (automatic, a loop, too many answers lately), and
+        the mail from its sender lately it counted."""
         # Only a mail that opens a case gets an automatic answer: count recent ones only then.
         answered = 0
-        if thread.case is None or thread.case.status == "closed":
+        if case is None or case.status == "closed":
             answered = _answers_since(session, mail.from_addr, now - timedelta(hours=1))
-        role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
-        tagged = split_commands(mail.reply_text)
         # Commands are what a person wants done: never held back as a loop or a machine's.
         loop_counts, repeated = LoopCounts(), False
         if not tagged.commands:
             since = now - rules.loop_limit.within
-            loop_counts, repeated = loops.recent(session, thread.case, mail, since)
+            loop_counts, repeated = loops.recent(session, case, mail, since)
         guard = run_guard(
             GuardInput(
                 mail=mail,
@@ -278,6 +279,26 @@ class Pipeline:
                 loops=loop_counts,
                 loop_limit=rules.loop_limit.mails,
             )
+        )
+        return guard, loop_counts
+
+    def _handle(
+        self, session: Session, mail: ParsedMail, sha: str, envelope: Envelope, now: datetime
+    ) -> Outcome:
+        rules = self.rules()
+        if rules.privacy.mask_stored:  # personal numbers never reach the tables
+            mail = masked_mail(mail)
+        bounce = BounceStep(self.notify_context(rules), self.function_addresses())
+        returned = bounce.run(session, mail, sha, envelope, now)
+        if returned is not None:  # a bounce of our own mail: on its case, never answered
+            return returned
+        thread = find_thread(
+            session, mail, envelope, self.function_addresses(), self.settings.secret
+        )
+        role = rules.role_of(mail.from_addr) if mail.from_addr else "customer"
+        tagged = split_commands(mail.reply_text)
+        guard, loop_counts = self._guard(
+            session, mail, envelope, thread.case, role, tagged, rules, now
         )
         message = _inbound_message(mail, sha, envelope, guard, thread, now)
         case = thread.case

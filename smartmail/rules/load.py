@@ -21,6 +21,7 @@ from smartmail.rules.categories import CategoryReader
 from smartmail.rules.model import LoopLimit, OnCall, Priority, Rules, WebForm
 from smartmail.rules.on_call_keys import OnCallReader
 from smartmail.rules.people import Directory, PriorityReader
+from smartmail.rules.privacy import read_privacy
 from smartmail.rules.web_form import read_web_form
 from smartmail.rules.yaml_lines import Checker, read_yaml, yaml_problem
 
@@ -44,6 +45,7 @@ _TOP_OPTIONAL = (
     "types",
     "web_form",
     "invoicing",
+    "privacy",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
@@ -74,6 +76,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     on_call = _on_call(check, top, directory, priorities)
     web_form = read_web_form(check, top["web_form"]) if "web_form" in top else None
     contractors = _invoicing(top.get("invoicing"), check)
+    privacy = read_privacy(check, top.get("privacy"))
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -100,6 +103,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         form_categories=tuple(category_reader.form_categories),
         web_form=web_form or WebForm(),
         invoicing_contractors=contractors,
+        privacy=privacy,
     )
 
 

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from smartmail.mail.parse import ParsedMail
+from smartmail.rules.retention import Privacy
 
 __all__ = [
     "AREA",
@@ -256,6 +257,8 @@ class Rules:
     web_form: WebForm = field(default_factory=WebForm)
     # `invoicing: {contractors: true}`: each contractor gets their own rows of the basis too
     invoicing_contractors: bool = False
+    # retention, masking when stored, the contact for questions about one's data
+    privacy: Privacy = field(default_factory=Privacy)
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 

@@ -51,6 +51,7 @@ class Party(SQLModel, table=True):
     email: str = Field(index=True, unique=True)
     name: str = ""
     created_at: datetime = _at()
+    erased_at: datetime | None = _at(nullable=True)  # name and address replaced by a marker
 
 
 # A wake time in the past of every sweep: the clock works the case out again in its next one.
@@ -97,6 +98,8 @@ class Case(SQLModel, table=True):
         default_factory=lambda: LOOK_AGAIN,
         sa_column=Column(UTCDateTime(), index=True, nullable=True),
     )
+    hold: bool = False  # legal hold (#hold): never erased until #hold off
+    erased_at: datetime | None = _at(nullable=True)  # its texts replaced by a marker
 
     @property
     def number(self) -> int:
@@ -163,6 +166,7 @@ class Message(SQLModel, table=True):
     parse_notes: str = _text()  # how an inbound mail was read: charsets, sender source, part
     raw_sha256: str | None = None
     created_at: datetime = _at()
+    erased_at: datetime | None = _at(nullable=True)  # subject, text, addresses: a marker
 
 
 class Attachment(SQLModel, table=True):
@@ -172,6 +176,7 @@ class Attachment(SQLModel, table=True):
     content_type: str
     size: int
     sha256: str
+    erased_at: datetime | None = _at(nullable=True)  # the file is gone; hash and size stay
 
 
 class Event(SQLModel, table=True):
@@ -217,7 +222,8 @@ class Outbox(SQLModel, table=True):
     """A mail waiting to be sent, written in the same transaction as what caused it."""
 
     id: int | None = Field(default=None, primary_key=True)
-    message_pk: int | None = Field(default=None, foreign_key="message.id")
+    # indexed: erasing a message's text takes the bytes we sent of it too
+    message_pk: int | None = Field(default=None, foreign_key="message.id", index=True)
     mail_from: str
     rcpt_to: str  # comma separated
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -265,7 +271,9 @@ class RawMail(SQLModel, table=True):
 
     sha256: str = Field(primary_key=True)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    received_at: datetime = _at()
+    received_at: datetime = _at(index=True)
+    size: int | None = None  # kept when the bytes are erased
+    erased_at: datetime | None = _at(nullable=True)
 
 
 class Quarantine(SQLModel, table=True):
@@ -280,6 +288,18 @@ class Quarantine(SQLModel, table=True):
     traceback: str = _text()
     created_at: datetime = _at()
     replayed_at: datetime | None = _at(nullable=True)
+
+
+class AccessLog(SQLModel, table=True):
+    """Who read what of a case or a person's data, by which command or mail."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _at(index=True)
+    actor: str  # a local user (`case show`), or the address that asked or received
+    action: str  # case show | case show --unmasked | #case | #search | job | person ...
+    case_id: int | None = Field(default=None, index=True)
+    person: str = Field(default="", index=True)  # the address whose data was read, if one
+    detail: str = _text()
 
 
 OPEN_STATUSES = ("new", "feedback", "approved", "confirmed", "assigned")

@@ -8,6 +8,7 @@ from smartmail.desk.commands import (
     BY_NAME,
     SPECS,
     Amount,
+    BadCommand,
     Due,
     Standing,
     clean_line,
@@ -235,3 +236,22 @@ def test_any_value_renders_as_itself_in_any_phrase(line: str, why: str) -> None:
 
     rendered = phrase(N_("case {number}: {line}: {why}"), number=1, line=line, why=why).render("sv")
     assert rendered == f"ärende 1: {line}: {why}"
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [("#hold", "on"), ("#spara", "on"), ("#hold off", "off"), ("#Spara: av", "off")],
+)
+def test_hold_puts_a_legal_hold_on_and_off(line: str, value: str) -> None:
+    command = parse_line(line)
+    assert (command.name, command.value) == ("hold", value)
+
+
+def test_hold_is_for_staff_only_and_takes_nothing_but_off() -> None:
+    with pytest.raises(BadCommand):
+        parse_line("#hold forever")
+    hold = parse_line("#spara")
+    assert refusal(hold, Standing("staff")) is None
+    assert refusal(hold, Standing("manager")) is None
+    assert refusal(hold, Standing("customer", own_case=True)) is not None
+    assert refusal(hold, Standing("contractor", forwarded_to_them=True)) is not None

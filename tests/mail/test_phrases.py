@@ -23,6 +23,7 @@ from smartmail.desk.report import Block, Report
 from smartmail.mail import phrases
 from smartmail.mail.compose import TEMPLATE_DIRS, Templates
 from smartmail.mail.phrases import N_, phrase, render, status, word
+from smartmail.rules.retention import Period, Privacy, Retention
 from smartmail.store.db import transaction
 from smartmail.store.models import CLOSED_STATUSES, OPEN_STATUSES, Case
 
@@ -51,6 +52,7 @@ EVENT_KINDS = [
     *("on_call", "taken", "on_call_escalated", "sms_failed"),
     *("labels", "type", "channel", "watching", "unwatched"),
     "link_revoked",
+    *("hold", "erased"),
 ]
 
 
@@ -211,6 +213,7 @@ def _context(app: App, language: str, name: str) -> dict[str, Any]:
         "month": "2026-11",
         "summary": invoicing.summary([], language, {}),
         "own": False,
+        "privacy": Privacy(contact="dp@x.example"),
     }
 
 
@@ -234,6 +237,9 @@ def test_every_template_speaks_one_language(app: App, language: str, name: str) 
         ]
     if name == "invoicing_basis":  # a manager's basis, or a contractor's own rows
         variants = [{**context, "own": own} for own in (True, False)]
+    if name == "ack":  # kept for months or days, with a contact or without
+        days = Privacy(Retention(closed_cases=Period(days=90)))
+        variants = [context, {**context, "privacy": days}]
     if name == "bounce":  # the failed address and the report's words, not a mail
         variants = [
             {**context, "failed": "q@x.example", "status": "5.1.1", "reason": "Xq", "until": u}

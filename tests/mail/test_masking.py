@@ -1,0 +1,116 @@
+"""Masking personal numbers: numbers that pass their checks are masked, numbers that only
+look like them stay; fuzzed with hypothesis where outside text flows into our mail."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum import luhn
+
+from smartmail.mail.masking import STARS, is_identity_number, mask
+
+
+def identity_number(born: date, serial: int, coordination: bool = False) -> str:
+    """A valid number: yymmdd (day + 60 for a coordination number), serial, check digit."""
+    day = born.day + (60 if coordination else 0)
+    digits = f"{born:%y%m}{day:02d}{serial:03d}"
+    return digits + luhn.calc_check_digit(digits)
+
+
+def broken(number: str) -> str:
+    """The same number with a wrong check digit."""
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("19800101-3294", "19800101-****"),
+        ("800101-3294", "800101-****"),
+        ("8001013294", "800101-****"),
+        ("198001013294", "19800101-****"),
+        ("800161-3291", "800161-****"),  # coordination number: day + 60
+        ("4111 1111 1111 1111", "**** **** **** 1111"),
+        ("4111-1111-1111-1111", "**** **** **** 1111"),
+        ("SE45 5000 0000 0583 9825 7466", "SE45 **** 7466"),
+        ("portkod 1234", "portkod ****"),
+        ("Portkoden är 4567B", "Portkoden är ****"),
+        ("door code: 9911", "door code: ****"),
+        ("kontonummer 8327-9 123 456 789", "kontonummer ****"),
+    ],
+)
+def test_numbers_that_pass_their_checks_are_masked(written: str, shown: str) -> None:
+    assert mask(f"Hej, {written}, tack.") == f"Hej, {shown}, tack."
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "19800101-3295",  # wrong check digit
+        "800132-3291",  # no such day
+        "800191-3292",  # coordination day past 91
+        "4111 1111 1111 1112",  # fails Luhn
+        "SE45 5000 0000 0583 9825 7467",  # IBAN checksum fails
+        "070-123 45 67",  # a phone number
+        "2026-12-04 10:00",  # a time
+        "ärende 12345",  # a case number
+        "kod 1234",  # a code, but not said to be the door's
+    ],
+)
+def test_numbers_that_only_look_like_them_stay(written: str) -> None:
+    assert mask(f"Hej, {written}, tack.") == f"Hej, {written}, tack."
+
+
+_DATES = st.dates(min_value=date(1900, 1, 1), max_value=date(2025, 12, 31))
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Nd")), max_size=40)
+
+
+@given(_DATES, st.integers(0, 999), st.booleans(), st.booleans(), _TEXT, _TEXT)
+def test_a_valid_number_anywhere_in_text_is_masked(
+    born: date, serial: int, coordination: bool, century: bool, before: str, after: str
+) -> None:
+    number = identity_number(born, serial, coordination)
+    written = f"{born:%Y}"[:2] + number if century else number
+    assert is_identity_number(written)
+    text = f"{before} {written} {after}"
+    masked = mask(text)
+    assert number[-4:] not in masked.replace(before, "").replace(after, "")
+    assert STARS in masked
+    assert mask(masked) == masked  # masking twice changes nothing more
+
+
+@given(_DATES, st.integers(0, 999), _TEXT, _TEXT)
+def test_a_number_with_a_wrong_checksum_stays(
+    born: date, serial: int, before: str, after: str
+) -> None:
+    text = f"{before} {broken(identity_number(born, serial))} {after}"
+    assert mask(text) == text
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_masking_any_text_keeps_it_text_and_is_stable(text: str) -> None:
+    masked = mask(text)
+    assert isinstance(masked, str)
+    assert mask(masked) == masked
+    assert masked.count("\n") == text.count("\n")  # lines stay lines
+
+
+@given(st.integers(10**12, 10**19 - 1))
+def test_a_card_number_is_masked_only_when_its_luhn_holds(number: int) -> None:
+    digits = str(number)
+    text = f"kort {digits} slut"
+    if luhn.is_valid(digits) and not is_identity_number(digits):
+        assert mask(text) == f"kort {STARS} {STARS} {STARS} {digits[-4:]} slut"
+    elif not luhn.is_valid(digits):
+        assert mask(text) == text
+
+
+def test_a_leap_day_is_a_birth_date_and_the_day_after_february_28_of_other_years_none() -> None:
+    leap = identity_number(date(2000, 2, 29), 123)
+    assert is_identity_number(leap)
+    assert not is_identity_number(broken(leap))
+    digits = "010229123"  # 29 February 2001 never was
+    assert not is_identity_number(digits + luhn.calc_check_digit(digits))
