@@ -240,7 +240,7 @@ class BrokenOnce:
     def __getattr__(self, name: str) -> object:
         return getattr(self.rules, name)
 
-    def route(self, mail: object, to_address: str | None = None) -> Route:
+    def route(self, mail: object, to_address: str | None = None, known: str = "") -> Route:
         if self.broken:
             raise RuntimeError("routing bug")
         return self.rules.route(mail, to_address)  # type: ignore[arg-type]
@@ -386,7 +386,7 @@ def test_a_new_case_keeps_the_signature_with_the_address(app: App) -> None:
 class BrokenFor(BrokenOnce):
     """Routing raises for one subject only: the bug meets one mail of a batch."""
 
-    def route(self, mail: object, to_address: str | None = None) -> Route:
+    def route(self, mail: object, to_address: str | None = None, known: str = "") -> Route:
         if getattr(mail, "subject", "") == "boom":
             raise RuntimeError("routing bug")
         return self.rules.route(mail, to_address)  # type: ignore[arg-type]
