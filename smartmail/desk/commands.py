@@ -138,6 +138,17 @@ SPECS: tuple[Spec, ...] = (
         scope="query",
     ),
     Spec(
+        "search",
+        ("sök",),
+        NC_(
+            "usage",
+            "#search <words> [status:open|closed|<status>] [label:x] [type:x] "
+            "[owner:me|<person>] [customer:<address|@domain>] [since:DATE] [until:DATE]",
+        ),
+        N_("the newest 50 cases whose mail holds the words and that pass the filters"),
+        scope="query",
+    ),
+    Spec(
         "cases",
         ("ärenden",),
         NC_("usage", NC_("usage", "#cases <number> <number> ...")),
@@ -383,6 +394,7 @@ _VALUE_PARSERS: dict[str, Callable[[str, Spec], tuple[Value, str]]] = {
     "link": _case_number,
     "case": _case_number,
     "cases": _case_numbers,
+    "search": _word,
 }
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from smartmail.desk import cases, notify, queries, sla
+from smartmail.desk import cases, notify, queries, search, search_filters, sla
 from smartmail.desk.commands import Amount, Command, Due, Standing, Tagged, refusal
 from smartmail.desk.report import Block, Report
 from smartmail.mail.phrases import N_, Phrase, local_time, phrase, status
@@ -136,6 +136,22 @@ class Steering:
             lines = queries.timeline(self.session, target, self.now, tz)
             title = phrase(N_("#case {number}"), number=target.number)
             self.report.answers.append(Block(title, list(lines)))
+        elif command.name == "search":
+            self._search(command)
+
+    def _search(self, command: Command) -> None:
+        try:
+            filters = search_filters.parse_filters(str(command.value))
+            owners = search.resolve_owners(filters, self.rules, self.actor)
+        except search_filters.BadFilter as exc:
+            self._problem(command, exc.phrase)
+            return
+        found = search.find(self.session, filters, owners, self.rules.calendar.timezone)
+        title = phrase(
+            N_("#search {query}: {total} cases"), query=str(command.value), total=found.total
+        )
+        lines = search.answer_lines(self.session, found, self.now)
+        self.report.answers.append(Block(title, list(lines), phrase(N_("no case matches"))))
 
     # -- acting on a case ------------------------------------------------------------------
 
