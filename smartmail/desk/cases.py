@@ -90,7 +90,7 @@ def _store_message(session: Session, case: Case, message: Message) -> None:
     """Write `message` on `case`: it is in the database from here on, with its id."""
     message.case_id = case.number
     insert_object(session, message)
-    search.index_message(session, message.id, message.subject, message.text, message.automatic)
+    search.index_message(session, case.number, message.subject, message.text, message.automatic)
 
 
 def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
@@ -279,7 +279,7 @@ def add_outbound(session: Session, case: Case, message: dict[str, Any], now: dat
     for the outbox row that goes with it."""
     message_pk: int = insert_row(session, Message, {**message, "case_id": case.number})
     search.index_message(
-        session, message_pk, message["subject"], message["text"], message["automatic"]
+        session, case.number, message["subject"], message["text"], message["automatic"]
     )
     detail = {"to": message["to_addrs"], "subject": message["subject"]}
     _write_event(session, case, "mail_out", SYSTEM, now, message_pk, detail)

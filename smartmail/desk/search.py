@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -69,6 +69,8 @@ def find(
     """The cases that hold every word and pass every filter, newest first: at most `limit`
     of them (None: all), and how many there are in all."""
     dialect = session.connection().dialect.name
+    if dialect == "sqlite" and filters.words and replace(filters, words=()).empty and limit:
+        return _by_words_alone(session, filters.words, limit)
     conditions = _conditions(session, filters, owners, tz, dialect)
     query = select(Case).where(*conditions).order_by(col(Case.id).desc())
     if limit is not None:
@@ -79,6 +81,25 @@ def find(
         counting = select(func.count()).select_from(Case).where(*conditions)
         total = int(session.exec(counting).one())
     return Found(cases, total)
+
+
+def _by_words_alone(session: Session, words: tuple[str, ...], limit: int) -> Found:
+    """Words and no filter, on SQLite: the index alone knows the newest cases and how many
+    there are (a case's row is keyed by its number), with no look at each case."""
+    terms = search.query_terms("sqlite", words)
+    if not terms:
+        return Found([], 0)
+    matching = search.match_sql("sqlite")
+    newest = session.execute(
+        text(f"{matching} ORDER BY rowid DESC LIMIT :limit"), {"word": terms[0], "limit": limit}
+    ).scalars()
+    numbers = list(newest)
+    total = len(numbers)
+    if total == limit:
+        counting = text(f"SELECT count(*) FROM ({matching})")  # noqa: S608
+        total = int(session.execute(counting, {"word": terms[0]}).scalar_one())
+    query = select(Case).where(col(Case.id).in_(numbers)).order_by(col(Case.id).desc())
+    return Found(list(session.exec(query).all()), total)
 
 
 def _conditions(

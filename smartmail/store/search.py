@@ -3,10 +3,12 @@
 Words are Swedish stems (Snowball), whole words, any case. On PostgreSQL the index is a
 generated `tsvector` column on `message` (the `swedish` text search configuration, the same
 Snowball stemmer) with a GIN index: the database keeps it in step with every row itself.
-On SQLite it is an FTS5 table keyed by the message's id, holding the stems of its subject
-and text; `index_message` writes its row where a message is stored, and triggers drop the
-row when the message is deleted or its text changed (it is then no longer found, never
-found by words it no longer holds).
+On SQLite it is an FTS5 table with one row per case, keyed by its number, holding the
+stems of the subjects and texts of its messages (FTS5 finds the cases that hold every
+word in one look, where a row per message would need one per word); `index_message` adds
+a message's stems to its case's row where the message is stored. Triggers drop the row
+of a case one of whose messages is deleted or has its text changed, so that it is never
+found by words it no longer holds; `reindex_case` writes it again.
 
 Mail that a machine wrote (acknowledgements, notices, bounces) is not indexed: its
 boilerplate would make every case match.
@@ -31,16 +33,19 @@ log = logging.getLogger(__name__)
 # is found by its first pages.
 MAX_INDEXED_CHARS = 100_000
 # The names of the index's objects, which the models do not describe (tests/store compares).
-SQLITE_TABLE = "message_search"  # FTS5 (and its shadow tables message_search_*)
+SQLITE_TABLE = "case_search"  # FTS5 (and its shadow tables case_search_*)
 POSTGRES_COLUMN = "search"  # message.search, a generated tsvector
 POSTGRES_INDEX = "ix_message_search"
-SQLITE_TRIGGERS = ("message_search_deleted", "message_search_changed")
+SQLITE_TRIGGERS = ("case_search_message_deleted", "case_search_message_changed")
 _TRIGGERS = (
-    "CREATE TRIGGER message_search_deleted AFTER DELETE ON message BEGIN "
-    "DELETE FROM message_search WHERE rowid = old.id; END",
-    "CREATE TRIGGER message_search_changed AFTER UPDATE OF subject, text ON message BEGIN "
-    "DELETE FROM message_search WHERE rowid = old.id; END",
+    "CREATE TRIGGER case_search_message_deleted AFTER DELETE ON message BEGIN "
+    "DELETE FROM case_search WHERE rowid = old.case_id; END",
+    "CREATE TRIGGER case_search_message_changed AFTER UPDATE OF subject, text, case_id "
+    "ON message BEGIN DELETE FROM case_search WHERE rowid = old.case_id; END",
 )
+# A case's row holds at most this many characters of stems (a case of thousands of mails
+# is found by its first ones).
+MAX_CASE_CHARS = 1_000_000
 POSTGRES_CONFIG = "swedish"
 
 # What a word is: letters and digits, as FTS5's unicode61 tokenizer splits them.
@@ -52,11 +57,16 @@ def _stemmer() -> Any:
     return snowballstemmer.stemmer("swedish")
 
 
+@functools.lru_cache(maxsize=100_000)
+def _stem(word: str) -> str:
+    # A desk's mail uses the same words over and over; stemming one costs far more.
+    return str(_stemmer().stemWord(word))
+
+
 def words(value: str) -> list[str]:
     """The words of `value` as they are indexed and searched: NFKC, case folded, stemmed."""
     folded = unicodedata.normalize("NFKC", value[:MAX_INDEXED_CHARS]).casefold()
-    found = _WORD.findall(folded)
-    return list(_stemmer().stemWords(found)) if found else []
+    return [_stem(word) for word in _WORD.findall(folded)]
 
 
 def is_index_object(name: str | None) -> bool:
@@ -81,30 +91,52 @@ def include_object(item: Any, name: str | None, kind: str, reflected: bool, othe
 
 
 def index_message(
-    session: Session, message_pk: int | None, subject: str, body: str, automatic: bool
+    session: Session, case_id: int | None, subject: str, body: str, automatic: bool
 ) -> None:
-    """The index row of a message just stored (SQLite; PostgreSQL keeps its own)."""
-    if message_pk is None or automatic:
+    """Add the stems of a message just stored on case `case_id` to the case's row (SQLite;
+    PostgreSQL keeps its own)."""
+    if case_id is None or automatic:
         return
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         return
     stems = " ".join(words(f"{subject}\n{body}"))
+    if not stems:
+        return
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:  # on the driver's own cursor, in the session's transaction: one look per message
+        cursor.execute(_APPEND, (stems, MAX_CASE_CHARS, case_id))
+        if cursor.rowcount == 0:
+            cursor.execute(_INSERT, (case_id, stems[:MAX_CASE_CHARS]))
+    finally:
+        cursor.close()
+
+
+def reindex_case(session: Session, case_id: int) -> None:
+    """Write a case's row again from its messages (after one was changed or deleted)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    connection.execute(text(f"DELETE FROM {SQLITE_TABLE} WHERE rowid = :case"), {"case": case_id})  # noqa: S608
+    stems = _case_stems(connection, case_id)
     if stems:
-        _driver_execute(connection, _INSERT, (message_pk, stems))
+        connection.execute(_INSERT_NAMED, {"id": case_id, "words": stems})
 
 
 # The SQL here is built from this module's constant names only; values are bound.
+_APPEND = f"UPDATE {SQLITE_TABLE} SET words = substr(words || ' ' || ?, 1, ?) WHERE rowid = ?"  # noqa: S608
 _INSERT = f"INSERT INTO {SQLITE_TABLE} (rowid, words) VALUES (?, ?)"  # noqa: S608
+_INSERT_NAMED = text(f"INSERT INTO {SQLITE_TABLE} (rowid, words) VALUES (:id, :words)")  # noqa: S608
+_MESSAGES = text(
+    "SELECT case_id, subject, text FROM message WHERE case_id IS NOT NULL AND NOT automatic "
+    "AND case_id > :after AND case_id <= :upto ORDER BY case_id, id"
+)
 
 
-def _driver_execute(connection: Connection, sql: str, params: tuple[Any, ...]) -> None:
-    """On the driver's own cursor, in the session's transaction (one row per message)."""
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-    finally:
-        cursor.close()
+def _case_stems(connection: Connection, case_id: int) -> str:
+    rows = connection.execute(_MESSAGES, {"after": case_id - 1, "upto": case_id}).all()
+    stems = [stem for _case, subject, body in rows for stem in words(f"{subject}\n{body}")]
+    return " ".join(stems)[:MAX_CASE_CHARS]
 
 
 # --------------------------------------------------------------------------- the schema
@@ -148,29 +180,21 @@ def _warn_of_c_locale(connection: Connection) -> None:
         )
 
 
-def _fill(connection: Connection, batch: int = 2000) -> None:
-    """Index the messages stored before the index existed, a batch at a time."""
-    last = 0
-    while True:
-        rows = connection.execute(
-            text(
-                "SELECT id, subject, text FROM message WHERE id > :last AND NOT automatic "
-                "AND case_id IS NOT NULL ORDER BY id LIMIT :batch"
-            ),
-            {"last": last, "batch": batch},
-        ).all()
-        if not rows:
-            return
+def _fill(connection: Connection, batch: int = 1000) -> None:
+    """Index the mail stored before the index existed, `batch` case numbers at a time."""
+    highest = connection.execute(text('SELECT max(id) FROM "case"')).scalar() or 0
+    for after in range(0, highest, batch):
+        rows = connection.execute(_MESSAGES, {"after": after, "upto": after + batch}).all()
+        by_case: dict[int, list[str]] = {}
+        for case_id, subject, body in rows:
+            by_case.setdefault(case_id, []).extend(words(f"{subject}\n{body}"))
         values = [
-            {"id": pk, "words": " ".join(words(f"{subject}\n{body}"))} for pk, subject, body in rows
+            {"id": case_id, "words": " ".join(stems)[:MAX_CASE_CHARS]}
+            for case_id, stems in by_case.items()
+            if stems
         ]
-        values = [value for value in values if value["words"]]
         if values:
-            connection.execute(
-                text(f"INSERT INTO {SQLITE_TABLE} (rowid, words) VALUES (:id, :words)"),  # noqa: S608
-                values,
-            )
-        last = rows[-1][0]
+            connection.execute(_INSERT_NAMED, values)
 
 
 def drop(connection: Connection) -> None:
@@ -187,16 +211,14 @@ def drop(connection: Connection) -> None:
 
 
 def match_sql(dialect: str) -> str:
-    """SQL for the ids of the cases one word (`:word`, from `query_terms`) occurs in."""
+    """SQL for the ids of the cases that hold `:word` (PostgreSQL: one word; SQLite: every
+    word of the query `query_terms` made)."""
     if dialect == "postgresql":
         return (
             f"SELECT case_id FROM message WHERE {POSTGRES_COLUMN} @@ "  # noqa: S608
             f"plainto_tsquery('{POSTGRES_CONFIG}', :word)"
         )
-    return (
-        f"SELECT message.case_id FROM {SQLITE_TABLE} JOIN message "  # noqa: S608
-        f"ON message.id = {SQLITE_TABLE}.rowid WHERE {SQLITE_TABLE} MATCH :word"
-    )
+    return f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :word"  # noqa: S608
 
 
 def stop_word_sql() -> str:
@@ -205,11 +227,12 @@ def stop_word_sql() -> str:
 
 
 def query_terms(dialect: str, given: Iterable[str]) -> list[str]:
-    """The words as each engine's query takes them, one term per word: for FTS5 its stem,
-    quoted (a stem holds letters and digits only); for PostgreSQL the word itself, which
-    its `swedish` configuration stems as it stemmed the text."""
+    """The words as each engine's query takes them: for PostgreSQL one term per word, the
+    word itself, which its `swedish` configuration stems as it stemmed the text; for FTS5
+    one query of every word's stem, each quoted (a stem holds letters and digits only),
+    which FTS5 takes as all of them."""
     if dialect == "postgresql":
         folded = (unicodedata.normalize("NFKC", word).casefold() for word in given)
         return list(dict.fromkeys(w for word in folded for w in _WORD.findall(word)))
     stems = dict.fromkeys(stem for word in given for stem in words(word))
-    return [f'"{stem}"' for stem in stems]
+    return [" ".join(f'"{stem}"' for stem in stems)] if stems else []

@@ -20,6 +20,7 @@ from smartmail.desk import search
 from smartmail.desk.search_filters import parse_filters
 from smartmail.pipeline.envelope import Envelope
 from smartmail.store import schema
+from smartmail.store import search as index
 from smartmail.store.db import insert_row, make_engine, transaction
 from smartmail.store.models import Case, CaseLabel, Message
 
@@ -114,10 +115,10 @@ def test_a_message_stored_later_is_found_and_machine_mail_is_not(app: App) -> No
 
 
 def test_more_than_fifty_say_how_many_more(app: App) -> None:
-    for index in range(53):
-        sender = f"hyresgast{index}@kund.example"
+    for number in range(53):
+        sender = f"hyresgast{number}@kund.example"
         app.pipeline.process(
-            mail(sender, f"Trapphuset {index}", "Lampan i trapphuset är trasig."),
+            mail(sender, f"Trapphuset {number}", "Lampan i trapphuset är trasig."),
             Envelope("smtp", sender, (DESK,)),
             NOW,
         )
@@ -140,7 +141,7 @@ def test_the_revision_indexes_the_mail_there_already_is(tmp_path: Path, app: App
 
         command.downgrade(schema.alembic_config(connection), "0004")
         tables = connection.execute(text("SELECT name FROM sqlite_master")).scalars().all()
-        assert "message_search" not in tables
+        assert index.SQLITE_TABLE not in tables
         command.upgrade(schema.alembic_config(connection), "head")
     app.engine.dispose()
     app.engine = make_engine(url)
@@ -148,9 +149,14 @@ def test_the_revision_indexes_the_mail_there_already_is(tmp_path: Path, app: App
     assert numbers(app, "avlopp") == [4, 1]
 
 
-def test_a_deleted_or_changed_message_leaves_the_index(app: App) -> None:
+def test_a_changed_message_is_not_found_by_its_old_words(app: App) -> None:
     open_cases(app)
     with transaction(app.engine) as session:
-        session.execute(text("UPDATE message SET text = 'bortredigerat' WHERE case_id = 2"))
+        session.execute(text("UPDATE message SET text = 'Bortredigerat.' WHERE case_id = 2"))
     assert numbers(app, "fönstret") == []
     assert numbers(app, "avlopp") == [4, 1]
+    with transaction(app.engine) as session:
+        index.reindex_case(session, 2)
+    assert numbers(app, "bortredigerat") == [2]
+    assert numbers(app, "kallt") == [2]  # the subject is still there
+    assert numbers(app, "fönstret") == []
