@@ -325,7 +325,11 @@ def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EX_DATAERR
     groups = len(rules.groups)
-    print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities)")
+    replies = len(rules.replies.names())  # each rendered once as the rules loaded
+    print(
+        f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities, "
+        f"{replies} canned answers)"
+    )
     return EX_OK
 
 

@@ -138,6 +138,12 @@ SPECS: tuple[Spec, ...] = (
         scope="query",
     ),
     Spec(
+        "reply",
+        ("svar",),
+        NC_("usage", "#reply <name>"),
+        N_("send the canned answer of that name to the customer, your text below it"),
+    ),
+    Spec(
         "search",
         ("sök",),
         NC_(
@@ -395,6 +401,7 @@ _VALUE_PARSERS: dict[str, Callable[[str, Spec], tuple[Value, str]]] = {
     "case": _case_number,
     "cases": _case_numbers,
     "search": _word,
+    "reply": _word,
 }
 
 

@@ -41,6 +41,7 @@ EVENT_WORDS = (
     *(NC_("event", "auto closed"), NC_("event", "answer held"), NC_("event", "answer released")),
     *(NC_("event", "mail refused"), NC_("event", "loop limit"), NC_("event", "suppressed")),
     *(NC_("event", "unsuppressed"), NC_("event", "mail skipped")),
+    NC_("event", "canned answer"),
 )
 VISIBILITY_WORDS = (NC_("visibility", "public"), NC_("visibility", "internal"))
 

@@ -42,6 +42,7 @@ class Steering:
     report: Report = field(default_factory=Report)
     folded: dict[int, str] = field(default_factory=dict)  # case -> status told in the answer
     released: list[tuple[Case, Message]] = field(default_factory=list)  # what #send lets go
+    canned: dict[int, tuple[Case, str]] = field(default_factory=dict)  # #reply: case, text
 
     @property
     def actor(self) -> str:
@@ -361,6 +362,38 @@ class Steering:
         self.released.append((case, held))
         return phrase(N_("your held text goes to the customer"))
 
+    def _reply(self, command: Command, case: Case) -> Phrase:
+        """A canned answer to the customer, rendered with the case; the mail's own text
+        follows it (pipeline/steer.py relays the two as one answer)."""
+        replies = self.rules.replies
+        reply = replies.find(str(command.value))
+        if reply is None:
+            names = ", ".join(replies.names()) or "-"
+            raise CommandFailed(
+                phrase(
+                    N_(
+                        "no canned answer is called {name}; there are: {names}. "
+                        "Your text was NOT sent to the customer"
+                    ),
+                    name=str(command.value),
+                    names=names,
+                )
+            )
+        customer = case.customer
+        owner = self.rules.person(case.assignee or "")
+        values = {
+            "number": case.number,
+            "customer_name": customer.name if customer else "",
+            "deadline": self._local(case.due_at),
+            "owner_name": (owner.name if owner else "") or case.assignee or "",
+        }
+        language = self.ctx.language_for(customer.email if customer else "")
+        self.canned[case.number] = (case, replies.render(reply, language, values))
+        cases.record_event(
+            self.session, case, "canned_answer", self.actor, self.now, self.message, name=reply.name
+        )
+        return phrase(N_("canned answer {name} goes to the customer"), name=reply.name)
+
     def _local(self, moment: datetime | None) -> str:
         return local_time(moment, self.rules.calendar.timezone)
 
@@ -379,6 +412,7 @@ _ACTIONS: dict[str, Callable[[Steering, Command, Case], Phrase]] = {
     "merge": Steering._merge,
     "link": Steering._link,
     "send": Steering._send,
+    "reply": Steering._reply,
 }
 
 

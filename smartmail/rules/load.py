@@ -20,6 +20,7 @@ from smartmail.rules.calendar import CalendarReader
 from smartmail.rules.categories import CategoryReader
 from smartmail.rules.model import LoopLimit, Rules
 from smartmail.rules.people import Directory, PriorityReader
+from smartmail.rules.replies_load import ReplyReader
 from smartmail.rules.yaml_lines import Checker, read_yaml, yaml_problem
 
 __all__ = ["load_rules", "rules_from_text"]
@@ -37,6 +38,8 @@ _TOP_OPTIONAL = (
     "trusted_mta",
     "loop_limit",
     "bounces",
+    "replies",
+    "replies_dir",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
@@ -61,6 +64,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
     loop_limit = _loop_limit(check, top["loop_limit"]) if "loop_limit" in top else _LOOP_LIMIT
     suppress_for = _bounces(top.get("bounces"), check)
+    replies = ReplyReader(check, source, language).read(top.get("replies"), top.get("replies_dir"))
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -81,6 +85,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         name=name,
         loop_limit=loop_limit,
         bounce_suppress_for=suppress_for,
+        replies=replies,
     )
 
 

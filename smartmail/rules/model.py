@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from smartmail.mail.parse import ParsedMail
+from smartmail.rules.replies import Replies
 
 __all__ = [
     "Calendar",
@@ -203,6 +204,7 @@ class Rules:
     loop_limit: LoopLimit = field(default_factory=LoopLimit)
     # how long no automatic mail goes to an address our mail bounced from for good; 0: never
     bounce_suppress_for: timedelta = timedelta(days=30)
+    replies: Replies = field(default_factory=Replies)  # canned answers, for #reply
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 

@@ -47,6 +47,7 @@ EVENT_KINDS = [
     *("followed_up_by", "delivery_failed", "unproven_mail", "reminder", "escalation"),
     *("auto_closed", "answer_held", "answer_released"),
     *("mail_refused", "loop_limit", "suppressed", "unsuppressed", "mail_skipped"),
+    "canned_answer",
 ]
 
 
