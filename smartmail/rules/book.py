@@ -59,7 +59,7 @@ class RuleBook:
                 raise  # nothing good to fall back on: refuse to start
             self._note_problem(exc)
             log.error("%s is broken; running on the last good copy %s", self.path, self.last_good)
-            return load_rules(self.last_good)
+            return load_rules(self.last_good, base=self.path.parent)  # replies_dir: beside it
 
     def _read(self) -> bytes:
         """The file's bytes, once: what is checked, kept and reported is one version."""

@@ -45,7 +45,7 @@ _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
 
 
-def _build(data: Any, check: Checker, source: str) -> Rules:
+def _build(data: Any, check: Checker, source: str, base: Path | None = None) -> Rules:
     top = check.mapping(data, "", _TOP_REQUIRED, _TOP_OPTIONAL) or {}
     address = check.address(top.get("address"), "address") if "address" in top else None
     extra = check.addresses(top.get("addresses"), "addresses")
@@ -64,7 +64,8 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     trusted = check.text(top["trusted_mta"], "trusted_mta") if "trusted_mta" in top else None
     loop_limit = _loop_limit(check, top["loop_limit"]) if "loop_limit" in top else _LOOP_LIMIT
     suppress_for = _bounces(top.get("bounces"), check)
-    replies = ReplyReader(check, source, language).read(top.get("replies"), top.get("replies_dir"))
+    reader = ReplyReader(check, base or Path(source).parent, language)
+    replies = reader.read(top.get("replies"), top.get("replies_dir"))
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -124,7 +125,7 @@ def _bounces(value: Any, check: Checker) -> timedelta:
     return _BOUNCE_SUPPRESS_FOR if found is None else found
 
 
-def load_rules(path: str | Path) -> Rules:
+def load_rules(path: str | Path, base: Path | None = None) -> Rules:
     """Read and check a rules file.
 
     Raises RulesError listing every problem found (an unreadable file is one problem with
@@ -135,10 +136,10 @@ def load_rules(path: str | Path) -> Rules:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise RulesError([RuleProblem(source, 0, "", f"cannot read the file: {error}")]) from None
-    return rules_from_text(text, source)
+    return rules_from_text(text, source, base)
 
 
-def rules_from_text(text: str, source: str) -> Rules:
+def rules_from_text(text: str, source: str, base: Path | None = None) -> Rules:
     """Check the text of a rules file; `source` names it in every problem."""
     try:
         data, tree = read_yaml(text)
@@ -150,4 +151,4 @@ def rules_from_text(text: str, source: str) -> Rules:
     if data is None:
         check.error("", "the file is empty")
         raise RulesError(check.problems)
-    return _build(data, check, source)
+    return _build(data, check, source, base)

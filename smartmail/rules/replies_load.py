@@ -24,9 +24,9 @@ _MAX_TEXT = 20_000  # a canned answer is a mail's text, not a book
 class ReplyReader:
     """Reads `replies:` and `replies_dir:` into Replies; problems go to the checker."""
 
-    def __init__(self, check: Checker, rules_file: str, language: str) -> None:
+    def __init__(self, check: Checker, base: Path, language: str) -> None:
         self.check = check
-        self.base = Path(rules_file).parent
+        self.base = base  # what a relative `replies_dir` is relative to: the rules' folder
         self.language = language
         self.env = ImmutableSandboxedEnvironment(
             undefined=jinja2.StrictUndefined,

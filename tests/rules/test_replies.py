@@ -161,3 +161,18 @@ def test_rules_check_renders_every_canned_answer_once(
     assert main(["rules", "check", str(good)]) == 65
     err = capsys.readouterr().err
     assert f"{tmp_path / 'svar' / 'lampa.sv.txt'}:2: template: UndefinedError: 'nummer'" in err
+
+
+def test_the_last_good_rules_read_their_folder_beside_the_rules_file(tmp_path: Path) -> None:
+    from smartmail.rules.book import RuleBook
+
+    (tmp_path / "svar").mkdir()
+    (tmp_path / "svar" / "lampa.sv.txt").write_text("Lampan byts.\n")
+    path = rules_file(tmp_path, "replies_dir: svar\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    assert RuleBook(path, data)().replies.names() == ["lampa"]
+    path.write_text("address: [broken\n", encoding="utf-8")
+    book = RuleBook(path, data)  # a restart on a broken file: the last good copy runs
+    assert book.problem is not None
+    assert book().replies.names() == ["lampa"]
