@@ -1,6 +1,7 @@
 """How fast `#search` and `case list --search` find cases, at 100,000 cases.
 
     .venv/bin/python bench/search.py [--cases 100000] [--seed 1] [--repeat 15]
+        [--database-url postgresql+psycopg://...]
 
 Builds a database on the embedded default (SQLite, schema at the newest revision) with
 `--cases` cases of a landlord's office: Swedish subjects and texts of words drawn by a
@@ -154,16 +155,43 @@ def zipf_words(rng: random.Random, vocab: list[str], weights: list[float], count
     return " ".join(word if rng.random() > 0.25 else rng.choice(FILLER) for word in chosen)
 
 
-def build(path: Path, cases: int, seed: int) -> float:
+class Writer:
+    """Rows in bulk on the driver: SQLite's, or PostgreSQL's (whose index is its own)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)  # the schema at its newest revision
+        self.postgres = self.engine.dialect.name == "postgresql"
+        self.raw = self.engine.raw_connection()
+        if not self.postgres:
+            self.raw.execute("PRAGMA synchronous=OFF")
+
+    def executemany(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        if not rows:
+            return
+        cursor = self.raw.cursor()
+        cursor.executemany(sql.replace("?", "%s") if self.postgres else sql, rows)
+        cursor.close()
+
+    def commit(self) -> None:
+        self.raw.commit()
+
+    def close(self) -> None:
+        cursor = self.raw.cursor()
+        cursor.execute("ANALYZE")
+        cursor.close()
+        self.raw.commit()
+        self.raw.close()
+        self.engine.dispose()
+
+
+def build(url: str, cases: int, seed: int) -> float:
     """The database, filled; gives the seconds it took."""
     started = time.perf_counter()
-    make_engine(f"sqlite:///{path}").dispose()  # the schema at its newest revision
     rng = random.Random(seed)
     vocab = vocabulary()
     weights = [1 / (rank + 1) for rank in range(len(vocab))]
     rng.shuffle(vocab)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA synchronous=OFF")
+    db = Writer(url)
     customers = [
         (n + 1, f"kund{n}@domän{n % 200}.example", f"Kund {n}", NOW.isoformat())
         for n in range(max(cases * 3 // 10, 1))
@@ -175,7 +203,8 @@ def build(path: Path, cases: int, seed: int) -> float:
         rows, messages, indexed, labels = [], [], [], []
         for number in range(start + 1, min(start + 5000, cases) + 1):
             created = NOW - timedelta(seconds=span * (1 - number / cases))
-            at = created.replace(tzinfo=None).isoformat(sep=" ")
+            naive = created.replace(tzinfo=None)
+            at = naive if db.postgres else naive.isoformat(sep=" ")
             subject = f"{zipf_words(rng, vocab, weights, 4)} lgh {1000 + number % 9000}"
             rows.append(
                 (
@@ -214,11 +243,10 @@ def build(path: Path, cases: int, seed: int) -> float:
             "guard_hits, parse_notes, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             messages,
         )
-        db.executemany(f"INSERT INTO {index.SQLITE_TABLE} (rowid, words) VALUES (?,?)", indexed)
+        if not db.postgres:
+            db.executemany(f"INSERT INTO {index.SQLITE_TABLE} (rowid, words) VALUES (?,?)", indexed)
         db.executemany("INSERT INTO caselabel (case_id, label) VALUES (?,?)", labels)
         db.commit()
-    db.execute("ANALYZE")
-    db.commit()
     db.close()
     return time.perf_counter() - started
 
@@ -248,8 +276,8 @@ def timed(run: Callable[[], object], repeat: int) -> tuple[list[float], object]:
     return durations, result
 
 
-def measure(path: Path, cases: int, repeat: int) -> None:
-    engine = make_engine(f"sqlite:///{path}")
+def measure(url: str, cases: int, repeat: int) -> None:
+    engine = make_engine(url)
     rules = default_rules("felanmalan@bostad.example")
     rng = random.Random(7)
 
@@ -304,14 +332,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--database-url", help="an empty PostgreSQL database instead")
     args = parser.parse_args(argv)
+    if args.database_url:  # an empty PostgreSQL database (UTF-8 character type)
+        seconds = build(args.database_url, args.cases, args.seed)
+        print(f"built {args.cases} cases in {seconds:.1f} s (PostgreSQL)")
+        measure(args.database_url, args.cases, args.repeat)
+        return 0
     with tempfile.TemporaryDirectory(prefix="search-bench-") as directory:
         path = Path(directory) / "smartmail.db"
-        seconds = build(path, args.cases, args.seed)
+        url = f"sqlite:///{path}"
+        seconds = build(url, args.cases, args.seed)
         size = path.stat().st_size / 1e6
         version = sqlite3.sqlite_version
         print(f"built {args.cases} cases in {seconds:.1f} s ({size:.0f} MB, SQLite {version})")
-        measure(path, args.cases, args.repeat)
+        measure(url, args.cases, args.repeat)
     return 0
 
 

@@ -156,7 +156,7 @@ def test_rules_check_renders_every_canned_answer_once(
     )
     (tmp_path / "svar" / "lampa.sv.txt").write_text("Hej!\n{{ number }}\n")
     assert main(["rules", "check", str(good)]) == 0
-    assert "(1 groups, 1 priorities, 2 canned answers)" in capsys.readouterr().out
+    assert "canned answers: lampa, tack" in capsys.readouterr().out
     (tmp_path / "svar" / "lampa.sv.txt").write_text("Hej!\n{{ nummer }}\n")
     assert main(["rules", "check", str(good)]) == 65
     err = capsys.readouterr().err
