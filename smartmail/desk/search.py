@@ -69,8 +69,8 @@ def find(
     """The cases that hold every word and pass every filter, newest first: at most `limit`
     of them (None: all), and how many there are in all."""
     dialect = session.connection().dialect.name
-    if dialect == "sqlite" and filters.words and replace(filters, words=()).empty and limit:
-        return _by_words_alone(session, filters.words, limit)
+    if filters.words and replace(filters, words=()).empty and limit:
+        return _by_words_alone(session, dialect, filters.words, limit)
     conditions = _conditions(session, filters, owners, tz, dialect)
     query = select(Case).where(*conditions).order_by(col(Case.id).desc())
     if limit is not None:
@@ -83,20 +83,20 @@ def find(
     return Found(cases, total)
 
 
-def _by_words_alone(session: Session, words: tuple[str, ...], limit: int) -> Found:
-    """Words and no filter, on SQLite: the index alone knows the newest cases and how many
-    there are (a case's row is keyed by its number), with no look at each case."""
-    terms = search.query_terms("sqlite", words)
+def _by_words_alone(session: Session, dialect: str, words: tuple[str, ...], limit: int) -> Found:
+    """Words and no filter: the index alone knows the newest cases and how many there are
+    (a case's row is keyed by its number), with no look at each case."""
+    terms = search.query_terms(dialect, words)
     if not terms:
         return Found([], 0)
-    matching = search.match_sql("sqlite")
+    matching = search.match_sql(dialect)
     newest = session.execute(
-        text(f"{matching} ORDER BY rowid DESC LIMIT :limit"), {"word": terms[0], "limit": limit}
+        text(f"{matching} ORDER BY case_id DESC LIMIT :limit"), {"word": terms[0], "limit": limit}
     ).scalars()
     numbers = list(newest)
     total = len(numbers)
     if total == limit:
-        counting = text(f"SELECT count(*) FROM ({matching})")  # noqa: S608
+        counting = text(f"SELECT count(*) FROM ({matching}) AS found")  # noqa: S608
         total = int(session.execute(counting, {"word": terms[0]}).scalar_one())
     query = select(Case).where(col(Case.id).in_(numbers)).order_by(col(Case.id).desc())
     return Found(list(session.exec(query).all()), total)
@@ -135,16 +135,12 @@ def _conditions(
 
 
 def _word_conditions(words: tuple[str, ...], dialect: str) -> list[ColumnElement[bool]]:
-    """One condition per word: some message of the case holds it (its stem)."""
-    conditions: list[ColumnElement[bool]] = []
-    for index, term in enumerate(search.query_terms(dialect, words)):
-        name = f"word{index}"
-        sql = f'"case".id IN ({search.match_sql(dialect).replace(":word", f":{name}")})'
-        if dialect == "postgresql":  # a stop word matches nothing, so it asks nothing
-            stop = search.stop_word_sql().replace(":word", f":{name}")
-            sql = f"({stop} OR {sql})"
-        conditions.append(text(sql).bindparams(**{name: term}))  # type: ignore[arg-type]
-    return conditions
+    """The case holds every word (its stem), in one message or several."""
+    terms = search.query_terms(dialect, words)
+    if not terms:
+        return []
+    sql = f'"case".id IN ({search.match_sql(dialect)})'
+    return [text(sql).bindparams(word=terms[0])]  # type: ignore[list-item]
 
 
 def _status(value: str) -> ColumnElement[bool]:

@@ -1,14 +1,17 @@
 """The full-text index of case mail: every message a person wrote, by its words' stems.
 
-Words are Swedish stems (Snowball), whole words, any case. On PostgreSQL the index is a
-generated `tsvector` column on `message` (the `swedish` text search configuration, the same
-Snowball stemmer) with a GIN index: the database keeps it in step with every row itself.
-On SQLite it is an FTS5 table with one row per case, keyed by its number, holding the
-stems of the subjects and texts of its messages (FTS5 finds the cases that hold every
-word in one look, where a row per message would need one per word); `index_message` adds
-a message's stems to its case's row where the message is stored. Triggers drop the row
-of a case one of whose messages is deleted or has its text changed, so that it is never
-found by words it no longer holds; `reindex_case` writes it again.
+Words are Swedish stems (Snowball), whole words, any case. The index keeps one row per
+case, keyed by its number, holding the stems of the subjects and texts of its messages:
+the cases that hold every word are found in one look, where a row per message would need
+one per word (and a word may be in one message, the next word in another).
+
+On PostgreSQL the row is a `tsvector` (the `swedish` text search configuration, the same
+Snowball stemmer) with a GIN index, kept by triggers on `message`: a stored message adds
+its words to its case's row, a changed or deleted one has the row made again. On SQLite it
+is an FTS5 table; `index_message` adds a message's stems to its case's row where the
+message is stored, and triggers drop the row of a case one of whose messages is deleted or
+has its text changed, so that it is never found by words it no longer holds
+(`reindex_case` writes it again).
 
 Mail that a machine wrote (acknowledgements, notices, bounces) is not indexed: its
 boilerplate would make every case match.
@@ -33,9 +36,9 @@ log = logging.getLogger(__name__)
 # is found by its first pages.
 MAX_INDEXED_CHARS = 100_000
 # The names of the index's objects, which the models do not describe (tests/store compares).
-SQLITE_TABLE = "case_search"  # FTS5 (and its shadow tables case_search_*)
-POSTGRES_COLUMN = "search"  # message.search, a generated tsvector
-POSTGRES_INDEX = "ix_message_search"
+SQLITE_TABLE = "case_search"  # FTS5 (and its shadow tables case_search_*); on PostgreSQL
+TABLE = SQLITE_TABLE  # a plain table (case_id, words tsvector)
+POSTGRES_INDEX = "ix_case_search"
 SQLITE_TRIGGERS = ("case_search_message_deleted", "case_search_message_changed")
 _TRIGGERS = (
     "CREATE TRIGGER case_search_message_deleted AFTER DELETE ON message BEGIN "
@@ -73,17 +76,11 @@ def is_index_object(name: str | None) -> bool:
     """Is `name` a table, column, index or trigger of the search index (not in the models)?"""
     if not name:
         return False
-    return (
-        name == SQLITE_TABLE
-        or name.startswith(f"{SQLITE_TABLE}_")
-        or name in (POSTGRES_COLUMN, POSTGRES_INDEX)
-    )
+    return name in (TABLE, POSTGRES_INDEX) or name.startswith(f"{TABLE}_")
 
 
 def include_object(item: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
     """For Alembic's comparison of models and database: leave the search index out."""
-    if kind == "column" and name == POSTGRES_COLUMN:
-        return getattr(getattr(item, "table", None), "name", "") != "message"
     return not is_index_object(name) or kind not in ("table", "index")
 
 
@@ -146,16 +143,8 @@ def create(connection: Connection) -> None:
     """Create the index and fill it from the messages there are (schema revision 0005)."""
     if connection.dialect.name == "postgresql":
         _warn_of_c_locale(connection)
-        connection.execute(
-            text(
-                f"ALTER TABLE message ADD COLUMN {POSTGRES_COLUMN} tsvector GENERATED ALWAYS AS "
-                f"(CASE WHEN automatic THEN NULL ELSE to_tsvector('{POSTGRES_CONFIG}', "
-                f"left(subject || ' ' || text, {MAX_INDEXED_CHARS})) END) STORED"
-            )
-        )
-        connection.execute(
-            text(f"CREATE INDEX {POSTGRES_INDEX} ON message USING gin ({POSTGRES_COLUMN})")
-        )
+        for statement in _POSTGRES_CREATE:
+            connection.execute(text(statement))
         return
     connection.execute(
         text(
@@ -199,40 +188,85 @@ def _fill(connection: Connection, batch: int = 1000) -> None:
 
 def drop(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(text(f"DROP INDEX IF EXISTS {POSTGRES_INDEX}"))
-        connection.execute(text(f"ALTER TABLE message DROP COLUMN IF EXISTS {POSTGRES_COLUMN}"))
+        for statement in _POSTGRES_DROP:
+            connection.execute(text(statement))
         return
     for trigger in SQLITE_TRIGGERS:
         connection.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
     connection.execute(text(f"DROP TABLE IF EXISTS {SQLITE_TABLE}"))
 
 
+# PostgreSQL keeps the rows itself. A tsvector holds at most 1 MB: a case's row stops
+# growing at half of that (a case of thousands of mails is found by its first ones).
+_POSTGRES_CREATE = (
+    "CREATE TABLE case_search (case_id integer PRIMARY KEY, words tsvector NOT NULL)",
+    "CREATE INDEX ix_case_search ON case_search USING gin (words)",
+    """CREATE FUNCTION case_search_make(number integer) RETURNS void LANGUAGE sql AS $$
+        DELETE FROM case_search WHERE case_id = number;
+        INSERT INTO case_search (case_id, words)
+        SELECT number, to_tsvector('swedish', left(string_agg(subject || ' ' || text, ' '
+            ORDER BY id), 400000))
+        FROM message WHERE case_id = number AND NOT automatic HAVING count(*) > 0;
+    $$""",
+    """CREATE FUNCTION case_search_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.automatic OR NEW.case_id IS NULL THEN RETURN NULL; END IF;
+        INSERT INTO case_search (case_id, words) VALUES (NEW.case_id,
+            to_tsvector('swedish', left(NEW.subject || ' ' || NEW.text, 100000)))
+        ON CONFLICT (case_id) DO UPDATE SET words = CASE
+            WHEN pg_column_size(case_search.words) > 500000 THEN case_search.words
+            ELSE case_search.words || EXCLUDED.words END;
+        RETURN NULL;
+    END $$""",
+    """CREATE FUNCTION case_search_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF OLD.case_id IS NOT NULL THEN PERFORM case_search_make(OLD.case_id); END IF;
+        IF TG_OP = 'UPDATE' AND NEW.case_id IS NOT NULL
+            AND NEW.case_id IS DISTINCT FROM OLD.case_id THEN
+            PERFORM case_search_make(NEW.case_id);
+        END IF;
+        RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER case_search_message_added AFTER INSERT ON message "
+    "FOR EACH ROW EXECUTE FUNCTION case_search_added()",
+    "CREATE TRIGGER case_search_message_changed AFTER DELETE OR UPDATE OF subject, text, "
+    "case_id, automatic ON message FOR EACH ROW EXECUTE FUNCTION case_search_changed()",
+    # the mail there already is
+    "INSERT INTO case_search (case_id, words) SELECT case_id, to_tsvector('swedish', "
+    "left(string_agg(subject || ' ' || text, ' ' ORDER BY id), 400000)) FROM message "
+    "WHERE case_id IS NOT NULL AND NOT automatic GROUP BY case_id",
+)
+_POSTGRES_DROP = (
+    "DROP TRIGGER IF EXISTS case_search_message_added ON message",
+    "DROP TRIGGER IF EXISTS case_search_message_changed ON message",
+    "DROP FUNCTION IF EXISTS case_search_added()",
+    "DROP FUNCTION IF EXISTS case_search_changed()",
+    "DROP FUNCTION IF EXISTS case_search_make(integer)",
+    "DROP TABLE IF EXISTS case_search",
+)
+
+
 # --------------------------------------------------------------------------- searching
 
 
 def match_sql(dialect: str) -> str:
-    """SQL for the ids of the cases that hold `:word` (PostgreSQL: one word; SQLite: every
-    word of the query `query_terms` made)."""
+    """SQL for the numbers (`case_id`) of the cases that hold every word of `:word`, the
+    query `query_terms` made; PostgreSQL asks nothing of stop words alone (they match
+    nothing there)."""
     if dialect == "postgresql":
-        return (
-            f"SELECT case_id FROM message WHERE {POSTGRES_COLUMN} @@ "  # noqa: S608
-            f"plainto_tsquery('{POSTGRES_CONFIG}', :word)"
-        )
-    return f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :word"  # noqa: S608
-
-
-def stop_word_sql() -> str:
-    """PostgreSQL: true when `:word` is a stop word (it then matches nothing, so asks nothing)."""
-    return f"numnode(plainto_tsquery('{POSTGRES_CONFIG}', :word)) = 0"
+        query = f"plainto_tsquery('{POSTGRES_CONFIG}', :word)"
+        return f"SELECT case_id FROM {TABLE} WHERE words @@ {query} OR numnode({query}) = 0"  # noqa: S608
+    return f"SELECT rowid AS case_id FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :word"  # noqa: S608
 
 
 def query_terms(dialect: str, given: Iterable[str]) -> list[str]:
-    """The words as each engine's query takes them: for PostgreSQL one term per word, the
-    word itself, which its `swedish` configuration stems as it stemmed the text; for FTS5
-    one query of every word's stem, each quoted (a stem holds letters and digits only),
-    which FTS5 takes as all of them."""
+    """The words as each engine's query takes them, all in one query (none: no words):
+    for PostgreSQL the words themselves, which its `swedish` configuration stems as it
+    stemmed the text; for FTS5 every word's stem, quoted (a stem holds letters and digits
+    only), which FTS5 takes as all of them."""
     if dialect == "postgresql":
         folded = (unicodedata.normalize("NFKC", word).casefold() for word in given)
-        return list(dict.fromkeys(w for word in folded for w in _WORD.findall(word)))
+        found = dict.fromkeys(w for word in folded for w in _WORD.findall(word))
+        return [" ".join(found)] if found else []
     stems = dict.fromkeys(stem for word in given for stem in words(word))
     return [" ".join(f'"{stem}"' for stem in stems)] if stems else []

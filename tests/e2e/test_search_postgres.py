@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from smartmail.app import App, open_app
 from smartmail.store import schema
-from smartmail.store.db import make_engine
+from smartmail.store.db import make_engine, transaction
 from tests.conftest import MemoryTransport, settings_under
 from tests.desk.test_search import assert_search_finds, numbers, open_cases
 from tests.e2e.postgres import SUPERUSER, Postgres, postgres_server  # noqa: F401  (fixtures)
@@ -60,13 +60,22 @@ def test_the_revision_indexes_the_mail_there_already_is_on_postgresql(pg_app: Ap
     url = pg_app.engine.url.render_as_string(hide_password=False)
     with pg_app.engine.begin() as connection:
         command.downgrade(schema.alembic_config(connection), "0004")
-        columns = connection.execute(
-            text("SELECT column_name FROM information_schema.columns WHERE table_name = 'message'")
+        tables = connection.execute(
+            text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
         ).scalars()
-        assert "search" not in set(columns)
+        assert "case_search" not in set(tables)
         command.upgrade(schema.alembic_config(connection), "head")
     pg_app.engine.dispose()
     pg_app.engine = make_engine(url)
     assert differences(pg_app.engine) == []
     assert numbers(pg_app, "fönstret") == [2]
     assert numbers(pg_app, "avlopp") == [4, 1]
+
+
+def test_a_changed_message_is_found_by_its_new_words_on_postgresql(pg_app: App) -> None:
+    open_cases(pg_app)
+    with transaction(pg_app.engine) as session:
+        session.execute(text("UPDATE message SET text = 'Bortredigerat.' WHERE case_id = 2"))
+    assert numbers(pg_app, "fönstret") == []
+    assert numbers(pg_app, "bortredigerat") == [2]
+    assert numbers(pg_app, "kallt") == [2]  # its subject is still there
