@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from smartmail import ingest, privacy_cli
 from smartmail.admin import doctor
@@ -25,7 +26,8 @@ from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
 from smartmail.config import Settings, load_settings
 from smartmail.daemon import Daemon
-from smartmail.desk import cases, invoicing, suppressions, views
+from smartmail.desk import cases, invoicing, search, search_filters, suppressions, views
+from smartmail.desk.search_filters import BadFilter
 from smartmail.errors import ConfigError, RulesError, TemporaryFailure
 from smartmail.inbound import importer
 from smartmail.inbound.mailboxes import open_mailbox
@@ -93,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing = case.add_parser("list", help="list cases")
     listing.add_argument("--open", action="store_true", help="only open cases")
-    listing.add_argument("--owner", help="only the cases this address owns")
     listing.add_argument("--json", action="store_true")
+    _search_options(listing)
     show = case.add_parser("show", help="one case with its messages and events")
     show.add_argument("number", type=int)
     show.add_argument("--json", action="store_true")
@@ -158,6 +160,21 @@ def add_privacy_commands(sub: Any) -> None:
     erase = asks.add_parser("erase", help="erase the person's data on every case now")
     erase.add_argument("address")
     erase.add_argument("--yes", action="store_true", help="do not ask")
+
+
+def _search_options(listing: argparse.ArgumentParser) -> None:
+    """`case list` filters: those of #search (desk/search_filters.py), each repeatable."""
+    listing.add_argument("--search", default="", help="words the case's mail holds, all of them")
+    for key, example in (
+        ("status", "open, closed or a status"),
+        ("label", "a label on the case"),
+        ("type", "the case's type"),
+        ("owner", "an owner's address or name, or none"),
+        ("customer", "the customer's address, or @domain"),
+    ):
+        listing.add_argument(f"--{key}", action="append", default=[], help=example)
+    listing.add_argument("--since", help="created on or after: a date, or ISO time with zone")
+    listing.add_argument("--until", help="created on or before: a date, or ISO time with zone")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,8 +288,12 @@ def cmd_sweep(app: App, args: argparse.Namespace) -> int:
 def cmd_case(app: App, args: argparse.Namespace) -> int:
     with transaction(app.engine) as session:
         if args.case_command == "list":
-            found = views.list_cases(session, args.open, args.owner)
-            rows = list(views.case_summaries(session, found))
+            try:
+                listed = _listed(app, session, args)
+            except BadFilter as exc:
+                print(f"smartmail case list: {exc}", file=sys.stderr)
+                return EX_USAGE
+            rows = list(views.case_summaries(session, listed))
             print(
                 views.json_lines(rows)
                 if args.json
@@ -290,6 +311,23 @@ def cmd_case(app: App, args: argparse.Namespace) -> int:
     text = json.dumps(data, ensure_ascii=False, indent=2) if args.json else None
     print(text or views.case_text(data, _zone(app)))
     return EX_OK
+
+
+def _listed(app: App, session: Session, args: argparse.Namespace) -> list[Case]:
+    """The cases `case list` shows: all (or the open ones), else those its filters find."""
+    filters = search_filters.parse_filters(args.search)
+    for key in ("status", "label", "type", "owner", "customer", "since", "until"):
+        given = getattr(args, key)
+        for value in given if isinstance(given, list) else [given] if given else []:
+            filters = filters.add(key, value)
+    if filters.empty:
+        return views.list_cases(session, args.open)
+    if args.open:
+        filters = filters.add("status", "open")
+    rules = app.rules()
+    owners = search.resolve_owners(filters, rules, None)
+    found = search.find(session, filters, owners, rules.calendar.timezone, limit=None)
+    return found.cases[::-1]
 
 
 def _zone(app: App) -> ZoneInfo:
@@ -420,6 +458,8 @@ def cmd_rules_check(settings: Settings | None, args: argparse.Namespace) -> int:
     print(f"{path}: OK ({groups} groups, {len(rules.priorities)} priorities{overrides})")
     if rules.on_call is not None or args.now:
         print("\n".join(explain_on_call(rules, args.now or utcnow())))
+    if rules.replies.names():  # each was rendered once as the rules loaded
+        print(f"canned answers: {', '.join(rules.replies.names())}")
     return EX_OK
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from smartmail.desk import sla, suppressions
 from smartmail.rules.model import Route, Rules
-from smartmail.store import prepared
+from smartmail.store import prepared, search
 from smartmail.store.db import add_written, insert_object, insert_row, load, new_row
 from smartmail.store.models import (
     OPEN_STATUSES,
@@ -92,6 +92,7 @@ def _store_message(session: Session, case: Case, message: Message) -> None:
     """Write `message` on `case`: it is in the database from here on, with its id."""
     message.case_id = case.number
     insert_object(session, message)
+    search.index_message(session, case.number, message.subject, message.text, message.automatic)
 
 
 def party_for(session: Session, email: str, name: str, now: datetime) -> Party:
@@ -284,6 +285,9 @@ def add_outbound(session: Session, case: Case, message: dict[str, Any], now: dat
     """Record a mail we send on `case` (a Message row's values); gives the message's id,
     for the outbox row that goes with it."""
     message_pk: int = insert_row(session, Message, {**message, "case_id": case.number})
+    search.index_message(
+        session, case.number, message["subject"], message["text"], message["automatic"]
+    )
     detail = {"to": message["to_addrs"], "subject": message["subject"]}
     _write_event(session, case, "mail_out", SYSTEM, now, message_pk, detail)
     return message_pk

@@ -158,6 +158,23 @@ SPECS: tuple[Spec, ...] = (
         N_("legal hold: the case is never erased until #hold off"),
     ),
     Spec(
+        "reply",
+        ("svar",),
+        NC_("usage", "#reply <name>"),
+        N_("send the canned answer of that name to the customer, your text below it"),
+    ),
+    Spec(
+        "search",
+        ("sök",),
+        NC_(
+            "usage",
+            "#search <words> [status:open|closed|<status>] [label:x] [type:x] "
+            "[owner:me|<person>] [customer:<address|@domain>] [since:DATE] [until:DATE]",
+        ),
+        N_("the newest 50 cases whose mail holds the words and that pass the filters"),
+        scope="query",
+    ),
+    Spec(
         "cases",
         ("ärenden",),
         NC_("usage", NC_("usage", "#cases <number> <number> ...")),
@@ -572,6 +589,8 @@ _VALUE_PARSERS: dict[str, Callable[[str, Spec], tuple[Value, str]]] = {
     "case": _case_number,
     "cases": _case_numbers,
     "hold": _hold,
+    "search": _word,
+    "reply": _word,
 }
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, String, cast, delete, func, literal, 
 from sqlmodel import Session, col, select
 
 from smartmail.desk import cases
+from smartmail.store import search
 from smartmail.store.blobs import BlobStore
 from smartmail.store.models import (
     AccessLog,
@@ -87,8 +88,7 @@ def erase_message_texts(session: Session, message_pks: Iterable[int], now: datet
     """These messages' subjects and texts become the marker, their Message-IDs a marker of
     their own, and the bytes of what we sent of them go.
 
-    The one place a message's text is erased: an index over message texts must forget
-    these messages here as well.
+    The one place a message's text is erased, and the search index forgets it here.
     """
     ids = sorted(set(message_pks))
     if not ids:
@@ -104,6 +104,12 @@ def erase_message_texts(session: Session, message_pks: Iterable[int], now: datet
         .where(col(Outbox.message_pk).in_(ids), col(Outbox.status).in_(_OUTBOX_DONE))
         .values(body=b"")
     )
+    # The search index holds the words of these texts: their cases are indexed again from
+    # what is left (PostgreSQL's triggers do that by themselves).
+    touched = select(Message.case_id).where(col(Message.id).in_(ids)).distinct()
+    for case_id in _db(session).execute(touched).scalars():
+        if case_id is not None:
+            search.reindex_case(session, case_id)
 
 
 def erase_raw(session: Session, shas: Iterable[str], now: datetime) -> int:

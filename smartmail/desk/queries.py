@@ -48,6 +48,7 @@ EVENT_WORDS = (
     *(NC_("event", "watching"), NC_("event", "unwatched")),
     NC_("event", "link revoked"),
     *(NC_("event", "hold"), NC_("event", "erased")),
+    NC_("event", "canned answer"),
 )
 VISIBILITY_WORDS = (NC_("visibility", "public"), NC_("visibility", "internal"))
 

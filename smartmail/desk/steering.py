@@ -13,7 +13,17 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from smartmail.desk import access, cases, habits, notify, on_call, queries, sla
+from smartmail.desk import (
+    access,
+    cases,
+    habits,
+    notify,
+    on_call,
+    queries,
+    search,
+    search_filters,
+    sla,
+)
 from smartmail.desk.commands import Amount, Command, Due, Standing, Tagged, refusal
 from smartmail.desk.report import Block, Report
 from smartmail.mail.phrases import N_, Phrase, local_time, phrase, status
@@ -42,6 +52,7 @@ class Steering:
     report: Report = field(default_factory=Report)
     folded: dict[int, str] = field(default_factory=dict)  # case -> status told in the answer
     released: list[tuple[Case, Message]] = field(default_factory=list)  # what #send lets go
+    canned: dict[int, tuple[Case, str]] = field(default_factory=dict)  # #reply: case, text
 
     @property
     def actor(self) -> str:
@@ -142,6 +153,27 @@ class Steering:
             )
             title = phrase(N_("#case {number}"), number=target.number)
             self.report.answers.append(Block(title, list(lines)))
+        elif command.name == "search":
+            self._search(command)
+
+    def _search(self, command: Command) -> None:
+        try:
+            filters = search_filters.parse_filters(str(command.value))
+            owners = search.resolve_owners(filters, self.rules, self.actor)
+        except search_filters.BadFilter as exc:
+            self._problem(command, exc.phrase)
+            return
+        found = search.find(self.session, filters, owners, self.rules.calendar.timezone)
+        title = phrase(
+            N_("#search {query}: {total} cases"), query=str(command.value), total=found.total
+        )
+        lines = search.answer_lines(self.session, found, self.now)
+        for case in found.cases:  # each case in the answer is a read of it (access log)
+            customer = case.customer.email if case.customer else ""
+            access.record(
+                self.session, self.actor, "#search", self.now, case=case.number, person=customer
+            )
+        self.report.answers.append(Block(title, list(lines), phrase(N_("no case matches"))))
 
     # -- acting on a case ------------------------------------------------------------------
 
@@ -388,6 +420,38 @@ class Steering:
             )
         return phrase(N_("legal hold lifted")) if changed else phrase(N_("was not on legal hold"))
 
+    def _reply(self, command: Command, case: Case) -> Phrase:
+        """A canned answer to the customer, rendered with the case; the mail's own text
+        follows it (pipeline/steer.py relays the two as one answer)."""
+        replies = self.rules.replies
+        reply = replies.find(str(command.value))
+        if reply is None:
+            names = ", ".join(replies.names()) or "-"
+            raise CommandFailed(
+                phrase(
+                    N_(
+                        "no canned answer is called {name}; there are: {names}. "
+                        "Your text was NOT sent to the customer"
+                    ),
+                    name=str(command.value),
+                    names=names,
+                )
+            )
+        customer = case.customer
+        owner = self.rules.person(case.assignee or "")
+        values = {
+            "number": case.number,
+            "customer_name": customer.name if customer else "",
+            "deadline": self._local(case.due_at),
+            "owner_name": (owner.name if owner else "") or case.assignee or "",
+        }
+        language = self.ctx.language_for(customer.email if customer else "")
+        self.canned[case.number] = (case, replies.render(reply, language, values))
+        cases.record_event(
+            self.session, case, "canned_answer", self.actor, self.now, self.message, name=reply.name
+        )
+        return phrase(N_("canned answer {name} goes to the customer"), name=reply.name)
+
     def _local(self, moment: datetime | None) -> str:
         return local_time(moment, self.rules.calendar.timezone)
 
@@ -414,6 +478,7 @@ _ACTIONS: dict[str, Callable[[Steering, Command, Case], Phrase]] = {
     "unwatch": habits.unwatch,
     "revoke-link": Steering._revoke_link,
     "hold": Steering._hold,
+    "reply": Steering._reply,
 }
 
 

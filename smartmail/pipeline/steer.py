@@ -75,6 +75,8 @@ class SteerStep:
         answer = _answer_kind(mail, case, role, tagged)
         # A staff mail whose commands had mistakes may be a mistyped #note: keep it internal.
         internal = tagged.is_note or role == "contractor" or bool(tagged.problems)
+        if _unknown_reply(tagged, self.rules):  # its text was meant to follow that answer
+            internal, answer = True, ""
         self._keep(session, mail, message, case, sender, role, internal, now, not tagged.commands)
         answering = case.number if case is not None and answer in ("relay", "send") else None
         steering = Steering(
@@ -135,8 +137,16 @@ class SteerStep:
         for target, held in steering.released:
             kept = (held.text, self._kept_attachments(session, held))
             answers.setdefault(target.number, (target, []))[1].append(kept)
+        canned = dict(steering.canned)
         if relay and case is not None:
-            answers.setdefault(case.number, (case, []))[1].append((tagged.body, mail.attachments))
+            own = canned.pop(case.number, None)
+            text = _after(own[1] if own else "", tagged.body)
+            answers.setdefault(case.number, (case, []))[1].append((text, mail.attachments))
+        if not tagged.is_note:  # #reply on the other cases of #cases N M
+            for number, (target, answer) in canned.items():
+                if case is None or number != case.number:
+                    text = _after(answer, tagged.body)
+                    answers.setdefault(number, (target, []))[1].append((text, mail.attachments))
         for target, texts in answers.values():
             self._relay(session, target, texts, sender, steering, now)
         if case is not None and steering.folded.pop(case.number, "") == "resolved":
@@ -244,11 +254,23 @@ def _answer_kind(mail: ParsedMail, case: Case | None, role: str, tagged: Tagged)
     has_text = bool(tagged.body or mail.attachments)
     if tagged.problems:
         return "held" if has_text else ""
-    if has_text:
+    if has_text or any(c.name == "reply" for c in tagged.commands):
         return "relay"
     if any(c.name == "send" for c in tagged.commands):
         return "send"
     return ""
+
+
+def _after(canned: str, text: str) -> str:
+    """A canned answer, then what the staff member wrote below the commands."""
+    return "\n\n".join(part for part in (canned, text) if part)
+
+
+def _unknown_reply(tagged: Tagged, rules: Rules) -> bool:
+    """Does the mail ask for a canned answer the rules do not have?"""
+    return any(
+        c.name == "reply" and rules.replies.find(str(c.value)) is None for c in tagged.commands
+    )
 
 
 def _why_unproven(proof: Proof) -> Phrase:

@@ -22,6 +22,7 @@ from smartmail.rules.model import LoopLimit, OnCall, Priority, Rules, WebForm
 from smartmail.rules.on_call_keys import OnCallReader
 from smartmail.rules.people import Directory, PriorityReader
 from smartmail.rules.privacy import read_privacy
+from smartmail.rules.replies_load import ReplyReader
 from smartmail.rules.web_form import read_web_form
 from smartmail.rules.yaml_lines import Checker, read_yaml, yaml_problem
 
@@ -46,12 +47,14 @@ _TOP_OPTIONAL = (
     "web_form",
     "invoicing",
     "privacy",
+    "replies",
+    "replies_dir",
 )
 _LOOP_LIMIT = LoopLimit()
 _BOUNCE_SUPPRESS_FOR = timedelta(days=30)
 
 
-def _build(data: Any, check: Checker, source: str) -> Rules:
+def _build(data: Any, check: Checker, source: str, base: Path | None = None) -> Rules:
     top = check.mapping(data, "", _TOP_REQUIRED, _TOP_OPTIONAL) or {}
     address = check.address(top.get("address"), "address") if "address" in top else None
     extra = check.addresses(top.get("addresses"), "addresses")
@@ -77,6 +80,8 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
     web_form = read_web_form(check, top["web_form"]) if "web_form" in top else None
     contractors = _invoicing(top.get("invoicing"), check)
     privacy = read_privacy(check, top.get("privacy"))
+    reader = ReplyReader(check, base or Path(source).parent, language)
+    replies = reader.read(top.get("replies"), top.get("replies_dir"))
     if check.problems:
         raise RulesError(sorted(check.problems, key=lambda p: p.line))
     main = address or ""
@@ -104,6 +109,7 @@ def _build(data: Any, check: Checker, source: str) -> Rules:
         web_form=web_form or WebForm(),
         invoicing_contractors=contractors,
         privacy=privacy,
+        replies=replies,
     )
 
 
@@ -184,7 +190,7 @@ def _invoicing(value: Any, check: Checker) -> bool:
     return check.boolean(section["contractors"], "invoicing.contractors")
 
 
-def load_rules(path: str | Path) -> Rules:
+def load_rules(path: str | Path, base: Path | None = None) -> Rules:
     """Read and check a rules file.
 
     Raises RulesError listing every problem found (an unreadable file is one problem with
@@ -195,10 +201,10 @@ def load_rules(path: str | Path) -> Rules:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise RulesError([RuleProblem(source, 0, "", f"cannot read the file: {error}")]) from None
-    return rules_from_text(text, source)
+    return rules_from_text(text, source, base)
 
 
-def rules_from_text(text: str, source: str) -> Rules:
+def rules_from_text(text: str, source: str, base: Path | None = None) -> Rules:
     """Check the text of a rules file; `source` names it in every problem."""
     try:
         data, tree = read_yaml(text)
@@ -210,4 +216,4 @@ def rules_from_text(text: str, source: str) -> Rules:
     if data is None:
         check.error("", "the file is empty")
         raise RulesError(check.problems)
-    return _build(data, check, source)
+    return _build(data, check, source, base)

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from smartmail.mail.parse import ParsedMail
+from smartmail.rules.replies import Replies
 from smartmail.rules.retention import Privacy
 
 __all__ = [
@@ -259,6 +260,7 @@ class Rules:
     invoicing_contractors: bool = False
     # retention, masking when stored, the contact for questions about one's data
     privacy: Privacy = field(default_factory=Privacy)
+    replies: Replies = field(default_factory=Replies)  # canned answers, for #reply
     _people_by_email: dict[str, Person] = field(init=False, repr=False, compare=False)
     _priority_by_name: dict[str, Priority] = field(init=False, repr=False, compare=False)
 

@@ -53,6 +53,7 @@ EVENT_KINDS = [
     *("labels", "type", "channel", "watching", "unwatched"),
     "link_revoked",
     *("hold", "erased"),
+    "canned_answer",
 ]
 
 

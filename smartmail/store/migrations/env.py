@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from smartmail.store import models  # registers the tables
+from smartmail.store import models, search  # models registers the tables
 
 
 def run() -> None:
@@ -34,6 +34,7 @@ def _run_on(connection: Connection) -> None:
         render_as_batch=True,  # SQLite alters a table by copying it
         compare_type=True,
         render_item=_render_item,
+        include_object=search.include_object,  # the search index is no model's
     )
     with context.begin_transaction():
         context.run_migrations()
