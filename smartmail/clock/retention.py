@@ -82,6 +82,8 @@ def run(app: App, now: datetime) -> RetentionReport:
             report.files += some.remove(session, blobs)
     with transaction(app.engine) as session:
         report.access_log = access.purge_before(session, kept.access_log.before(now))
+    if report.cases:  # the erased cases' words leave the search index's file as well
+        erasure.compact(app.engine)
     if report.total:
         log.info("retention as of %s erased: %s", now.isoformat(timespec="minutes"), report)
     return report

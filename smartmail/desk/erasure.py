@@ -524,9 +524,12 @@ def forget_in_files(directory: Path, email: str) -> int:
 
 
 def compact(engine: Engine) -> None:
-    """On SQLite, what was erased leaves the write-ahead log too (it is emptied)."""
+    """On SQLite, what was erased leaves the search index's older segments and the
+    write-ahead log too (they are merged, and it is emptied)."""
     if engine.dialect.name != "sqlite":
         return
+    with engine.begin() as connection:
+        search.purge_erased(connection)
     raw = engine.raw_connection()
     try:
         raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")

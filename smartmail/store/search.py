@@ -123,6 +123,7 @@ def reindex_case(session: Session, case_id: int) -> None:
 # The SQL here is built from this module's constant names only; values are bound.
 _APPEND = f"UPDATE {SQLITE_TABLE} SET words = substr(words || ' ' || ?, 1, ?) WHERE rowid = ?"  # noqa: S608
 _INSERT = f"INSERT INTO {SQLITE_TABLE} (rowid, words) VALUES (?, ?)"  # noqa: S608
+_OPTIMIZE = f"INSERT INTO {SQLITE_TABLE} ({SQLITE_TABLE}) VALUES ('optimize')"  # noqa: S608
 _INSERT_NAMED = text(f"INSERT INTO {SQLITE_TABLE} (rowid, words) VALUES (:id, :words)")  # noqa: S608
 _MESSAGES = text(
     "SELECT case_id, subject, text FROM message WHERE case_id IS NOT NULL AND NOT automatic "
@@ -137,6 +138,14 @@ def _case_stems(connection: Connection, case_id: int) -> str:
 
 
 # --------------------------------------------------------------------------- the schema
+
+
+def purge_erased(connection: Connection) -> None:
+    """FTS5 keeps the words of a row written again in its older segments until they merge:
+    after an erasure they are merged now, so that the words leave the file (PostgreSQL
+    rewrites the row's tsvector in place)."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(text(_OPTIMIZE))
 
 
 def create(connection: Connection) -> None:
