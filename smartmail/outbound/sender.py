@@ -97,7 +97,7 @@ def deliver_due(
     Nothing is sent when another sender is at work on this SQLite database: its pass
     takes the mail."""
     report = DeliveryReport()
-    with _sender_turn(engine) as ours:
+    with sender_turn(engine) as ours:
         if not ours:
             return report
         step = _send_locked if engine.dialect.name == "postgresql" else _send_alone
@@ -135,14 +135,14 @@ def _send_alone(
 
 
 @contextlib.contextmanager
-def _sender_turn(engine: Engine) -> Iterator[bool]:
+def sender_turn(engine: Engine, name: str = "sender") -> Iterator[bool]:
     """Whether this sender may send now: on SQLite only while it holds the file lock next to
     the database (PostgreSQL locks each row instead; a database in memory has no other)."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield True
         return
-    fd = os.open(f"{database}-sender", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(f"{database}-{name}", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -14,11 +14,8 @@ recorded on each case the SMS was about.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from smartmail.desk import cases
 from smartmail.errors import PermanentFailure, TemporaryFailure
-from smartmail.outbound.sender import GIVE_UP_AFTER, backoff
+from smartmail.outbound.sender import GIVE_UP_AFTER, backoff, sender_turn
 from smartmail.outbound.sms import SmsProvider
 from smartmail.store.db import transaction
 from smartmail.store.models import Case, SmsOutbox
@@ -64,7 +61,7 @@ def deliver_sms_due(
 ) -> SmsReport:
     """Send every SMS whose time has come (up to `limit`); returns what happened."""
     report = SmsReport()
-    with _sender_turn(engine) as ours:
+    with sender_turn(engine, "sms-sender") as ours:  # beside the mail sender's own
         if not ours:
             return report
         locked = engine.dialect.name == "postgresql"
@@ -209,22 +206,3 @@ def _failed(session: Session, rows: list[SmsOutbox], error: str, now: datetime) 
         case = session.get(Case, row.case_id) if row.case_id is not None else None
         if case is not None:
             cases.note_sms_failure(session, case, row.to_number, error, now)
-
-
-@contextlib.contextmanager
-def _sender_turn(engine: Engine) -> Iterator[bool]:
-    """On SQLite only the SMS sender holding the lock file next to the database sends."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield True
-        return
-    fd = os.open(f"{database}-sms-sender", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
