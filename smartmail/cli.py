@@ -271,8 +271,7 @@ def cmd_sweep(app: App, args: argparse.Namespace) -> int:
 def cmd_case(app: App, args: argparse.Namespace) -> int:
     with transaction(app.engine) as session:
         if args.case_command == "list":
-            found = views.list_cases(session, args.open, args.owner)
-            rows = list(views.case_summaries(session, found))
+            rows = views.listed_summaries(session, args.open, args.owner)
             print(
                 views.json_lines(rows)
                 if args.json
