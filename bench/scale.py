@@ -136,6 +136,9 @@ def desk(app: App) -> tuple[float, int, float, int]:
 
 def owner_summaries(session: Any) -> list[dict[str, Any]]:
     """What `case list --open --owner OWNER --json` prints."""
+    listed = getattr(views, "listed_summaries", None)
+    if listed is not None:
+        return list(listed(session, True, OWNER))
     finder = getattr(views, "case_summaries", None)
     if finder is not None:
         return list(finder(session, views.list_cases(session, True, OWNER)))

@@ -289,11 +289,10 @@ def cmd_case(app: App, args: argparse.Namespace) -> int:
     with transaction(app.engine) as session:
         if args.case_command == "list":
             try:
-                listed = _listed(app, session, args)
+                rows = _listed(app, session, args)
             except BadFilter as exc:
                 print(f"smartmail case list: {exc}", file=sys.stderr)
                 return EX_USAGE
-            rows = list(views.case_summaries(session, listed))
             print(
                 views.json_lines(rows)
                 if args.json
@@ -313,21 +312,25 @@ def cmd_case(app: App, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def _listed(app: App, session: Session, args: argparse.Namespace) -> list[Case]:
-    """The cases `case list` shows: all (or the open ones), else those its filters find."""
+def _listed(app: App, session: Session, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """What `case list` shows: all cases (or the open ones, or one owner's) read as rows,
+    else the cases its filters find."""
+    owners = args.owner
+    plain = not (args.search or args.status or args.label or args.type or args.customer)
+    plain = plain and not (args.since or args.until) and len(owners) <= 1
+    if plain and (not owners or "@" in owners[0]):  # an address: no name to look up
+        return views.listed_summaries(session, args.open, owners[0] if owners else None)
     filters = search_filters.parse_filters(args.search)
     for key in ("status", "label", "type", "owner", "customer", "since", "until"):
         given = getattr(args, key)
         for value in given if isinstance(given, list) else [given] if given else []:
             filters = filters.add(key, value)
-    if filters.empty:
-        return views.list_cases(session, args.open)
     if args.open:
         filters = filters.add("status", "open")
     rules = app.rules()
     owners = search.resolve_owners(filters, rules, None)
     found = search.find(session, filters, owners, rules.calendar.timezone, limit=None)
-    return found.cases[::-1]
+    return list(views.case_summaries(session, found.cases[::-1]))
 
 
 def _zone(app: App) -> ZoneInfo:

@@ -10,24 +10,26 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-
-from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from typing import TYPE_CHECKING
 
 from smartmail.admin.systemd import Notifier, desk_status, keep_systemd_told
 from smartmail.app import App
-from smartmail.clock.scheduler import sweep
 from smartmail.config import HostPort
 from smartmail.desk import notify
 from smartmail.errors import ConfigError
 from smartmail.inbound.group import GroupCommit
-from smartmail.inbound.imap import start_imap
 from smartmail.inbound.ingest_socket import IngestHandler, IngestSocket, listen_for_ingest
 from smartmail.inbound.smtp import MailHandler, make_server_factory
 from smartmail.store.db import transaction
 from smartmail.store.models import utcnow
-from smartmail.web.server import build_web_app, serve_web
+
+# Loaded when used, after the listeners take connections (`smartmail run` is up sooner):
+# the clock (APScheduler, the sweep and its reports), the web pages (aiohttp) and IMAP.
+if TYPE_CHECKING:
+    from aiohttp import web
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from smartmail.clock.scheduler import SweepReport
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ class Daemon:
         if self.app.settings.lmtp_listen:
             await self._listen(self.app.settings.lmtp_listen, "lmtp", hostname)
         if self.app.settings.web_listen:
+            from smartmail.web.server import build_web_app, serve_web
+
             # Posts of the fault-report page go through the same writer as mail.
             pages = build_web_app(self.app, self.writer.process, self.outbox_waiting.set)
             self.web = await serve_web(pages, self.app.settings.web_listen)
@@ -148,6 +152,9 @@ class Daemon:
 
     def _start_clock(self) -> AsyncIOScheduler:
         """APScheduler runs the sweep every minute (and once right away)."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
         clock = AsyncIOScheduler(timezone=UTC)
         clock.add_job(
             self.sweep_now,
@@ -163,7 +170,7 @@ class Daemon:
     async def sweep_now(self, now: datetime | None = None) -> None:
         try:
             report = await asyncio.get_running_loop().run_in_executor(
-                self.clock_executor, sweep, self.app, now or utcnow()
+                self.clock_executor, _sweep, self.app, now or utcnow()
             )
         except Exception:
             log.exception("sweep failed; the next one runs in a minute")
@@ -190,8 +197,11 @@ class Daemon:
             asyncio.create_task(self.send_outbox_forever()),
             asyncio.create_task(self.watch_rules_forever()),
         ]
-        # Each IMAP task stops its reader thread itself once `stopping` is set.
-        tasks += start_imap(self.app, self.writer, self.stopping, self.outbox_waiting.set)
+        if self.app.settings.imap:
+            from smartmail.inbound.imap import start_imap
+
+            # Each IMAP task stops its reader thread itself once `stopping` is set.
+            tasks += start_imap(self.app, self.writer, self.stopping, self.outbox_waiting.set)
         tasks += keep_systemd_told(
             self.notifier, self.stopping, self.sender_executor, self._desk_status
         )
@@ -215,3 +225,11 @@ class Daemon:
         self.executor.shutdown(wait=True)
         self.sender_executor.shutdown(wait=True)
         self.clock_executor.shutdown(wait=True)
+
+
+def _sweep(app: App, now: datetime) -> SweepReport:
+    """One sweep, in the clock's thread: the first one loads the clock's modules there,
+    while the listeners already take mail."""
+    from smartmail.clock.scheduler import sweep
+
+    return sweep(app, now)

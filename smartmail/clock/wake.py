@@ -20,21 +20,32 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, bindparam, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from smartmail.desk import sla
 from smartmail.rules.model import Priority, Rules
-from smartmail.store.db import savepoint, transaction
-from smartmail.store.models import LOOK_AGAIN, OPEN_STATUSES, Case, ClockState, Notice
+from smartmail.store import prepared
+from smartmail.store.db import insert_row, savepoint, transaction
+from smartmail.store.models import (
+    LOOK_AGAIN,
+    OPEN_STATUSES,
+    Case,
+    ClockState,
+    Notice,
+    Party,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 BATCH = 200  # cases read at a time
 NOTICES_PER_COMMIT = 10  # one commit for several notices; mail waits for no more than these
 RULES_KEY = "wake-rules"
+_CLAIMED = select(Notice.id).where(Notice.key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -143,10 +154,12 @@ def _wake_some(
     """Wake cases in one transaction until NOTICES_PER_COMMIT notices are written (mail
     waits for the writer's turn meanwhile); the ids not reached yet."""
     with transaction(engine) as session:
-        list(session.exec(select(Case).where(col(Case.id).in_(ids))).all())  # loaded at once
-        wakes = []
+        wakes: list[dict[str, Any]] = []
+        loaded: list[SQLModel] = []  # held here: the session keeps its objects weakly only
         written = 0
         for case_id in ids:
+            if len(wakes) % NOTICES_PER_COMMIT == 0:  # the next few, read at once
+                loaded += _load(session, ids[len(wakes) : len(wakes) + NOTICES_PER_COMMIT])
             case = session.get(Case, case_id)  # the loaded one, unless a savepoint failed
             assert case is not None
             done, wake = _wake(session, rules, case, now, notify)
@@ -157,6 +170,18 @@ def _wake_some(
                 break
         session.execute(update(Case), wakes)  # by primary key, no ORM events: the wake only
     return ids[len(wakes) :]
+
+
+def _load(session: Session, ids: list[int]) -> list[SQLModel]:
+    """The cases and their customers into the session, in two queries: a notice names the
+    customer, and a case's customer is then found without a query of its own. Only the
+    cases this transaction may reach: reading the whole batch for each commit of ten
+    notices read it twenty times. The caller holds the objects while it works on them:
+    the session would otherwise let them go and read each case again, one by one."""
+    cases = session.exec(select(Case).where(col(Case.id).in_(ids))).all()
+    customers = {case.customer_id for case in cases if case.customer_id is not None}
+    parties = session.exec(select(Party).where(col(Party.id).in_(customers))).all()
+    return [*cases, *parties]
 
 
 def _wake(
@@ -176,12 +201,13 @@ def _wake(
 
 def _once(session: Session, case: Case, step: Step, notify: Notify) -> bool:
     """Send the step unless its key was claimed (by an earlier or a concurrent sweep)."""
-    if session.exec(select(Notice.id).where(Notice.key == step.key)).first() is not None:
+    if prepared.first(session, _CLAIMED, key=step.key) is not None:
         return False
     try:
         with savepoint(session):
-            session.add(Notice(key=step.key, case_id=case.id))
-            session.flush()  # the unique key is claimed here; a racing sweep fails here
+            # the unique key is claimed here; a racing sweep fails here
+            claim = {"key": step.key, "case_id": case.id, "created_at": utcnow()}
+            insert_row(session, Notice, claim)
             notify(session, case, step)
     except IntegrityError:
         return False

@@ -25,6 +25,11 @@ def test_summaries_of_many_are_those_of_each(app: App) -> None:
         one_by_one = [views.case_summary(session, c) for c in found]
         together = list(views.case_summaries(session, found))
     assert together == one_by_one
+    with transaction(app.engine) as session:
+        assert views.listed_summaries(session, True) == one_by_one  # read as rows
+        owner = one_by_one[0]["assignee"]
+        mine = [row for row in one_by_one if row["assignee"] == owner]
+        assert views.listed_summaries(session, True, owner.upper()) == mine
     assert together[1]["time_minutes"] == 30
     assert together[1]["material_total"] == 12.5
 
