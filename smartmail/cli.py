@@ -24,12 +24,12 @@ from smartmail.admin.templates import check_overrides
 from smartmail.app import App, open_app
 from smartmail.clock import reports
 from smartmail.clock.scheduler import sweep
-from smartmail.config import Settings, load_settings
+from smartmail.config import Settings, load_settings, start_logging
 from smartmail.daemon import Daemon
 from smartmail.desk import cases, invoicing, search, search_filters, suppressions, views
 from smartmail.desk.search_filters import BadFilter
 from smartmail.errors import ConfigError, RulesError, TemporaryFailure
-from smartmail.inbound import importer
+from smartmail.inbound import importer, mailgate
 from smartmail.inbound.mailboxes import open_mailbox
 from smartmail.mail.parse import parse
 from smartmail.rules.explain import explain
@@ -191,16 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"smartmail: {exc}", file=sys.stderr)
         return not_stored
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if settings.log_level != "DEBUG":
-        # Every SMTP command, scheduler tick and migration step is noise outside debugging
-        # (smartmail.store.schema says what a migration did in one line).
-        for chatty in ("mail.log", "apscheduler", "alembic"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    start_logging(settings)
     if args.command == "rules" and args.rules_command == "check":
         return cmd_rules_check(settings, args)
     try:
@@ -244,14 +235,9 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(app: App, args: argparse.Namespace) -> int:
-    if args.file == "-":
-        raw = sys.stdin.buffer.read()
-    else:
-        try:
-            raw = Path(args.file).read_bytes()
-        except OSError as exc:
-            print(f"smartmail ingest: {exc}", file=sys.stderr)
-            return EX_NOINPUT
+    raw = mailgate.read_mail(args.file)
+    if raw is None:
+        return EX_NOINPUT
     return ingest.store(app, raw, args.sender, args.recipient)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import ssl
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -523,3 +525,17 @@ def _networks(value: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
                 "networks such as 127.0.0.1 or 10.0.0.0/8, comma-separated"
             ) from exc
     return tuple(found)
+
+
+def start_logging(settings: Settings) -> None:
+    """Log lines to stderr at the settings' level. Every SMTP command, scheduler tick and
+    migration step is noise outside debugging (smartmail.store.schema says what a migration
+    did in one line)."""
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if settings.log_level != "DEBUG":
+        for chatty in ("mail.log", "apscheduler", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -11,7 +11,6 @@ import argparse
 import gc
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from smartmail.inbound import mailgate
 
@@ -46,14 +45,9 @@ def ingest_parser() -> argparse.ArgumentParser:
 
 def ingest(argv: Sequence[str]) -> int:
     args = ingest_parser().parse_args(argv)
-    if args.file == "-":
-        raw = sys.stdin.buffer.read()
-    else:
-        try:
-            raw = Path(args.file).read_bytes()
-        except OSError as exc:
-            print(f"smartmail ingest: {exc}", file=sys.stderr)
-            return EX_NOINPUT
+    raw = mailgate.read_mail(args.file)
+    if raw is None:
+        return EX_NOINPUT
     try:
         code, text = mailgate.hand_over(raw, args.sender, args.recipient, mailgate.socket_path())
     except mailgate.NotHandedOver:

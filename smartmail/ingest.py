@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from smartmail.app import App, open_app
-from smartmail.config import load_settings
+from smartmail.config import load_settings, start_logging
 from smartmail.errors import ConfigError, PermanentFailure, RulesError, TemporaryFailure
 from smartmail.mail.parse import is_mail
 from smartmail.pipeline.envelope import Envelope
@@ -34,14 +34,7 @@ def in_process(raw: bytes, sender: str | None, recipients: Sequence[str]) -> int
     except ConfigError as exc:
         print(f"smartmail: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if settings.log_level != "DEBUG":
-        for chatty in ("mail.log", "alembic"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    start_logging(settings)
     try:
         app = open_app(settings)
     except RulesError as exc:

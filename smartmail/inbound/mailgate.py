@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -181,3 +182,14 @@ def _exit_code(answers: list[tuple[str, str]]) -> Answer:
     if code.startswith("2"):
         return EX_OK, words
     return EX_TEMPFAIL if code.startswith("4") else EX_DATAERR, words
+
+
+def read_mail(file: str) -> bytes | None:
+    """The raw mail `ingest` is given: a file, or stdin for "-"; None (said why) if unread."""
+    if file == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()
+    except OSError as exc:
+        print(f"smartmail ingest: {exc}", file=sys.stderr)
+        return None
