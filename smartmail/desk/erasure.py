@@ -175,6 +175,14 @@ def erase_attachments(
 # -- a case -------------------------------------------------------------------------------
 
 
+def _erase_attachments_of(
+    session: Session, message_pks: list[int], now: datetime, unlinked: Unlinked
+) -> None:
+    """The attachments of these messages, their files left to `unlinked`."""
+    query = select(Attachment.id).where(col(Attachment.message_pk).in_(message_pks))
+    erase_attachments(session, _db(session).execute(query).scalars(), now, unlinked)
+
+
 def erase_case(
     session: Session,
     case: Case,
@@ -194,14 +202,7 @@ def erase_case(
     )
     erase_message_texts(session, (pk for pk, _sha in messages), now)
     erase_raw(session, (sha for _pk, sha in messages if sha), now)
-    attachment_ids = (
-        _db(session)
-        .execute(
-            select(Attachment.id).where(col(Attachment.message_pk).in_([m[0] for m in messages]))
-        )
-        .scalars()
-    )
-    erase_attachments(session, attachment_ids, now, unlinked)
+    _erase_attachments_of(session, [pk for pk, _sha in messages], now, unlinked)
     _db(session).execute(
         update(Attachment)
         .where(col(Attachment.message_pk).in_([m[0] for m in messages]))
@@ -481,14 +482,7 @@ def erase_person(session: Session, email: str, now: datetime, unlinked: Unlinked
         .all()
     )
     erase_message_texts(session, (pk for pk, _sha in theirs), now)
-    attachment_ids = (
-        _db(session)
-        .execute(
-            select(Attachment.id).where(col(Attachment.message_pk).in_([m[0] for m in theirs]))
-        )
-        .scalars()
-    )
-    erase_attachments(session, attachment_ids, now, unlinked)
+    _erase_attachments_of(session, [pk for pk, _sha in theirs], now, unlinked)
     result.messages = len(theirs)
     shas = {sha for _pk, sha in theirs if sha} | set(raw_mail_naming(session, email))
     result.raw_mail = erase_raw(session, shas, now)
