@@ -38,7 +38,7 @@ from smartmail.outbound.relay import (
     make_transport,
 )
 from smartmail.store import prepared
-from smartmail.store.db import transaction
+from smartmail.store.db import reading, transaction
 from smartmail.store.models import Case, Message, Outbox, UTCDateTime
 
 __all__ = [
@@ -123,8 +123,9 @@ def _send_alone(
     engine: Engine, transport: Transport, now: datetime, report: DeliveryReport, tell: Tell | None
 ) -> bool:
     """The next due row, read, sent, then marked: no transaction open while the relay
-    answers. Only the sender holding the sender's turn gets here."""
-    with transaction(engine) as session:
+    answers. Only the sender holding the sender's turn gets here, so reading the row
+    takes no write lock: intake does not wait for it."""
+    with reading(engine) as session:
         claimed = _next_due(session, now)
     if claimed is None:
         return False

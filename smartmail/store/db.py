@@ -60,7 +60,8 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # on the driver: SQLAlchemy's execution path costs more than the BEGIN itself
-        prepared.run_plain(connection, "BEGIN IMMEDIATE")
+        reads_only = connection.get_execution_options().get(_READING, False)
+        prepared.run_plain(connection, "BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def _use_wal(cursor: sqlite3.Cursor) -> None:
@@ -81,6 +82,24 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
 
 
 _WAL_WAIT_SECONDS = 30  # as long as a writer waits for the lock (busy_timeout)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session that only reads, on one snapshot of the database.
+
+    On SQLite it takes no write lock (a plain BEGIN: WAL lets it read while a writer
+    writes), where every other transaction begins IMMEDIATE. A read held the lock for as
+    long as it ran: the sender's look for due mail, a sweep's, the weekly report's
+    figures, and a mail's commit waited behind them in SQLite's busy loop. Writing in it
+    fails on SQLite with "database is locked" once another writer holds the lock: use
+    `transaction` for that.
+    """
+    with Session(engine.execution_options(**{_READING: True})) as session:
+        yield session
+
+
+_READING = "smartmail_reading"
 
 
 @contextmanager

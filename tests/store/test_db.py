@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 from sqlmodel import SQLModel
 
 from smartmail.errors import TemporaryFailure
-from smartmail.store.db import load, make_engine, new_row, transaction
+from smartmail.store.db import load, make_engine, new_row, reading, transaction
 from smartmail.store.models import Case, Message, Party
 
 
@@ -118,3 +118,32 @@ def test_a_new_row_is_written_and_changed_as_any_other(tmp_path: Path) -> None:
         assert again is not None
         assert again.name == "Kund"
     engine.dispose()
+
+
+ADD_PARTY = (
+    "INSERT INTO party (email, name, created_at) VALUES ('{0}@example.org', '', '2026-12-04')"
+)
+
+
+def test_a_reading_session_leaves_the_write_lock_to_writers(tmp_path: Path) -> None:
+    path = tmp_path / "smartmail.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with transaction(engine) as session:
+        session.execute(text(ADD_PARTY.format("a")))
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)  # never waits: fails
+    try:
+        with reading(engine) as session:
+            assert session.execute(text("SELECT count(*) FROM party")).scalar() == 1
+            other.execute("BEGIN IMMEDIATE")  # a writer gets the lock while the read is open
+            other.execute(ADD_PARTY.format("b"))
+            other.execute("COMMIT")
+            # and the read goes on with the snapshot it began with
+            assert session.execute(text("SELECT count(*) FROM party")).scalar() == 1
+        with transaction(engine) as session:  # a writing transaction still takes the lock
+            session.execute(text("SELECT 1"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+    with reading(engine) as session:
+        assert session.execute(text("SELECT count(*) FROM party")).scalar() == 2
