@@ -666,8 +666,14 @@ def note_sms_failure(session: Session, case: Case, number: str, error: str, now:
 
 
 def labels_of(session: Session, case: Case) -> list[str]:
-    query = select(CaseLabel.label).where(CaseLabel.case_id == case.number)
-    return sorted(session.exec(query.order_by(col(CaseLabel.label))).all())
+    return [row[0] for row in prepared.rows(session, _LABELS, case=case.number)]
+
+
+_LABELS = (
+    select(CaseLabel.label)
+    .where(CaseLabel.case_id == bindparam("case"))
+    .order_by(col(CaseLabel.label))
+)
 
 
 def set_labels(

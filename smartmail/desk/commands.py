@@ -9,6 +9,7 @@ characters (`clean_line`). What is wrong is said as a Phrase, in the reader's la
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -634,10 +635,16 @@ def allowed_for(role: str) -> tuple[Spec, ...]:
 def help_lines(role: str, language: str) -> list[str]:
     """One line per command the role may use, in the language (Swedish or English): the
     command as that language writes it (`#tilldela` in Swedish), then what it does."""
+    return list(_help_lines(role, language))
+
+
+@functools.lru_cache(maxsize=32)
+def _help_lines(role: str, language: str) -> tuple[str, ...]:
+    # Every notice to staff carries these lines: made once per role and language.
     specs = allowed_for(role)
     usages = [render(word("usage", s.usage), language) for s in specs]
     width = max(len(u) for u in usages)
-    return [
+    return tuple(
         f"{u:<{width}}  {render(phrase(s.help), language)}"
         for u, s in zip(usages, specs, strict=True)
-    ]
+    )
