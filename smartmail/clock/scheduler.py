@@ -25,6 +25,7 @@ from smartmail.mail.overrides import templates_for
 from smartmail.mail.phrases import Phrase
 from smartmail.rules.model import Rules
 from smartmail.store.db import insert_row, transaction
+from smartmail.store.db import reading as read_only
 from smartmail.store.models import Case, Notice
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def _digests(app: App, rules: Rules, now: datetime, report: SweepReport) -> None
             continue
         if _claimed(app, f"digest:{person.email}:{day}"):
             continue  # sent today: not worth reading the cases again every minute
-        with Session(app.engine) as reading:
+        with read_only(app.engine) as reading:
             lines = mine(reading, person.email, person.role, now, tz)
         if lines and _digest_once(
             app, rules, f"digest:{person.email}:{day}", person.email, "digest_mine", lines, now
@@ -161,7 +162,7 @@ def _digests(app: App, rules: Rules, now: datetime, report: SweepReport) -> None
     for lead in _leads(rules):
         if _claimed(app, f"digest-new:{lead}:{day}"):
             continue
-        with Session(app.engine) as reading:
+        with read_only(app.engine) as reading:
             lines = new_cases(reading, now, tz)
         if lines and _digest_once(
             app, rules, f"digest-new:{lead}:{day}", lead, "digest_new", lines, now
@@ -194,7 +195,7 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
             continue
         # Figures and chart are made outside the transaction that claims the key: on SQLite
         # that one holds the writer's turn, and mail would wait the chart's second for it.
-        with Session(app.engine) as reading:
+        with read_only(app.engine) as reading:
             figures = reports.compute(reading, now - timedelta(days=7), now, now)
         msg = reports.weekly_report_mail(
             figures,
@@ -216,7 +217,7 @@ def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -
 
 def _claimed(app: App, key: str) -> bool:
     """Was the once-only `key` claimed already? A read, without the writer's turn."""
-    with Session(app.engine) as reading:
+    with read_only(app.engine) as reading:
         return reading.exec(select(Notice.id).where(Notice.key == key)).first() is not None
 
 

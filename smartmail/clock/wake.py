@@ -30,6 +30,7 @@ from smartmail.desk import sla
 from smartmail.rules.model import Priority, Rules
 from smartmail.store import prepared
 from smartmail.store.db import insert_row, savepoint, transaction
+from smartmail.store.db import reading as read_only
 from smartmail.store.models import (
     LOOK_AGAIN,
     OPEN_STATUSES,
@@ -127,7 +128,7 @@ def wake_due_cases(engine: Engine, rules: Rules, now: datetime, notify: Notify) 
     except IntegrityError:
         pass  # a sweep alongside marked the same new rules first: the cases look again anyway
     while True:
-        with Session(engine) as reading:
+        with read_only(engine) as reading:
             ids = list(
                 reading.exec(
                     select(Case.id)
