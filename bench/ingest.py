@@ -1,6 +1,7 @@
 """Ingest benchmark: how fast mail becomes cases, against a stdlib + SQLite floor.
 
     .venv/bin/python bench/ingest.py [--mails N] [--clients 8] [--seed 1] [--profile]
+                                     [--smtp-only]
 
 One run measures three phases on the same generated mails (`mails.generate`), each on a
 fresh temporary data dir, and each next to a floor of its own (`phases`):
@@ -15,6 +16,7 @@ fresh temporary data dir, and each next to a floor of its own (`phases`):
 
 It prints figures and sanity checks (`report`); it never asserts on time. `--profile` adds
 a cProfile run of phase 2 (top lines by cumulative time, smartmail and its libraries only).
+`--smtp-only` runs only phase 3 with its floors (SMTP, and SMTP with weekly reports).
 This file only reads the options and runs the pieces in order.
 """
 
@@ -22,10 +24,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mails import generate
+from mails import Mail, generate
 from phases import (
     RULES,
     SECRET,
@@ -46,8 +48,10 @@ from report import (
     check_line,
     describe,
     floors_together,
+    header,
     listener_line,
     profile_text,
+    row,
     table,
 )
 
@@ -60,10 +64,37 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="also profile the in-process phase (cProfile)"
     )
+    parser.add_argument(
+        "--smtp-only", action="store_true", help="only the SMTP phases and their floors"
+    )
     args = parser.parse_args(argv)
     if args.mails < 2 or args.clients < 1:
         parser.error("need --mails >= 2 and --clients >= 1")
     return args
+
+
+def smtp_phases(
+    mails: Sequence[Mail], root: Path, clients: int, checked: Callable[[str, Phase], Phase]
+) -> tuple[Phase, Phase, Phase, Phase]:
+    """The floor bare and over SMTP (before and after), SMTP, and SMTP with reports."""
+    rules = RULES
+    before = checked("floor, before SMTP", run_floor(mails, root / "floor-before-smtp.db"))
+    over_before = checked(
+        "floor, over SMTP, before SMTP",
+        run_floor_over_smtp(mails, root / "floor-smtp-before.db", clients),
+    )
+    smtp = checked("SMTP", run_smtp(mails, make_settings(root, "smtp", rules), clients))
+    over_after = checked(
+        "floor, over SMTP, after SMTP",
+        run_floor_over_smtp(mails, root / "floor-smtp-after.db", clients),
+    )
+    reports = checked(
+        "SMTP, weekly reports meanwhile",
+        run_smtp(mails, make_settings(root, "smtp-reports", rules), clients, clock=True),
+    )
+    after = checked("floor, after SMTP", run_floor(mails, root / "floor-after-smtp.db"))
+    bare, over = floors_together([before, after]), floors_together([over_before, over_after])
+    return bare, over, smtp, reports
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -79,35 +110,26 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(check_line(label, phase), flush=True)
             return phase
 
-        def floor_checked(name: str, floor: Phase) -> Phase:
-            return checked(f"floor, {name}", floor)
-
+        if args.smtp_only:
+            bare, over, smtp, reports = smtp_phases(mails, root, args.clients, checked)
+            lines = [
+                header(),
+                row(bare, None),
+                *(row(phase, bare) for phase in (over, smtp, reports)),
+                listener_line(smtp, over),
+            ]
+            print("\n".join(["", *lines]), flush=True)
+            return
         floor = Floor(root / "floor-inprocess.db")
         inprocess = run_inprocess(mails, make_settings(root, "inprocess", rules), floor)
         checked("pipeline in-process", inprocess.phase)
-        inprocess_floor = floor_checked("taking turns with it", floor.close())
+        inprocess_floor = checked("floor, taking turns with it", floor.close())
         floor = Floor(root / "floor-grouped.db")
         grouped = checked(
             "pipeline grouped", run_grouped(mails, make_settings(root, "grouped", rules), floor)
         )
-        grouped_floor = floor_checked("taking turns with it", floor.close())
-        before = floor_checked("before SMTP", run_floor(mails, root / "floor-before-smtp.db"))
-        over_before = floor_checked(
-            "over SMTP, before SMTP",
-            run_floor_over_smtp(mails, root / "floor-smtp-before.db", args.clients),
-        )
-        smtp = checked("SMTP", run_smtp(mails, make_settings(root, "smtp", rules), args.clients))
-        over_after = floor_checked(
-            "over SMTP, after SMTP",
-            run_floor_over_smtp(mails, root / "floor-smtp-after.db", args.clients),
-        )
-        reports = checked(
-            "SMTP, weekly reports meanwhile",
-            run_smtp(mails, make_settings(root, "smtp-reports", rules), args.clients, clock=True),
-        )
-        after = floor_checked("after SMTP", run_floor(mails, root / "floor-after-smtp.db"))
-        bare = floors_together([before, after])
-        over = floors_together([over_before, over_after])
+        grouped_floor = checked("floor, taking turns with it", floor.close())
+        bare, over, smtp, reports = smtp_phases(mails, root, args.clients, checked)
         others = [
             Compared(grouped_floor, grouped),
             Compared(bare, over),

@@ -107,6 +107,10 @@ def floor_line(floors: Sequence[Phase], turn: int) -> str:
     )
 
 
+def header() -> str:
+    return f"{'phase':<26}{'mails/s':>8}{'ms/mail':>10}{'x floor':>10}{'p50 ms':>9}{'p99 ms':>9}"
+
+
 def table(
     inprocess: Phase,
     breakdown: Sequence[Phase],
@@ -115,13 +119,12 @@ def table(
     turn: int,
 ) -> list[str]:
     """The floor, the in-process phase and its `breakdown` (no rate), then the others."""
-    header = f"{'phase':<26}{'mails/s':>8}{'ms/mail':>10}{'x floor':>10}{'p50 ms':>9}{'p99 ms':>9}"
     # each floor once: the SMTP phase and the floor over SMTP share theirs
     floors = list(
         {id(floor): floor for floor in (inprocess_floor, *(o.floor for o in others))}.values()
     )
     return [
-        header,
+        header(),
         row(floors_together(floors), None),
         row(inprocess, inprocess_floor),
         *(row(sub, inprocess_floor, rate=False) for sub in breakdown),

@@ -446,14 +446,22 @@ def _html_table(rows: Rows, header: bool) -> str:
     return '<table style="border-collapse:collapse">' + "".join(out) + "</table>"
 
 
-def as_html(figures: Figures, language: str, timezone: ZoneInfo, chart_cid: str) -> str:
-    """The figures as a small HTML page showing the chart inline from `cid:<chart_cid>`."""
+def _image_html(cid: str, alt: str) -> str:
+    return (
+        f'<p><img src="cid:{html.escape(cid)}" alt="{html.escape(alt)}"'
+        f' width="{chart.WIDTH_PX}" height="{chart.HEIGHT_PX}"></p>'
+    )
+
+
+def as_html(figures: Figures, language: str, timezone: ZoneInfo, chart_cid: str | None) -> str:
+    """The figures as a small HTML page showing the chart inline from `cid:<chart_cid>` (no
+    chart when None)."""
     w = _words(language)
+    image = "" if chart_cid is None else _image_html(chart_cid, w["chart"])
     parts = [
         f"<h2>{html.escape(w['title'])} {html.escape(_period(figures, timezone))}</h2>",
         _html_table(_summary_rows(figures, language), header=False),
-        f'<p><img src="cid:{html.escape(chart_cid)}" alt="{html.escape(w["chart"])}"'
-        f' width="{chart.WIDTH_PX}" height="{chart.HEIGHT_PX}"></p>',
+        image,
         _html_table(_channel_table(figures, language), header=True),
         "<br>",
         _html_table(_category_table(figures, language), header=True),
@@ -469,8 +477,14 @@ def as_html(figures: Figures, language: str, timezone: ZoneInfo, chart_cid: str)
     )
 
 
-def chart_png(figures: Figures, language: str = compose.FALLBACK_LANGUAGE) -> bytes:
-    """A PNG: cases in and closed per category, and open (and late) cases per owner."""
+def chart_png(figures: Figures, language: str = compose.FALLBACK_LANGUAGE) -> bytes | None:
+    """A PNG: cases in and closed per category, and open (and late) cases per owner, drawn
+    in a child process (None when it could not be drawn)."""
+    return chart.draw_elsewhere([chart_of(figures, language)])[0]
+
+
+def chart_of(figures: Figures, language: str = compose.FALLBACK_LANGUAGE) -> chart.Chart:
+    """What the chart shows: cases in and closed per category, open (and late) per owner."""
     w = _words(language)
     per_category: dict[str, list[int]] = {}
     for c in figures.per_category:
@@ -485,7 +499,7 @@ def chart_png(figures: Figures, language: str = compose.FALLBACK_LANGUAGE) -> by
         (w["unassigned"] if o.owner == UNASSIGNED else o.owner, o.open, o.late)
         for o in figures.open_per_owner
     ]
-    return chart.render(
+    return chart.Chart(
         chart.Panel(w["per_category"], categories, w["in"], w["closed"], overlay=False),
         chart.Panel(w["per_owner"], owners, w["open"], w["late"], overlay=True),
         empty=w["none"],
@@ -501,8 +515,10 @@ def weekly_report_mail(
     identity: compose.Identity,
     to: list[str],
     now: datetime,
+    png: bytes | None,
 ) -> EmailMessage:
-    """The report as multipart/alternative: the text template, and HTML with the chart inline."""
+    """The report as multipart/alternative: the text template, and HTML with the chart `png`
+    inline (`chart_png`; without a chart when None)."""
     rendered = templates.render(
         language,
         TEMPLATE,
@@ -514,11 +530,14 @@ def weekly_report_mail(
         address=identity.address,
     )
     msg = compose.compose(identity, to=to, rendered=rendered, now=now)
+    if png is None:
+        msg.add_alternative(as_html(figures, language, timezone, None), subtype="html")
+        return msg
     cid = make_msgid("chart", domain=identity.domain)
     msg.add_alternative(as_html(figures, language, timezone, cid[1:-1]), subtype="html")
     html_part = list(msg.iter_parts())[-1]
     html_part.add_related(
-        chart_png(figures, language),
+        png,
         "image",
         "png",
         cid=cid,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from smartmail.app import App
-from smartmail.clock import invoicing, on_call, reports, retention, wake
+from smartmail.clock import chart, invoicing, on_call, reports, retention, wake
 from smartmail.clock.once import AlreadyDone, once
 from smartmail.desk import cases, notify
 from smartmail.desk.invoicing import basis_rows
@@ -189,25 +189,31 @@ def _digest_once(
 def _weekly_report(app: App, rules: Rules, now: datetime, report: SweepReport) -> None:
     """Once a week to each manager, each in a mail (and an outbox row) of their own."""
     week = now.astimezone(rules.calendar.timezone).strftime("%G-W%V")
-    for manager in rules.managers():
-        key = f"weekly:{week}:{manager.email}"
-        if _claimed(app, key):
-            continue
-        # Figures and chart are made outside the transaction that claims the key: on SQLite
-        # that one holds the writer's turn, and mail would wait the chart's second for it.
-        with read_only(app.engine) as reading:
-            figures = reports.compute(reading, now - timedelta(days=7), now, now)
+    due = [m for m in rules.managers() if not _claimed(app, f"weekly:{week}:{m.email}")]
+    if not due:
+        return
+    # Figures and charts are made outside the transactions that claim the keys: on SQLite
+    # those hold the writer's turn, and mail would wait for them. The figures once, and a
+    # chart per language, all drawn by one child process (clock/chart.py).
+    with read_only(app.engine) as reading:
+        figures = reports.compute(reading, now - timedelta(days=7), now, now)
+    languages = sorted({m.language or rules.language for m in due})
+    drawn = chart.draw_elsewhere([reports.chart_of(figures, lang) for lang in languages])
+    pngs = dict(zip(languages, drawn, strict=True))
+    for manager in due:
+        language = manager.language or rules.language
         msg = reports.weekly_report_mail(
             figures,
             templates=templates_for(app.pipeline.templates, rules.templates),
-            language=manager.language or rules.language,
+            language=language,
             timezone=rules.calendar.timezone,
             identity=Identity(app.pipeline.address(), rules.name),
             to=[manager.email],
             now=now,
+            png=pngs[language],
         )
         try:
-            with once(app, key) as session:
+            with once(app, f"weekly:{week}:{manager.email}") as session:
                 secret = app.settings.secret
                 queue(session, msg, case=None, now=now, template="weekly_report", secret=secret)
         except AlreadyDone:

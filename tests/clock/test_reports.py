@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from smartmail.cli import main
-from smartmail.clock import reports
+from smartmail.clock import chart, reports
 from smartmail.mail import compose
 from smartmail.mail.guard import LOOP_HEADER
 from smartmail.store.db import make_engine, transaction
@@ -258,15 +259,44 @@ def png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
+def drawn(png: bytes | None) -> bytes:
+    assert png is not None, "the chart's child drew nothing"
+    return png
+
+
 def test_chart_is_a_small_png(figures: reports.Figures) -> None:
-    assert png_size(reports.chart_png(figures)) == (800, 400)
-    assert png_size(reports.chart_png(figures, "sv")) == (800, 400)
+    assert png_size(drawn(reports.chart_png(figures))) == (800, 400)
+    assert png_size(drawn(reports.chart_png(figures, "sv"))) == (800, 400)
+
+
+def test_charts_are_drawn_by_one_child_in_their_order(figures: reports.Figures) -> None:
+    english, swedish = reports.chart_of(figures), reports.chart_of(figures, "sv")
+    both = chart.draw_elsewhere([english, swedish])
+    assert [png_size(drawn(png)) for png in both] == [(800, 400), (800, 400)]
+    assert both[0] != both[1]  # the words differ
+    assert chart.draw_elsewhere([]) == []
+
+
+@pytest.mark.parametrize(
+    "child",
+    [
+        "import os; os._exit(9)",  # dies
+        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",  # is killed
+        "print('[\"not base64!\"]')",  # answers nonsense
+        "print('[]')",  # draws too few
+    ],
+)
+def test_a_chart_that_cannot_be_drawn_is_none(
+    figures: reports.Figures, child: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chart, "CHILD", [sys.executable, "-c", child])
+    assert reports.chart_png(figures) is None
 
 
 def test_chart_of_an_empty_week(engine: Engine) -> None:
     with transaction(engine) as session:
         empty = reports.compute(session, SINCE, UNTIL, NOW)
-    assert png_size(reports.chart_png(empty)) == (800, 400)
+    assert png_size(drawn(reports.chart_png(empty))) == (800, 400)
 
 
 def test_weekly_report_mail(engine: Engine) -> None:
@@ -289,6 +319,7 @@ def test_weekly_report_mail(engine: Engine) -> None:
         identity=identity,
         to=[ANNA],
         now=NOW,
+        png=reports.chart_png(figures, "sv"),
     )
     assert msg.get_content_type() == "multipart/alternative"
     assert msg["Subject"] == "Veckorapport 2024-05-06 \N{EN DASH} 2024-05-12"
@@ -315,6 +346,24 @@ def test_weekly_report_mail(engine: Engine) -> None:
     assert f'src="cid:{cid}"' in html
     assert "ej tilldelade" in html
     png_size(image.get_content())
+
+
+def test_weekly_report_mail_without_a_chart(figures: reports.Figures) -> None:
+    msg = reports.weekly_report_mail(
+        figures,
+        templates=compose.Templates(),
+        language="en",
+        timezone=STOCKHOLM,
+        identity=compose.Identity("felanmalan@bostad.example"),
+        to=[ANNA],
+        now=NOW,
+        png=None,
+    )
+    parts = {part.get_content_type(): part for part in msg.walk()}
+    assert set(parts) == {"multipart/alternative", "text/plain", "text/html"}
+    html = parts["text/html"].get_content()
+    assert "<img" not in html
+    assert "unassigned" in html  # the figures are all there
 
 
 @pytest.fixture

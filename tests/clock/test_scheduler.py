@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from sqlmodel import select
 
 from smartmail.app import App
+from smartmail.clock import chart
 from smartmail.clock.scheduler import SweepReport, sweep
 from smartmail.desk import cases
 from smartmail.outbound.sender import deliver_due
 from smartmail.pipeline.envelope import Envelope
 from smartmail.store.db import transaction
-from smartmail.store.models import Case, Message, Notice
+from smartmail.store.models import Case, Message, Notice, Outbox
 from tests.conftest import MemoryTransport
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -174,6 +178,57 @@ def test_the_weekly_report_goes_to_the_managers_once_on_monday_morning(app: App)
     (body,) = [b for _from, _to, b in transport.sent if b"image/png" in b]
     assert b"Content-ID" in body
     assert b"multipart/alternative" in body
+
+
+def test_a_chart_that_cannot_be_drawn_leaves_the_report_without_it(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chart, "CHILD", [sys.executable, "-c", "import os; os._exit(9)"])
+    report(app, "Stopp i avloppet", "Stopp.", local(2026, 11, 18, 10))
+    assert sweep_at(app, local(2026, 11, 23, 7, 1)).reports == 1
+    (weekly,) = sent(app, "weekly_report")
+    transport = app.transport
+    assert isinstance(transport, MemoryTransport)
+    deliver_due(app.engine, transport, local(2026, 11, 23, 12))
+    (body,) = [b for _from, _to, b in transport.sent if weekly.message_id.encode() in b]
+    assert b"image/png" not in body
+    assert b"text/html" in body
+
+
+# The sweep as its own command in a process of its own, on a Monday morning with a case.
+SWEEP_WITHOUT_MATPLOTLIB = """
+import sys
+from smartmail.cli import main
+code = main(["sweep", "--now", sys.argv[1]])
+assert code == 0, code
+loaded = sorted(name for name in sys.modules if name.split(".")[0] == "matplotlib")
+assert not loaded, loaded[:5]
+"""
+
+
+def test_the_sweeping_process_never_imports_matplotlib(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report(app, "Stopp i avloppet", "Stopp.", local(2026, 11, 18, 10))
+    settings = app.settings
+    monkeypatch.setenv("SMARTMAIL_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SMARTMAIL_RULES", str(app.rules.path))
+    monkeypatch.setenv("SMARTMAIL_SECRET", "test-secret")  # as settings_under
+    monkeypatch.delenv("SMARTMAIL_DATABASE_URL", raising=False)
+    monday = local(2026, 11, 23, 7, 1).isoformat()
+    done = subprocess.run(
+        [sys.executable, "-c", SWEEP_WITHOUT_MATPLOTLIB, monday],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "reports 1" in done.stdout, done.stdout + done.stderr
+    with transaction(app.engine) as session:  # the command tried its relay: read the row
+        bodies = [row.body for row in session.exec(select(Outbox)).all()]
+    (body,) = [b for b in bodies if b"image/png" in b]
+    assert b"Content-ID" in body
 
 
 def wait_on_customer(app: App, number: int, since: datetime, until: datetime | None) -> Case:
