@@ -29,6 +29,7 @@ from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
 from smartmail.mail.guard import GuardInput, GuardResult, LoopCounts, run_guard
 from smartmail.mail.masking import masked_mail
+from smartmail.mail.mime_scan import SpoolTo
 from smartmail.mail.overrides import templates_for
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
@@ -87,6 +88,8 @@ class Pipeline:
         self.rules = rules
         self.templates = templates or Templates()
         self.attachment_store = BlobStore(settings.attachment_dir)
+        # Large attachments are decoded into files beside the kept ones while a mail is read.
+        self.spool_to = SpoolTo(settings.attachment_dir / ".spool")
 
     # -- the function addresses ------------------------------------------------------------
 
@@ -126,7 +129,12 @@ class Pipeline:
         now = now or utcnow()
         # Parsed before the transaction: the write lock is held for the storing alone.
         parsed = [
-            _Received(raw, hashlib.sha256(raw).hexdigest(), envelope, _parsed(raw, envelope))
+            _Received(
+                raw,
+                hashlib.sha256(raw).hexdigest(),
+                envelope,
+                _parsed(raw, envelope, self.spool_to),
+            )
             for raw, envelope in mails
         ]
         try:
@@ -149,7 +157,7 @@ class Pipeline:
         """One mail in the caller's transaction, in a savepoint of its own (`smartmail
         import` stores many so, each at its own time); `mail` if the caller parsed it."""
         sha = hashlib.sha256(raw).hexdigest()
-        received = _Received(raw, sha, envelope, mail or _parsed(raw, envelope))
+        received = _Received(raw, sha, envelope, mail or _parsed(raw, envelope, self.spool_to))
         return self._one(session, received, now, True)
 
     def _all_at_once(self, parsed: Sequence[_Received], now: datetime) -> list[Outcome] | None:
@@ -489,10 +497,10 @@ class Pipeline:
         return replay_kept(self.engine, rerun, ids, at)
 
 
-def _parsed(raw: bytes, envelope: Envelope) -> ParsedMail | Exception:
+def _parsed(raw: bytes, envelope: Envelope, spool_to: SpoolTo) -> ParsedMail | Exception:
     """The parsed mail, or what parsing raised (a bug: the mail is quarantined)."""
     try:
-        return parse(raw, envelope.mail_from)
+        return parse(raw, envelope.mail_from, spool_to)
     except Exception as exc:
         return exc
 
