@@ -125,7 +125,9 @@ def _multipart(
     boundary = headers.get_boundary() if headers.get_content_maintype() == "multipart" else None
     if not boundary or depth > _MAX_DEPTH or headers.get_content_subtype() == "digest":
         return
-    marker = b"--" + boundary.encode("ascii", "surrogateescape")
+    if not boundary.isascii():
+        raise _Unsure  # the email package reads 8-bit bytes in it its own way
+    marker = b"--" + boundary.encode("ascii")
     if any(marker.startswith(other) or other.startswith(marker) for other in outer):
         raise _Unsure
     for part_start, part_end in _parts(data, start, end, marker):

@@ -107,7 +107,7 @@ def parse(
     defects: list[str] = []
     try:
         source = _Source(data, spool(data, spool_to))
-    except OSError as exc:  # no room for the files: read it all in memory
+    except Exception as exc:  # no room for the files (or a bug): read it all in memory
         source = _Source(data, Spooling(data))
         defects.append(f"attachments not spooled: {type(exc).__name__}")
     stages: list[tuple[str, Callable[[_Source, list[str], str | None], ParsedMail]]] = [
