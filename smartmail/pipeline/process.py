@@ -39,7 +39,7 @@ from smartmail.pipeline.bounces import BounceStep
 from smartmail.pipeline.envelope import FORM_CATEGORY_HEADER, Envelope, Outcome
 from smartmail.pipeline.quarantine import keep_failed, replay_kept
 from smartmail.pipeline.steer import SteerStep, wants_steering
-from smartmail.pipeline.stored import inbound_row, store_attachments
+from smartmail.pipeline.stored import discard_spooled, inbound_row, store_attachments
 from smartmail.pipeline.thread import Thread, find_thread
 from smartmail.rules.model import Route, Rules
 from smartmail.store import prepared
@@ -145,6 +145,9 @@ class Pipeline:
                 return [self._one(session, received, now, quarantine) for received in parsed]
         except TemporaryFailure as exc:
             return [exc] * len(mails)
+        finally:  # what was not kept goes now, not when the last reference does
+            for received in parsed:
+                discard_spooled(received.mail)
 
     def process_in(
         self,

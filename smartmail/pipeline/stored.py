@@ -62,3 +62,12 @@ def _keep(blobs: BlobStore, part: ParsedAttachment) -> str:
     if spooled.path == spooled.temp:
         spooled.path = blobs.adopt(spooled.temp, spooled.sha256)
     return spooled.sha256
+
+
+def discard_spooled(mail: ParsedMail | Exception) -> None:
+    """Remove the spooled files of attachments that were not kept (a mail that failed, a
+    duplicate); a kept one's file is in the blob store and stays."""
+    if isinstance(mail, ParsedMail):
+        for part in mail.attachments:
+            if part.spooled is not None:
+                part.spooled.discard()

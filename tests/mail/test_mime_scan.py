@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import base64
 import gc
+import hashlib
 import quopri
+import random
+import smtplib
 import tempfile
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlmodel import select
 
 from smartmail.mail.mime_scan import SpoolTo
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.spooled import MARKER
+from smartmail.store.db import transaction
+from smartmail.store.models import Attachment
+from tests.mail.conftest import DESK, Desk
 
 _BOUNDARY_CHARS = "ABCxyz019'()+_,-./:=? "
 _TYPES = ["application/pdf", "image/jpeg", "application/octet-stream", "text/csv", "text/plain"]
@@ -146,3 +156,52 @@ def test_small_mails_and_bad_base64_stay_in_memory(tmp_path: Path) -> None:
     assert mail.attachments[0].spooled is None
     assert mail.attachments[0].payload == parse(broken).attachments[0].payload
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ over SMTP, into the store
+
+
+def _big_mail(message_id: str, size: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "kund@kund.example", DESK, "Foto av skadan"
+    msg["Message-ID"] = message_id
+    msg.set_content("Här är bilden på skadan.")
+    photo = random.Random(message_id).randbytes(size)
+    msg.add_attachment(photo, "image", "jpeg", filename="skada.jpg")
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def _spool_dir(desk: Desk) -> Path:
+    return desk.app.settings.attachment_dir / ".spool"
+
+
+def test_a_large_photo_over_smtp_is_kept_by_its_hash(desk: Desk) -> None:
+    raw = _big_mail("<foto-1@kund.example>", 600_000)
+    desk.send(raw, "kund@kund.example")
+    desk.send(
+        raw, "kund@kund.example"
+    )  # the listener takes up to 1 MB; a resend: a duplicate, its file not kept twice
+    with transaction(desk.app.engine) as session:
+        (row,) = session.exec(select(Attachment)).all()
+    photo = random.Random("<foto-1@kund.example>").randbytes(600_000)
+    assert (row.filename, row.size) == ("skada.jpg", len(photo))
+    assert row.sha256 == hashlib.sha256(photo).hexdigest()
+    assert desk.app.pipeline.attachment_store.path(row.sha256).read_bytes() == photo
+    gc.collect()
+    assert not list(_spool_dir(desk).iterdir())
+
+
+def test_a_mail_that_cannot_be_kept_leaves_no_file(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(temp: Path, sha256: str) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(desk.app.pipeline.attachment_store, "adopt", full_disk)
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        desk.send(_big_mail("<foto-2@kund.example>", 600_000), "kund@kund.example")
+    assert refused.value.smtp_code == 451  # the sender tries again later
+    assert _spool_dir(desk).is_dir()
+    assert not list(_spool_dir(desk).iterdir())
+    with transaction(desk.app.engine) as session:
+        assert not session.exec(select(Attachment)).all()
