@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import itertools
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,6 +94,24 @@ def spool(data: bytes, to: SpoolTo | None) -> Spooling:
         return Spooling(data)
     pieces.append(data[done:])
     return Spooling(b"".join(pieces), files)
+
+
+def remove_stale(directory: Path, older_than: float = 24 * 3600) -> int:
+    """Remove spooled files a process that stopped (killed mid-mail) left; how many. A day
+    old: no other process sharing the data dir is still reading such a mail."""
+    gone = 0
+    try:
+        entries = list(directory.glob(".spool-*.tmp"))
+    except OSError:
+        return 0
+    for path in entries:
+        try:
+            if path.stat().st_mtime < time.time() - older_than:
+                path.unlink()
+                gone += 1
+        except OSError:
+            continue  # gone already
+    return gone
 
 
 # --------------------------------------------------------------------------- structure

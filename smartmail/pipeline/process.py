@@ -29,7 +29,7 @@ from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
 from smartmail.mail.guard import GuardInput, GuardResult, LoopCounts, run_guard
 from smartmail.mail.masking import masked_mail
-from smartmail.mail.mime_scan import SpoolTo
+from smartmail.mail.mime_scan import SpoolTo, remove_stale
 from smartmail.mail.overrides import templates_for
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
@@ -90,6 +90,7 @@ class Pipeline:
         self.attachment_store = BlobStore(settings.attachment_dir)
         # Large attachments are decoded into files beside the kept ones while a mail is read.
         self.spool_to = SpoolTo(settings.attachment_dir / ".spool")
+        remove_stale(self.spool_to.directory)
 
     # -- the function addresses ------------------------------------------------------------
 

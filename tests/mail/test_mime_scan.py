@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import gc
 import hashlib
+import os
 import quopri
 import random
 import smtplib
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from smartmail.mail.mime_scan import SpoolTo
+from smartmail.mail.mime_scan import SpoolTo, remove_stale
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.spooled import MARKER
 from smartmail.store.db import transaction
@@ -205,3 +206,12 @@ def test_a_mail_that_cannot_be_kept_leaves_no_file(
     assert not list(_spool_dir(desk).iterdir())
     with transaction(desk.app.engine) as session:
         assert not session.exec(select(Attachment)).all()
+
+
+def test_files_a_stopped_process_left_are_removed_after_a_day(tmp_path: Path) -> None:
+    old, new = tmp_path / ".spool-old.tmp", tmp_path / ".spool-new.tmp"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    os.utime(old, (0, 0))
+    assert remove_stale(tmp_path) == 1
+    assert [path.name for path in tmp_path.iterdir()] == [new.name]
