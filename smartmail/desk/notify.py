@@ -121,7 +121,7 @@ def _queue_mail(
         for part in attachments:
             maintype, _, subtype = part.content_type.partition("/")
             msg.add_attachment(
-                part.payload,
+                part.read(),  # from its file when it was spooled
                 maintype=maintype,
                 subtype=subtype or "octet-stream",
                 filename=part.filename,

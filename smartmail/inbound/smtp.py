@@ -144,9 +144,21 @@ class BulkDataSMTP(SMTP):
         if self.data_size_limit and size > self.data_size_limit:
             return "552 Error: Too much mail data"
         # aiosmtpd's limit counts the CRLF; the last line ends with one too.
-        if max(map(len, data.split(b"\r\n"))) + 2 > self.line_length_limit:
+        if longest_line(data) + 2 > self.line_length_limit:
             return "500 Line too long (see RFC5321 4.5.3.1.6)"
         return None
+
+
+def longest_line(data: bytes, piece: int = 1 << 20) -> int:
+    """The length of the longest CRLF-ended line, split a piece at a time: a list of every
+    line of a 20 MB mail would take more memory than the mail."""
+    longest, start = 0, 0
+    while start < len(data):
+        end = data.find(b"\r\n", start + piece)
+        end = len(data) if end < 0 else end
+        longest = max(longest, *map(len, data[start:end].split(b"\r\n")))
+        start = end + 2
+    return longest
 
 
 async def read_data(reader: asyncio.StreamReader, limit: int | None) -> tuple[bytes, int]:

@@ -23,6 +23,7 @@ from inscriptis import get_text
 from smartmail.mail.charsets import clean, decode, describe
 from smartmail.mail.encoded_words import decode_value
 from smartmail.mail.reply_text import only_forwards
+from smartmail.mail.spooled import MARKER, Spooled
 
 MAX_DEPTH = 30
 _MAX_FILENAME = 150
@@ -34,8 +35,17 @@ _WESTERN_CODECS = frozenset({"ascii", "cp1252"})
 class ParsedAttachment:
     filename: str  # safe for a file system: no path parts, no control characters, never empty
     content_type: str  # e.g. "application/pdf"
-    payload: bytes
+    payload: bytes  # b"" when spooled: read() gives the bytes either way
     content_id: str = ""  # without angle brackets, "" when none
+    spooled: Spooled | None = None  # decoded into a file of its own (mime_scan.py)
+
+    @property
+    def size(self) -> int:
+        return self.spooled.size if self.spooled else len(self.payload)
+
+    def read(self) -> bytes:
+        """The attachment's bytes, from its file when it was spooled."""
+        return self.spooled.read() if self.spooled else self.payload
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Body:
     defects: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how it was read, for parse_notes
     charset: str | None = None  # the first non-Western charset a text part was read in
+    spooled: dict[str, Spooled] = field(default_factory=dict)  # by the token in MARKER
 
 
 def walk(part: Message, body: Body, depth: int = 0) -> None:
@@ -69,9 +80,9 @@ def walk(part: Message, body: Body, depth: int = 0) -> None:
 
 
 def _leaf(part: Message, ctype: str, body: Body) -> None:
-    filename = _filename(part)
-    if _is_attachment(part, ctype, filename):
-        body.attachments.append(_attachment(part, ctype, filename))
+    filename = attachment_name(part)
+    if is_attachment(part, ctype, filename):
+        body.attachments.append(_attachment(part, ctype, filename, body))
     elif ctype == "text/html":
         body.html.append(_part_text(part, body))
     elif ctype == "text/plain" or part.get_content_maintype() == "multipart":
@@ -79,7 +90,7 @@ def _leaf(part: Message, ctype: str, body: Body) -> None:
         body.plain.append(_part_text(part, body))
 
 
-def _is_attachment(part: Message, ctype: str, filename: str) -> bool:
+def is_attachment(part: Message, ctype: str, filename: str) -> bool:
     if filename or part.get_content_disposition() == "attachment":
         return True
     # Inline images (Content-ID) and other unnamed non-text parts are files too.
@@ -107,13 +118,15 @@ def _defect(label: str | None, used: str) -> str:
     return f"text not valid {clean(str(label))[:40]}, read as {used}"
 
 
-def _attachment(part: Message, ctype: str, filename: str) -> ParsedAttachment:
-    payload = part.get_payload(decode=True)
+def _attachment(part: Message, ctype: str, filename: str, body: Body) -> ParsedAttachment:
+    spooled = body.spooled.get(str(part.get(MARKER, "")))
+    payload = b"" if spooled else part.get_payload(decode=True)
     return ParsedAttachment(
         filename=_safe_filename(filename, ctype),
         content_type=ctype,
         payload=payload if isinstance(payload, bytes) else b"",
         content_id=_content_id(part),
+        spooled=spooled,
     )
 
 
@@ -125,13 +138,13 @@ def _forwarded(part: Message, body: Body, depth: int) -> None:
     ctype = part.get_content_type()
     body.attachments.append(
         ParsedAttachment(
-            filename=_safe_filename(_filename(part), ctype),
+            filename=_safe_filename(attachment_name(part), ctype),
             content_type=ctype,
             payload=_message_bytes(inner, body),
             content_id=_content_id(part),
         )
     )
-    inner_body = Body(charset=body.charset)
+    inner_body = Body(charset=body.charset)  # nothing in an attached mail is spooled
     walk(inner, inner_body, depth + 1)
     inner_text = body_text(inner_body)
     if inner_text:
@@ -237,7 +250,7 @@ def _param_text(value: str | tuple[str | None, str | None, str]) -> str:
     return decode_value(unfold(value))
 
 
-def _filename(part: Message) -> str:
+def attachment_name(part: Message) -> str:
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
         value = part.get_param(param, header=header)
         if value:

@@ -32,6 +32,7 @@ from smartmail.mail import addresses
 from smartmail.mail.body import Body, ParsedAttachment, body_text, newlines, tidy, unfold, walk
 from smartmail.mail.charsets import clean, decode
 from smartmail.mail.encoded_words import HeaderReading, decode_value
+from smartmail.mail.mime_scan import Spooling, SpoolTo, spool
 from smartmail.mail.reply_text import latest_reply, only_forwards
 
 __all__ = ["ParsedAttachment", "ParsedMail", "body_of", "content_id", "is_mail", "parse"]
@@ -86,15 +87,33 @@ class _Envelope:
 def is_mail(raw: bytes) -> bool:
     """False for zero bytes (or only white space): that is no mail, a mail with headers
     and no body is one. Every channel refuses the first and stores the second."""
-    return bool(raw.strip())
+    return _NOT_SPACE.search(raw) is not None  # raw.strip() would copy a 20 MB mail
 
 
-def parse(raw: bytes, envelope_from: str | None = None) -> ParsedMail:
+_NOT_SPACE = re.compile(rb"\S")  # as bytes.strip(): ASCII white space
+
+
+@dataclass(frozen=True)
+class _Source:
+    raw: bytes  # the mail as it came
+    spooling: Spooling  # what the parsers read: large attachments in files, left out
+
+
+def parse(
+    raw: bytes, envelope_from: str | None = None, spool_to: SpoolTo | None = None
+) -> ParsedMail:
     """Parse one mail; never raises, whatever the bytes. `envelope_from` is the SMTP
-    envelope's sender, the last place the sender's address is looked for."""
+    envelope's sender, the last place the sender's address is looked for. With `spool_to`,
+    large attachments are decoded into files there (ParsedAttachment.spooled) instead of
+    being held in memory."""
     data = _as_bytes(raw)
     defects: list[str] = []
-    stages: list[tuple[str, Callable[[bytes, list[str], str | None], ParsedMail]]] = [
+    try:
+        source = _Source(data, spool(data, spool_to))
+    except Exception as exc:  # no room for the files (or a bug): read it all in memory
+        source = _Source(data, Spooling(data))
+        defects.append(f"attachments not spooled: {type(exc).__name__}")
+    stages: list[tuple[str, Callable[[_Source, list[str], str | None], ParsedMail]]] = [
         ("mailparser", _via_mailparser),
         ("email default", _via_stdlib_default),
         ("email compat32", _via_stdlib_compat32),
@@ -102,10 +121,10 @@ def parse(raw: bytes, envelope_from: str | None = None) -> ParsedMail:
     ]
     for name, stage in stages:
         try:
-            return stage(data, defects, envelope_from)
+            return stage(source, defects, envelope_from)
         except Exception as exc:
             defects.append(f"{name} failed: {type(exc).__name__}")
-    return _minimal(data, defects)
+    return _minimal(data, defects)  # any spooled files go with `source`
 
 
 def _as_bytes(raw: object) -> bytes:
@@ -136,8 +155,8 @@ class _MailParser(mailparser.MailParser):  # type: ignore[misc]  # mail-parser i
         return self
 
 
-def _via_mailparser(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
-    parsed = _MailParser.from_bytes(data)
+def _via_mailparser(source: _Source, defects: list[str], envelope_from: str | None) -> ParsedMail:
+    parsed = _MailParser.from_bytes(source.spooling.skeleton)
     msg = parsed.message
     if not isinstance(msg, Message):
         raise TypeError("mailparser returned no message")
@@ -149,32 +168,34 @@ def _via_mailparser(data: bytes, defects: list[str], envelope_from: str | None) 
         mail_from=envelope_from,
     )
     found = [str(name) for name in sorted(parsed.defects_categories)]
-    return _build(data, msg, _raw_first(msg), envelope, [*defects, *found])
+    return _build(source, msg, _raw_first(msg), envelope, [*defects, *found])
 
 
-def _via_stdlib_default(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
-    return _via_stdlib(
-        email.message_from_bytes(data, policy=email.policy.default), data, defects, envelope_from
-    )
+def _via_stdlib_default(
+    source: _Source, defects: list[str], envelope_from: str | None
+) -> ParsedMail:
+    msg = email.message_from_bytes(source.spooling.skeleton, policy=email.policy.default)
+    return _via_stdlib(msg, source, defects, envelope_from)
 
 
-def _via_stdlib_compat32(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
-    return _via_stdlib(
-        email.message_from_bytes(data, policy=email.policy.compat32), data, defects, envelope_from
-    )
+def _via_stdlib_compat32(
+    source: _Source, defects: list[str], envelope_from: str | None
+) -> ParsedMail:
+    msg = email.message_from_bytes(source.spooling.skeleton, policy=email.policy.compat32)
+    return _via_stdlib(msg, source, defects, envelope_from)
 
 
-def _via_headers_only(data: bytes, defects: list[str], envelope_from: str | None) -> ParsedMail:
+def _via_headers_only(source: _Source, defects: list[str], envelope_from: str | None) -> ParsedMail:
     """The headers alone: for a body no parser can read (nested thousands deep)."""
     parser = email.parser.BytesParser(policy=email.policy.compat32)
-    msg = parser.parsebytes(data, headersonly=True)
+    msg = parser.parsebytes(source.spooling.skeleton, headersonly=True)
     if msg.get_content_maintype() == "multipart":
         msg.set_payload("")  # its parts are what could not be read
-    return _via_stdlib(msg, data, [*defects, "body not read"], envelope_from)
+    return _via_stdlib(msg, source, [*defects, "body not read"], envelope_from)
 
 
 def _via_stdlib(
-    msg: Message, data: bytes, defects: list[str], envelope_from: str | None
+    msg: Message, source: _Source, defects: list[str], envelope_from: str | None
 ) -> ParsedMail:
     raw = _raw_first(msg)
     envelope = _Envelope(
@@ -184,7 +205,7 @@ def _via_stdlib(
         date=_stdlib_date(raw.get("date")),
         mail_from=envelope_from,
     )
-    return _build(data, msg, raw, envelope, [*defects, *_message_defects(msg)])
+    return _build(source, msg, raw, envelope, [*defects, *_message_defects(msg)])
 
 
 def _minimal(data: bytes, defects: list[str]) -> ParsedMail:
@@ -211,9 +232,10 @@ def _minimal(data: bytes, defects: list[str]) -> ParsedMail:
 
 
 def _build(
-    data: bytes, msg: Message, raw: dict[str, str], envelope: _Envelope, defects: list[str]
+    source: _Source, msg: Message, raw: dict[str, str], envelope: _Envelope, defects: list[str]
 ) -> ParsedMail:
-    body = Body()
+    data = source.raw
+    body = Body(spooled=source.spooling.files)
     walk(msg, body)
     text = body_text(body)
     # Headers are read after the body: a charset the body was in is likely theirs too.
@@ -329,8 +351,25 @@ def content_id(fields: Iterable[str], data: bytes, domain: str) -> str:
     digest = hashlib.sha256()
     for value in fields:
         digest.update(value.encode("utf-8", "surrogateescape") + b"\0")
-    digest.update(body_of(data))
+    _hash_body(digest, data)
     return f"<{digest.hexdigest()[:32]}@{domain}>"
+
+
+_BODY_START = re.compile(rb"\n\r?\n")
+_HASH_PIECE = 1 << 20
+
+
+def _hash_body(digest: Any, data: bytes) -> None:
+    """digest.update(body_of(data)) without copying the mail: a CRLF is a line feed (one
+    split between two pieces is carried over), the body starts after the first empty line."""
+    found = _BODY_START.search(data)
+    start = found.end() if found else len(data)
+    carry = b""
+    while start < len(data):
+        piece = carry + data[start : start + _HASH_PIECE]
+        start += _HASH_PIECE
+        carry = b"\r" if piece.endswith(b"\r") and start < len(data) else b""
+        digest.update(piece[: len(piece) - len(carry)].replace(b"\r\n", b"\n"))
 
 
 def body_of(data: bytes) -> bytes:

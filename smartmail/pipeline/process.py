@@ -29,6 +29,7 @@ from smartmail.errors import TemporaryFailure
 from smartmail.mail.compose import Templates
 from smartmail.mail.guard import GuardInput, GuardResult, LoopCounts, run_guard
 from smartmail.mail.masking import masked_mail
+from smartmail.mail.mime_scan import SpoolTo, remove_stale
 from smartmail.mail.overrides import templates_for
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.mail.proof import prove_sender
@@ -38,7 +39,7 @@ from smartmail.pipeline.bounces import BounceStep
 from smartmail.pipeline.envelope import FORM_CATEGORY_HEADER, Envelope, Outcome
 from smartmail.pipeline.quarantine import keep_failed, replay_kept
 from smartmail.pipeline.steer import SteerStep, wants_steering
-from smartmail.pipeline.stored import inbound_row, store_attachments
+from smartmail.pipeline.stored import discard_spooled, inbound_row, store_attachments
 from smartmail.pipeline.thread import Thread, find_thread
 from smartmail.rules.model import Route, Rules
 from smartmail.store import prepared
@@ -87,6 +88,9 @@ class Pipeline:
         self.rules = rules
         self.templates = templates or Templates()
         self.attachment_store = BlobStore(settings.attachment_dir)
+        # Large attachments are decoded into files beside the kept ones while a mail is read.
+        self.spool_to = SpoolTo(settings.attachment_dir / ".spool")
+        remove_stale(self.spool_to.directory)
 
     # -- the function addresses ------------------------------------------------------------
 
@@ -126,7 +130,12 @@ class Pipeline:
         now = now or utcnow()
         # Parsed before the transaction: the write lock is held for the storing alone.
         parsed = [
-            _Received(raw, hashlib.sha256(raw).hexdigest(), envelope, _parsed(raw, envelope))
+            _Received(
+                raw,
+                hashlib.sha256(raw).hexdigest(),
+                envelope,
+                _parsed(raw, envelope, self.spool_to),
+            )
             for raw, envelope in mails
         ]
         try:
@@ -137,6 +146,9 @@ class Pipeline:
                 return [self._one(session, received, now, quarantine) for received in parsed]
         except TemporaryFailure as exc:
             return [exc] * len(mails)
+        finally:  # what was not kept goes now, not when the last reference does
+            for received in parsed:
+                discard_spooled(received.mail)
 
     def process_in(
         self,
@@ -149,7 +161,7 @@ class Pipeline:
         """One mail in the caller's transaction, in a savepoint of its own (`smartmail
         import` stores many so, each at its own time); `mail` if the caller parsed it."""
         sha = hashlib.sha256(raw).hexdigest()
-        received = _Received(raw, sha, envelope, mail or _parsed(raw, envelope))
+        received = _Received(raw, sha, envelope, mail or _parsed(raw, envelope, self.spool_to))
         return self._one(session, received, now, True)
 
     def _all_at_once(self, parsed: Sequence[_Received], now: datetime) -> list[Outcome] | None:
@@ -489,10 +501,10 @@ class Pipeline:
         return replay_kept(self.engine, rerun, ids, at)
 
 
-def _parsed(raw: bytes, envelope: Envelope) -> ParsedMail | Exception:
+def _parsed(raw: bytes, envelope: Envelope, spool_to: SpoolTo) -> ParsedMail | Exception:
     """The parsed mail, or what parsing raised (a bug: the mail is quarantined)."""
     try:
-        return parse(raw, envelope.mail_from)
+        return parse(raw, envelope.mail_from, spool_to)
     except Exception as exc:
         return exc
 

@@ -34,6 +34,20 @@ class BlobStore:
         _fsync_dir(target.parent)
         return digest
 
+    def adopt(self, temp: Path, sha256: str) -> Path:
+        """Move the file `temp`, whose bytes hash to `sha256`, into place (or remove it when
+        those bytes are there already); return where they are. Durable when this returns."""
+        target = self.path(sha256)
+        if target.exists():
+            temp.unlink(missing_ok=True)
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(temp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(temp, target)  # atomic, as in put
+        _fsync_dir(target.parent)
+        return target
+
 
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)

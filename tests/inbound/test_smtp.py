@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
-from smartmail.inbound.smtp import BulkDataSMTP, read_data
+from smartmail.inbound.smtp import BulkDataSMTP, longest_line, read_data
 from tests.conftest import free_port
 
 LIMIT = 200_000
@@ -242,3 +242,11 @@ def test_a_client_gone_mid_data_delivers_nothing(
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:  # the listener still serves
         client.sendmail("a@kund.example", ["d@b.example"], b"Subject: next\r\n\r\nok\r\n")
     assert recorder.contents == [b"Subject: next\r\n\r\nok\r\n"]
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 7, 1 << 20])
+@pytest.mark.parametrize(
+    "data", [b"", b"\r\n", b"a\r\nbb\r\nccc", b"abc\rdef\r\n\r\ng", b"\r\n" * 5 + b"x" * 9]
+)
+def test_the_longest_line_is_found_in_pieces_as_in_one(data: bytes, piece: int) -> None:
+    assert longest_line(data, piece) == max(map(len, data.split(b"\r\n")))
