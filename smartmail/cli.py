@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from smartmail import ingest, privacy_cli
-from smartmail.admin import doctor
 from smartmail.admin.templates import check_overrides
 from smartmail.app import App, open_app
 from smartmail.clock import reports
@@ -29,8 +27,7 @@ from smartmail.daemon import Daemon
 from smartmail.desk import cases, invoicing, search, search_filters, suppressions, views
 from smartmail.desk.search_filters import BadFilter
 from smartmail.errors import ConfigError, RulesError, TemporaryFailure
-from smartmail.inbound import importer, mailgate
-from smartmail.inbound.mailboxes import open_mailbox
+from smartmail.inbound import mailgate
 from smartmail.mail.parse import parse
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
@@ -390,6 +387,12 @@ def _moment(value: date | datetime | None, zone: ZoneInfo) -> datetime | None:
 
 
 def cmd_import(app: App, args: argparse.Namespace) -> int:
+    # Loaded here: the daemon never holds the IMAP client, tqdm or multiprocessing.
+    from imapclient.exceptions import IMAPClientError
+
+    from smartmail.inbound import importer
+    from smartmail.inbound.mailboxes import open_mailbox
+
     before = _moment(args.closed_before, _zone(app)) or utcnow() - timedelta(days=30)
     try:
         mailbox = open_mailbox(args.path)
@@ -421,6 +424,8 @@ def cmd_import(app: App, args: argparse.Namespace) -> int:
 
 def cmd_doctor() -> int:
     """Each finding on a line of its own; exit 78 when any is an error."""
+    from smartmail.admin import doctor  # loads the IMAP client, which only it needs
+
     logging.disable(logging.CRITICAL)  # the findings say it all, once
     findings = []
     for finding in doctor.examine():
