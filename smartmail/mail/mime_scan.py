@@ -69,12 +69,13 @@ def spool(data: bytes, to: SpoolTo | None) -> Spooling:
     """The mail with its large attachments in files; `data` itself when there are none."""
     if to is None or len(data) < to.threshold:
         return Spooling(data)
-    leaves: list[_Leaf] = []
+    walk = _Walk(data, to.threshold)
     try:
         headers, body_start = _header_block(data, 0, len(data))
-        _multipart(data, headers, body_start, len(data), [], leaves, to.threshold, 0)
+        walk.multipart(headers, body_start, len(data), [], 0)
     except _Unsure:
         pass
+    leaves = walk.leaves
     if not leaves:
         return Spooling(data)
     to.directory.mkdir(parents=True, exist_ok=True)
@@ -131,31 +132,6 @@ def _header_block(data: bytes, start: int, end: int) -> tuple[Message, int]:
     return headers, found.end()
 
 
-def _multipart(
-    data: bytes,
-    headers: Message,
-    start: int,
-    end: int,
-    outer: list[bytes],
-    leaves: list[_Leaf],
-    threshold: int,
-    depth: int,
-) -> None:
-    boundary = headers.get_boundary() if headers.get_content_maintype() == "multipart" else None
-    if not boundary or depth > _MAX_DEPTH or headers.get_content_subtype() == "digest":
-        return
-    if not boundary.isascii():
-        raise _Unsure  # the email package reads 8-bit bytes in it its own way
-    marker = b"--" + boundary.encode("ascii")
-    if any(marker.startswith(other) or other.startswith(marker) for other in outer):
-        raise _Unsure
-    for part_start, part_end in _parts(data, start, end, marker):
-        try:
-            _part(data, part_start, part_end, [*outer, marker], leaves, threshold, depth)
-        except _Unsure:
-            continue
-
-
 def _parts(data: bytes, start: int, end: int, marker: bytes) -> Iterator[tuple[int, int]]:
     """Each part's range, up to the line ending before the next delimiter line."""
     lines = list(_delimiters(data, start, end, marker))
@@ -181,37 +157,56 @@ def _delimiters(
         at = data.find(marker, at + 1, end)
 
 
-def _part(
-    data: bytes,
-    start: int,
-    end: int,
-    outer: list[bytes],
-    leaves: list[_Leaf],
-    threshold: int,
-    depth: int,
-) -> None:
-    headers, body_start = _header_block(data, start, end)
-    if headers.get_content_maintype() == "multipart":
-        _multipart(data, headers, body_start, end, outer, leaves, threshold, depth + 1)
-        return
-    ctype = headers.get_content_type()
-    cte = str(headers.get("content-transfer-encoding", "")).lower()
-    if ctype.startswith("message/") or cte not in _CTES:
-        return
-    if not is_attachment(headers, ctype, attachment_name(headers)):
-        return
-    newline = b"\r\n" if data.endswith(b"\r\n", start, end) else b"\n"
-    if not data.endswith(newline, start, end):
-        raise _Unsure
-    body_end = end - len(newline)
-    if body_end - body_start < max(threshold, 1):
-        return
-    # No line in it may look like a boundary, of this multipart or any around it.
-    if data.startswith(b"--", body_start) or any(
-        data.find(sep, body_start, body_end) >= 0 for sep in (b"\n--", b"\r--")
-    ):
-        raise _Unsure
-    leaves.append(_Leaf(start, body_start, body_end, cte, newline))
+@dataclass
+class _Walk:
+    """One mail's MIME tree walked on its bytes; `leaves` are the parts to spool."""
+
+    data: bytes
+    threshold: int
+    leaves: list[_Leaf] = field(default_factory=list)
+
+    def multipart(
+        self, headers: Message, start: int, end: int, outer: list[bytes], depth: int
+    ) -> None:
+        data = self.data
+        boundary = headers.get_boundary() if headers.get_content_maintype() == "multipart" else None
+        if not boundary or depth > _MAX_DEPTH or headers.get_content_subtype() == "digest":
+            return
+        if not boundary.isascii():
+            raise _Unsure  # the email package reads 8-bit bytes in it its own way
+        marker = b"--" + boundary.encode("ascii")
+        if any(marker.startswith(other) or other.startswith(marker) for other in outer):
+            raise _Unsure
+        for part_start, part_end in _parts(data, start, end, marker):
+            try:
+                self.part(part_start, part_end, [*outer, marker], depth)
+            except _Unsure:
+                continue
+
+    def part(self, start: int, end: int, outer: list[bytes], depth: int) -> None:
+        data = self.data
+        headers, body_start = _header_block(data, start, end)
+        if headers.get_content_maintype() == "multipart":
+            self.multipart(headers, body_start, end, outer, depth + 1)
+            return
+        ctype = headers.get_content_type()
+        cte = str(headers.get("content-transfer-encoding", "")).lower()
+        if ctype.startswith("message/") or cte not in _CTES:
+            return
+        if not is_attachment(headers, ctype, attachment_name(headers)):
+            return
+        newline = b"\r\n" if data.endswith(b"\r\n", start, end) else b"\n"
+        if not data.endswith(newline, start, end):
+            raise _Unsure
+        body_end = end - len(newline)
+        if body_end - body_start < max(self.threshold, 1):
+            return
+        # No line in it may look like a boundary, of this multipart or any around it.
+        if data.startswith(b"--", body_start) or any(
+            data.find(sep, body_start, body_end) >= 0 for sep in (b"\n--", b"\r--")
+        ):
+            raise _Unsure
+        self.leaves.append(_Leaf(start, body_start, body_end, cte, newline))
 
 
 # --------------------------------------------------------------------------- decoding
