@@ -270,10 +270,12 @@ class RawMail(SQLModel, table=True):
     one commit (one fsync) makes the mail, its case and its answers durable together."""
 
     sha256: str = Field(primary_key=True)
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     received_at: datetime = _at(index=True)
     size: int | None = None  # kept when the bytes are erased
     erased_at: datetime | None = _at(nullable=True)
+    # Last: SQLite writes a large mail into a zero-filled blob in pieces (store/rawmail.py),
+    # which needs the blob at the row's end to not hold the whole of it in memory.
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Quarantine(SQLModel, table=True):
