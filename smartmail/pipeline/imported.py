@@ -32,8 +32,9 @@ from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.pipeline.process import Pipeline
 from smartmail.rules.model import Rules
 from smartmail.store import prepared
-from smartmail.store.db import insert_once, insert_row, load, transaction
+from smartmail.store.db import insert_row, load, transaction
 from smartmail.store.models import OPEN_STATUSES, Case, Message, Quarantine, RawMail
+from smartmail.store.rawmail import keep_raw
 
 CHANNEL = "import"
 
@@ -154,7 +155,7 @@ class MoveIn:
         """Our own mail: a public answer on the case it answers (else a mail on no case)."""
         if prepared.first(session, _KNOWN_ID, id=mail.message_id) is not None:
             return Imported("duplicate")
-        insert_once(session, RawMail, sha256=sha, data=raw, received_at=at)
+        keep_raw(session, sha, raw, at)
         case, signal = self._answered(session, mail)
         automatic = mail.headers.get("auto-submitted", "no").strip().lower() != "no"
         values = {

@@ -46,12 +46,12 @@ from smartmail.store import prepared
 from smartmail.store.blobs import BlobStore
 from smartmail.store.db import (
     insert_object,
-    insert_once,
     lost,
     savepoint,
     transaction,
 )
-from smartmail.store.models import Case, Message, Quarantine, RawMail, utcnow
+from smartmail.store.models import Case, Message, Quarantine, utcnow
+from smartmail.store.rawmail import keep_raw
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class Pipeline:
         raw, sha, envelope, mail = received
         assert not isinstance(mail, Exception), "mail that did not parse is stored in a savepoint"
         try:
-            insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
+            keep_raw(session, sha, raw, now)
             outcome = self._handle(session, mail, sha, envelope, now)
             session.flush()  # what this mail changed fails here, as this mail's, if it fails
             return outcome
@@ -235,7 +235,7 @@ class Pipeline:
         for attempt in range(4):
             try:
                 with savepoint(session):
-                    insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
+                    keep_raw(session, sha, raw, now)
                     return self._handle(session, mail, sha, envelope, now)
             except IntegrityError:
                 # The unique Message-ID says we have it already: stored once, answered once.

@@ -15,15 +15,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from smartmail.pipeline.envelope import Envelope, Outcome
-from smartmail.store.db import insert_once, transaction
+from smartmail.store.db import transaction
 from smartmail.store.models import Quarantine, RawMail
+from smartmail.store.rawmail import keep_raw
 
 
 def keep_failed(
     session: Session, raw: bytes, sha: str, envelope: Envelope, error: BaseException, now: datetime
 ) -> str:
     """Keep the mail with its error (once, however often the same bytes come); says which."""
-    insert_once(session, RawMail, sha256=sha, data=raw, received_at=now)
+    keep_raw(session, sha, raw, now)
     same = (Quarantine.raw_sha256 == sha, col(Quarantine.replayed_at).is_(None))
     waiting = session.exec(select(Quarantine).where(*same)).first()
     if waiting is not None:  # the same bytes again (a resend, an IMAP re-read)
