@@ -20,7 +20,7 @@ from smartmail.errors import ConfigError
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.ingest_socket import IngestHandler, IngestSocket, listen_for_ingest
 from smartmail.inbound.smtp import MailHandler, make_server_factory
-from smartmail.pipeline.warm import warm_up
+from smartmail.pipeline.warm import freeze_what_lives, warm_up
 from smartmail.store.db import transaction
 from smartmail.store.models import utcnow
 
@@ -195,6 +195,7 @@ class Daemon:
         await self.start()
         # Before READY: the first mails do not pay for what a process does once.
         await loop.run_in_executor(self.executor, warm_up, self.app.pipeline)
+        freeze_what_lives()
         clock = self._start_clock()
         tasks = [
             asyncio.create_task(self.send_outbox_forever()),

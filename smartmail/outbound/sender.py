@@ -130,7 +130,9 @@ def _send_alone(
     if claimed is None:
         return False
     tried = _attempt(transport, claimed)
-    with transaction(engine) as session:
+    # Not flushed to disk: a flush held SQLite's write lock for milliseconds a mail, and
+    # intake waited; a power cut before the next flushed commit sends this mail again.
+    with transaction(engine, flushed=False) as session:
         _record(session, claimed, tried, now, report, tell)
     return True
 
