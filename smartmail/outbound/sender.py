@@ -3,7 +3,9 @@
 A mail the relay accepted is marked sent at once, so a crash repeats at most the one mail
 in flight, and nothing is leased ahead: a sender started after a crash sends what is
 queued at once. On SQLite the mark is not flushed to disk (`transaction(flushed=False)`):
-a power cut before the next flushed commit sends those mails again. Two senders never send the same row:
+a power cut before the next flushed commit sends those mails again.
+
+Two senders never send the same row:
 
 - PostgreSQL: the row stays locked (`FOR UPDATE SKIP LOCKED`) in the transaction that
   sends it and marks it; a racing sender skips it, and a sender that dies loses its
