@@ -16,6 +16,7 @@ from stdnum import iban, luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import personnummer
 
+from smartmail.mail.casefree import folds_to_ascii
 from smartmail.mail.parse import ParsedMail
 
 __all__ = ["mask", "masked_any", "masked_mail"]
@@ -43,10 +44,6 @@ _DOOR = re.compile(
 _IDENTITY_SHAPE = re.compile(r"\d{6}[-+]?\d{4}")  # a phone number 070-1234567 is not one
 _IBAN_START = re.compile(r"[A-Z]{2}\d\d")
 _CARD_START = re.compile(r"\d(?:[ -]?\d){12}")
-# The only characters outside ASCII that (?i) matches to an ASCII letter (dotless i,
-# dotted capital I, long s, the Kelvin sign): with one of them in the text, the keyword
-# patterns look for themselves.
-_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 _ACCOUNT_WORDS = ("konto", "clearing", "account")  # not "kontakt"
 _DOOR_WORDS = ("kod", "code")
 
@@ -60,7 +57,7 @@ def mask(text: str) -> str:
     if _CARD_START.search(text):
         text = _CARD.sub(_card, text)
     lower = text.lower()
-    odd = not text.isascii() and _FOLDS_TO_ASCII.search(text) is not None
+    odd = folds_to_ascii(text)  # then the keyword patterns look for themselves
     if odd or any(word in lower for word in _ACCOUNT_WORDS):
         text = _ACCOUNT.sub(_keyword, text)
     if odd or any(word in lower for word in _DOOR_WORDS):
