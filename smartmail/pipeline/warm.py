@@ -52,9 +52,9 @@ def freeze_what_lives() -> None:
     """Keep what the started daemon holds out of the collector's full passes.
 
     The modules, rules, templates, compiled statements and caches live as long as the
-    process, and a full collection walked all of them: 50 to 100 ms in which no thread ran,
-    a few times a minute under load, each one the answer to every mail in flight.
-    Collected first, so that no garbage is kept for good (`gc.freeze`)."""
+    process, and each full collection walked all of them again: 50 to 100 ms on the
+    development machine, in which no thread ran and every mail in flight waited for its
+    answer. Collected first, so that no garbage is kept for good (`gc.freeze`)."""
     gc.collect()
     gc.freeze()
 
