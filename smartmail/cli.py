@@ -28,6 +28,7 @@ from smartmail.desk import cases, invoicing, search, search_filters, suppression
 from smartmail.desk.search_filters import BadFilter
 from smartmail.errors import ConfigError, RulesError, TemporaryFailure
 from smartmail.inbound import mailgate
+from smartmail.inbound.early import EarlyListeners
 from smartmail.mail.parse import parse
 from smartmail.rules.explain import explain
 from smartmail.rules.load import load_rules
@@ -191,17 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_logging(settings)
     if args.command == "rules" and args.rules_command == "check":
         return cmd_rules_check(settings, args)
-    try:
-        app = open_app(settings)
-    except RulesError as exc:
-        print(f"smartmail: the rules are wrong:\n{exc}", file=sys.stderr)
-        return not_stored
-    except ConfigError as exc:  # e.g. a database newer than this version
-        print(f"smartmail: cannot start: {exc}", file=sys.stderr)
-        return not_stored
-    except (TemporaryFailure, SQLAlchemyError, OSError) as exc:
-        print(f"smartmail: cannot start: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
+    app = opened(settings, not_stored)
+    if not isinstance(app, App):
+        return app
     commands: dict[str, Callable[[App, argparse.Namespace], int]] = {
         "run": cmd_run,
         "ingest": cmd_ingest,
@@ -222,9 +215,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.engine.dispose()
 
 
-def cmd_run(app: App, args: argparse.Namespace) -> int:
+def opened(settings: Settings, not_stored: int = EX_CONFIG) -> App | int:
+    """The app on `settings`, or the exit code after saying in one line why it cannot be."""
     try:
-        asyncio.run(Daemon(app).run())
+        return open_app(settings)
+    except RulesError as exc:
+        print(f"smartmail: the rules are wrong:\n{exc}", file=sys.stderr)
+        return not_stored
+    except ConfigError as exc:  # e.g. a database newer than this version
+        print(f"smartmail: cannot start: {exc}", file=sys.stderr)
+        return not_stored
+    except (TemporaryFailure, SQLAlchemyError, OSError) as exc:
+        print(f"smartmail: cannot start: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+
+
+def cmd_run(app: App, args: argparse.Namespace) -> int:
+    return asyncio.run(serve(app))
+
+
+async def serve(app: App, early: EarlyListeners | None = None) -> int:
+    """The daemon until it is stopped; its exit code."""
+    try:
+        await Daemon(app, early).run()
     except ConfigError as exc:  # e.g. a port in use: one line, and systemd does not restart
         print(f"smartmail: cannot start: {exc}", file=sys.stderr)
         return EX_CONFIG

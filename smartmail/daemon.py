@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,11 +15,11 @@ from smartmail.admin.systemd import Notifier, desk_status, keep_systemd_told
 from smartmail.app import App
 from smartmail.config import HostPort
 from smartmail.desk import notify
-from smartmail.errors import ConfigError
+from smartmail.inbound.early import EarlyListeners, bind
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.ingest_socket import IngestHandler, IngestSocket, listen_for_ingest
 from smartmail.inbound.smtp import MailHandler, make_server_factory
-from smartmail.pipeline.warm import warm_up
+from smartmail.pipeline.warm import freeze_what_lives, warm_up
 from smartmail.store.db import transaction
 from smartmail.store.models import utcnow
 
@@ -40,8 +39,9 @@ RULES_POLL_SECONDS = 2.0
 
 
 class Daemon:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, early: EarlyListeners | None = None) -> None:
         self.app = app
+        self.early = early  # listeners bound before the app was loaded, to take over
         # SQLite takes one writer at a time: queueing in one thread beats lock retries.
         workers = 1 if app.engine.dialect.name == "sqlite" else 4
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
@@ -76,17 +76,15 @@ class Daemon:
 
     async def _listen(self, where: HostPort, channel: str, hostname: str) -> None:
         handler = MailHandler(self.app.pipeline, self.writer, channel, self.outbox_waiting.set)
-        factory = make_server_factory(
-            handler,
-            lmtp=channel == "lmtp",
-            hostname=hostname,
-            max_size=self.app.settings.max_message_size,
-        )
-        try:
-            server = await asyncio.get_running_loop().create_server(factory, where.host, where.port)
-        except OSError as exc:  # a port in use is a setting to change, not a crash
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ConfigError(f"{channel.upper()} cannot listen on {where}: {reason}") from exc
+        server = self.early.adopt(channel, handler, hostname) if self.early else None
+        if server is None:
+            factory = make_server_factory(
+                handler,
+                lmtp=channel == "lmtp",
+                hostname=hostname,
+                max_size=self.app.settings.max_message_size,
+            )
+            server = await bind(factory, where, channel)
         self.servers.append(server)
         port = server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", channel.upper(), where.host, port)
@@ -195,6 +193,7 @@ class Daemon:
         await self.start()
         # Before READY: the first mails do not pay for what a process does once.
         await loop.run_in_executor(self.executor, warm_up, self.app.pipeline)
+        freeze_what_lives()
         clock = self._start_clock()
         tasks = [
             asyncio.create_task(self.send_outbox_forever()),

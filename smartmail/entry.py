@@ -21,6 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["ingest"]:
         return ingest(args[1:])
+    if args == ["run"]:
+        from smartmail.starting import run  # the ports first: see there
+
+        return run()
     # Loading the command makes hundreds of thousands of objects that live as long as the
     # process: the collector's passes over them meanwhile took a tenth of the start. They
     # are kept out of its later passes too (freeze), which the daemon runs for days.

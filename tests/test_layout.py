@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"app"},
     {"inbound", "clock", "web"},
-    {"daemon", "cli", "privacy_cli", "__main__", "entry", "ingest", "admin"},
+    {"daemon", "cli", "privacy_cli", "__main__", "entry", "ingest", "admin", "starting"},
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import MISSING, SMTP
@@ -16,10 +16,14 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from smartmail.errors import PermanentFailure, TemporaryFailure
-from smartmail.inbound.group import GroupCommit
-from smartmail.mail.parse import is_mail
-from smartmail.pipeline.envelope import Envelope, Outcome
-from smartmail.pipeline.process import Pipeline
+from smartmail.pipeline.envelope import Envelope
+
+# Only named here: `smartmail run` listens with this module before the pipeline is loaded
+# (smartmail/starting.py), so it loads nothing of the pipeline itself.
+if TYPE_CHECKING:
+    from smartmail.inbound.group import GroupCommit
+    from smartmail.pipeline.envelope import Outcome
+    from smartmail.pipeline.process import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,8 @@ class MailHandler:
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope) -> str:
         raw = envelope.original_content or b""
+        from smartmail.mail.parse import is_mail  # loaded with the pipeline, before this runs
+
         if not is_mail(raw):
             # No header, no body: nothing to store or answer (as `ingest` and IMAP refuse it).
             return _per_recipient(server, envelope, "554 5.6.0 Empty mail, nothing to store")
@@ -194,14 +200,16 @@ class BulkDataLMTP(BulkDataSMTP, LMTP):
 
 
 def make_server_factory(
-    handler: MailHandler, *, lmtp: bool, hostname: str, max_size: int
+    handler: object, *, lmtp: bool, hostname: str | Callable[[], str], max_size: int
 ) -> Callable[[], Any]:
+    """A protocol per connection; `hostname` may be a function, asked at each connection
+    (the name in the greeting is known only once the rules are loaded)."""
     protocol = BulkDataLMTP if lmtp else BulkDataSMTP
 
     def factory() -> SMTP:
         return protocol(
             handler,
-            hostname=hostname,
+            hostname=hostname() if callable(hostname) else hostname,
             data_size_limit=max_size,
             enable_SMTPUTF8=True,
             decode_data=False,

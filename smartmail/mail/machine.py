@@ -20,6 +20,8 @@ from email.message import EmailMessage
 
 from flufl.bounce import all_failures
 
+from smartmail.mail.casefree import has_any
+
 # flufl.bounce logs every detector it runs at INFO; only its own errors matter here.
 _BOUNCE_LOG = logging.getLogger("flufl.bounce")
 if _BOUNCE_LOG.level == logging.NOTSET:
@@ -345,18 +347,36 @@ def away_notice(text: str) -> str:
 
 # Bounce bodies: only text with one of these words is handed to the bounce parser (it costs
 # about a millisecond a mail), and only its start: a bounce says what failed at the top.
-_BOUNCE_HINT = re.compile(
-    r"deliver|recipient|mailbox|transcript|permanent|fatal|user unknown|smtp|qmail|"
-    r"\b[45]\.\d\.\d\b|\b5[05]\d\b",
-    re.IGNORECASE,
+_BOUNCE_WORDS = (
+    "deliver",
+    "recipient",
+    "mailbox",
+    "transcript",
+    "permanent",
+    "fatal",
+    "user unknown",
+    "smtp",
+    "qmail",
 )
+_BOUNCE_WORD = re.compile("|".join(_BOUNCE_WORDS), re.IGNORECASE)
+_STATUS_CODE = re.compile(r"\b[45]\.\d\.\d\b|\b5[05]\d\b")
+_STATUS_SHAPE = re.compile(r"[45]\.\d\.\d|5[05]\d")  # what a code cannot be without, quick
+
+
+def bounce_hint(text: str) -> bool:
+    """Whether `text` says anything a bounce says: worth asking the bounce parser."""
+    if has_any(text, _BOUNCE_WORDS, _BOUNCE_WORD):
+        return True
+    return _STATUS_SHAPE.search(text) is not None and _STATUS_CODE.search(text) is not None
+
+
 _BOUNCE_TEXT_CHARS = 20_000
 
 
 def bounce_body(sender: str, subject: str, text: str) -> tuple[str, ...]:
     """The failed addresses a bounce parser (flufl.bounce) finds in the text; () for none."""
     head = text[:_BOUNCE_TEXT_CHARS]
-    if not _BOUNCE_HINT.search(head):
+    if not bounce_hint(head):
         return ()
     try:
         msg = EmailMessage()

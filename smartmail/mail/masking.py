@@ -16,6 +16,7 @@ from stdnum import iban, luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import personnummer
 
+from smartmail.mail.casefree import folds_to_ascii
 from smartmail.mail.parse import ParsedMail
 
 __all__ = ["mask", "masked_any", "masked_mail"]
@@ -40,27 +41,23 @@ _DOOR = re.compile(
 
 # What each pattern cannot match without, cheap to look for first: every mail to staff is
 # masked, and most have none of them (a pattern's own scan costs up to 60 us per KB).
-_SIX_DIGITS = re.compile(r"\d{6}")
+_IDENTITY_SHAPE = re.compile(r"\d{6}[-+]?\d{4}")  # a phone number 070-1234567 is not one
 _IBAN_START = re.compile(r"[A-Z]{2}\d\d")
 _CARD_START = re.compile(r"\d(?:[ -]?\d){12}")
-# The only characters outside ASCII that (?i) matches to an ASCII letter (dotless i,
-# dotted capital I, long s, the Kelvin sign): with one of them in the text, the keyword
-# patterns look for themselves.
-_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
-_ACCOUNT_WORDS = ("kont", "clearing", "account")
+_ACCOUNT_WORDS = ("konto", "clearing", "account")  # not "kontakt"
 _DOOR_WORDS = ("kod", "code")
 
 
 def mask(text: str) -> str:
     """`text` with every personal number in it masked; the rest as written."""
-    if _SIX_DIGITS.search(text):
+    if _IDENTITY_SHAPE.search(text):
         text = _IDENTITY.sub(_identity, text)
     if _IBAN_START.search(text):
         text = _IBAN.sub(_iban, text)
     if _CARD_START.search(text):
         text = _CARD.sub(_card, text)
     lower = text.lower()
-    odd = not text.isascii() and _FOLDS_TO_ASCII.search(text) is not None
+    odd = folds_to_ascii(text)  # then the keyword patterns look for themselves
     if odd or any(word in lower for word in _ACCOUNT_WORDS):
         text = _ACCOUNT.sub(_keyword, text)
     if odd or any(word in lower for word in _DOOR_WORDS):

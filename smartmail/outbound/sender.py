@@ -2,7 +2,10 @@
 
 A mail the relay accepted is marked sent at once, so a crash repeats at most the one mail
 in flight, and nothing is leased ahead: a sender started after a crash sends what is
-queued at once. Two senders never send the same row:
+queued at once. On SQLite the mark is not flushed to disk (`transaction(flushed=False)`):
+a power cut before the next flushed commit sends those mails again.
+
+Two senders never send the same row:
 
 - PostgreSQL: the row stays locked (`FOR UPDATE SKIP LOCKED`) in the transaction that
   sends it and marks it; a racing sender skips it, and a sender that dies loses its
@@ -130,7 +133,9 @@ def _send_alone(
     if claimed is None:
         return False
     tried = _attempt(transport, claimed)
-    with transaction(engine) as session:
+    # Not flushed to disk: a flush held SQLite's write lock for milliseconds a mail, and
+    # intake waited; a power cut before the next flushed commit sends this mail again.
+    with transaction(engine, flushed=False) as session:
         _record(session, claimed, tried, now, report, tell)
     return True
 

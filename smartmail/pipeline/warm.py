@@ -13,6 +13,7 @@ at the first mail as before, which is the smaller part.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import tempfile
 import threading
@@ -45,6 +46,17 @@ def warm_up(pipeline: Pipeline) -> None:
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
+
+
+def freeze_what_lives() -> None:
+    """Keep what the started daemon holds out of the collector's full passes.
+
+    The modules, rules, templates, compiled statements and caches live as long as the
+    process, and each full collection walked all of them again: 50 to 100 ms on the
+    development machine, in which no thread ran and every mail in flight waited for its
+    answer. Collected first, so that no garbage is kept for good (`gc.freeze`)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _run_twin(pipeline: Pipeline, scratch: Path) -> None:

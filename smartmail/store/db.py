@@ -60,8 +60,22 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # on the driver: SQLAlchemy's execution path costs more than the BEGIN itself
-        reads_only = connection.get_execution_options().get(_READING, False)
+        options = connection.get_execution_options()
+        _sync_for(connection, "NORMAL" if options.get(_UNFLUSHED, False) else "FULL")
+        reads_only = options.get(_READING, False)
         prepared.run_plain(connection, "BEGIN" if reads_only else "BEGIN IMMEDIATE")
+
+
+def _sync_for(connection: Connection, level: str) -> None:
+    """PRAGMA synchronous is the connection's, and a pooled connection serves the next
+    transaction too: set it only when it changes (outside a transaction, as it must be)."""
+    info = connection.connection.info
+    if info.get(_SYNCHRONOUS, "FULL") != level:
+        prepared.run_plain(connection, f"PRAGMA synchronous={level}")
+        info[_SYNCHRONOUS] = level
+
+
+_SYNCHRONOUS = "smartmail_synchronous"
 
 
 def _use_wal(cursor: sqlite3.Cursor) -> None:
@@ -103,16 +117,24 @@ _READING = "smartmail_reading"
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
+def transaction(engine: Engine, *, flushed: bool = True) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error.
 
     A database that cannot be reached or is locked is a temporary failure: the caller
     answers 451 / exit 75 and the mail comes again.
+
+    `flushed=False` (SQLite) commits without waiting for the disk (synchronous=NORMAL in
+    WAL): a crash of the process loses nothing, as SQLite has handed the commit to the
+    kernel; a power cut can lose it until the next flushed commit, which flushes it too.
+    Only for what may be lost that way: the sender's mark that a mail went out (a power
+    cut sends that mail once more). A flushed commit costs a disk flush, during which
+    SQLite's write lock is held and intake waits.
     """
+    bind = engine if flushed else engine.execution_options(**{_UNFLUSHED: True})
     try:
         with (
             _writer_turn(engine),
-            Session(engine, expire_on_commit=False) as session,
+            Session(bind, expire_on_commit=False) as session,
             session.begin(),
         ):
             yield session
@@ -120,6 +142,9 @@ def transaction(engine: Engine) -> Iterator[Session]:
         if lost(exc):
             raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
         raise
+
+
+_UNFLUSHED = "smartmail_unflushed"
 
 
 def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:

@@ -18,7 +18,7 @@ from smartmail.errors import TemporaryFailure
 from smartmail.mail.phrases import N_, Phrase, local_time, phrase, render, status
 from smartmail.mail.tokens import reply_address, tokenized_subject
 from smartmail.pipeline.envelope import Envelope, Outcome
-from smartmail.store.db import transaction
+from smartmail.store.db import reading
 from smartmail.store.models import utcnow
 from smartmail.web.form import guarded, labels, not_sent, too_large, too_many
 from smartmail.web.message import body_text, reply_mail
@@ -33,7 +33,8 @@ MAX_MESSAGE = 10_000
 
 async def _load(shared: Web, token: str) -> Followed | None:
     def read() -> Followed | None:
-        with transaction(shared.app.engine) as session:
+        # Without SQLite's write lock: mail taken in meanwhile does not wait for a page.
+        with reading(shared.app.engine) as session:
             return followed_case(session, token, shared.app.settings.secret)
 
     return await asyncio.get_running_loop().run_in_executor(None, read)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
+import weakref
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from sqlmodel import select
 
 from smartmail.app import App
 from smartmail.pipeline.envelope import Envelope
-from smartmail.pipeline.warm import CUSTOMER, sample_mail, warm_up
+from smartmail.pipeline.warm import CUSTOMER, freeze_what_lives, sample_mail, warm_up
 from smartmail.store.db import reading
 from smartmail.store.models import Case, Message, Outbox, Party, SmsOutbox
 
@@ -60,3 +62,17 @@ def test_a_failing_warm_up_only_costs_speed(app: App, monkeypatch: pytest.Monkey
         sample_mail(DESK, "Stopp i avloppet"), Envelope("smtp", CUSTOMER)
     )
     assert outcome.case_number == 1
+
+
+def test_what_lives_after_warming_is_frozen_and_garbage_is_not_kept() -> None:
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.itself = cycle  # type: ignore[attr-defined]
+    gone = weakref.ref(cycle)
+    del cycle
+    before = gc.get_freeze_count()
+    freeze_what_lives()
+    assert gone() is None  # collected, not frozen for good
+    assert gc.get_freeze_count() >= before

@@ -147,3 +147,24 @@ def test_a_reading_session_leaves_the_write_lock_to_writers(tmp_path: Path) -> N
         other.close()
     with reading(engine) as session:
         assert session.execute(text("SELECT count(*) FROM party")).scalar() == 2
+
+
+def test_an_unflushed_commit_skips_the_disk_flush_and_the_next_one_flushes_again(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'smartmail.db'}")
+    engine.pool.dispose()
+    full, normal = 2, 1  # PRAGMA synchronous's answers
+
+    def synchronous(session: Any) -> int:
+        return int(session.execute(text("PRAGMA synchronous")).scalar())
+
+    with transaction(engine, flushed=False) as session:
+        assert synchronous(session) == normal
+        session.execute(text(ADD_PARTY.format("a")))
+    with transaction(engine) as session:  # the same pooled connection, flushed again
+        assert synchronous(session) == full
+    with transaction(engine, flushed=False), reading(engine) as session:
+        assert synchronous(session) == full  # what reads or writes next is never left unflushed
+    with reading(engine) as session:
+        assert session.execute(text("SELECT count(*) FROM party")).scalar() == 1

@@ -4,6 +4,7 @@ and nothing at all for a guessed, altered or withdrawn link."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import timedelta
 from email import message_from_bytes, policy
 
@@ -212,3 +213,21 @@ def test_a_closed_case_gets_a_follow_up_from_the_page(web_app: App, served: WebS
     assert page.status_code == 200
     assert "your message opened a new case, number 2" in page.text
     assert detail(web_app, 2)["channel"] == "web"
+
+
+def test_the_page_shows_while_a_mail_is_being_stored(web_app: App, visitor: Browserless) -> None:
+    """Reading the case takes no write lock: a writer holding it (a mail in its
+    transaction) does not hold up the page, and the page does not hold up the mail."""
+    mail_case(web_app)
+    path = link_in_ack(web_app)
+    database = web_app.engine.url.database
+    assert database
+    writer = sqlite3.connect(database, isolation_level=None, timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        page = visitor.get(path + "?lang=en")
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    assert page.status_code == 200
+    assert "Lampan i hallen blinkar." in page.text
