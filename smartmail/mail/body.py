@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import Message
 
-from inscriptis import get_text
-
 from smartmail.mail.charsets import clean, decode, describe
 from smartmail.mail.encoded_words import decode_value
 from smartmail.mail.reply_text import only_forwards
@@ -221,6 +219,8 @@ _TAGS = re.compile(r"<[^>]*>")
 
 
 def _html_to_text(html: str) -> str:
+    from inscriptis import get_text  # at the first HTML mail (the warm-up's)
+
     try:
         return str(get_text(html))
     except Exception:

@@ -13,12 +13,14 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from smartmail.config import SmsGateway
 from smartmail.errors import PermanentFailure, TemporaryFailure
+
+# httpx (a tenth of the import of `smartmail run`) is loaded when an SMS gateway is used.
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "ElksProvider",
@@ -72,6 +74,8 @@ def _check(response: httpx.Response, where: str) -> None:
 class _HttpProvider:
     def __init__(self, gateway: SmsGateway, timeout: float = 20.0) -> None:
         self.gateway = gateway
+        import httpx
+
         self.timeout = timeout
         self.where = f"SMS gateway {httpx.URL(gateway.url).host}"
         self.auth = (
@@ -79,6 +83,8 @@ class _HttpProvider:
         )
 
     def _post(self, **request: object) -> None:
+        import httpx
+
         try:
             with httpx.Client(timeout=self.timeout, auth=self.auth) as client:
                 response = client.post(self.gateway.url, **request)  # type: ignore[arg-type]

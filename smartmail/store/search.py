@@ -26,7 +26,6 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-import snowballstemmer  # type: ignore[import-untyped]
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
@@ -57,6 +56,8 @@ _WORD = re.compile(r"[^\W_]+")
 
 @functools.cache
 def _stemmer() -> Any:
+    import snowballstemmer  # type: ignore[import-untyped]  # at the first search or mail
+
     return snowballstemmer.stemmer("swedish")
 
 
