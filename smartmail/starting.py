@@ -11,7 +11,9 @@ says so in one line with the exit code it always had: a wrong setting or a port 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ from smartmail.inbound.early import EarlyListeners
 if TYPE_CHECKING:
     from smartmail.app import App
 
+EX_OK = 0
 EX_CONFIG = 78
 
 
@@ -37,6 +40,7 @@ def run() -> int:
 
 async def _serve(settings: Settings) -> int:
     early = EarlyListeners(settings)
+    held = _held_signals()  # until the daemon's own handlers take over
     try:
         await early.bind()
     except ConfigError as exc:
@@ -47,6 +51,10 @@ async def _serve(settings: Settings) -> int:
     if isinstance(app, int):
         await early.fail()
         return app
+    if held & {signal.SIGTERM, signal.SIGINT}:  # told to stop while it loaded: stop now
+        await early.fail()
+        app.engine.dispose()
+        return EX_OK
     from smartmail.cli import serve
 
     try:
@@ -54,6 +62,18 @@ async def _serve(settings: Settings) -> int:
     finally:
         await early.fail()  # closed, if the daemon stopped before it took them over
         app.engine.dispose()
+
+
+def _held_signals() -> set[int]:
+    """Signals that come while the rest loads: SIGTERM or SIGINT stops the start once it
+    has loaded, instead of killing it half-way; a SIGHUP (reload the rules) is taken as
+    done, as the rules are read during the load and the daemon watches the file after."""
+    held: set[int] = set()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, held.add, sig)
+    return held
 
 
 def _load(settings: Settings) -> App | int:

@@ -114,3 +114,25 @@ def test_a_start_that_cannot_load_answers_451_and_exits_as_it_always_did(
     assert process.returncode == 78, stderr
     assert "smartmail: the rules are wrong:" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_stop_or_reload_while_loading_does_not_kill_it_half_way(
+    tmp_path: Path, rules_path: Path
+) -> None:
+    port = free_port()
+    process, gate = held_start(tmp_path, rules_path, port)
+    try:
+        client = connected(port, process)
+        assert client.ehlo()[0] == 250
+        process.send_signal(signal.SIGHUP)  # a reload: the rules are read while loading
+        process.send_signal(signal.SIGTERM)  # a stop: done once loaded
+        assert client.mail("eva@kund.example")[0] == 250  # still answering
+        gate.touch()
+        code, text = client.rcpt("felanmalan@bostad.example")
+        assert code == 451, text  # stopping: the mail comes again to the next start
+        client.close()
+    finally:
+        gate.touch()
+        _out, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
