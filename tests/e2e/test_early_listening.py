@@ -136,3 +136,46 @@ def test_a_stop_or_reload_while_loading_does_not_kill_it_half_way(
         _out, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+# `smartmail run` whose first sweep says when it began and then waits for the test.
+HELD_SWEEP = """
+import sys, time
+from pathlib import Path
+from smartmail import daemon, starting
+
+gate, began, sweeping = Path(sys.argv[1]), Path(sys.argv[2]), daemon._sweep
+
+def held(app, now):
+    began.touch()
+    while not gate.exists():
+        time.sleep(0.01)
+    return sweeping(app, now)
+
+daemon._sweep = held
+sys.exit(starting.run())
+"""
+
+
+def test_a_stop_during_a_sweep_is_quiet_and_waits_for_it(tmp_path: Path, rules_path: Path) -> None:
+    gate, began = tmp_path / "go", tmp_path / "sweeping"
+    env = daemon_env(tmp_path / "data", rules_path, SMARTMAIL_LISTEN=f"127.0.0.1:{free_port()}")
+    process = subprocess.Popen(
+        [sys.executable, "-c", HELD_SWEEP, str(gate), str(began)],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        while not began.exists():
+            assert process.poll() is None, process.communicate()[1]
+            threading.Event().wait(0.01)
+        process.send_signal(signal.SIGTERM)
+    finally:
+        gate.touch()  # the sweep's thread ends, and with it the stop
+        _out, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "raised an exception" not in stderr
