@@ -45,22 +45,20 @@ async def _serve(settings: Settings) -> int:
         await early.bind()
     except ConfigError as exc:
         print(f"smartmail: cannot start: {exc}", file=sys.stderr)
-        await early.fail()
+        await early.close()
         return EX_CONFIG
     app = await asyncio.get_running_loop().run_in_executor(None, _load, settings)
     if isinstance(app, int):
-        await early.fail()
+        await early.close()
         return app
-    if held & {signal.SIGTERM, signal.SIGINT}:  # told to stop while it loaded: stop now
-        await early.fail()
-        app.engine.dispose()
-        return EX_OK
-    from smartmail.cli import serve
-
     try:
+        if held & {signal.SIGTERM, signal.SIGINT}:  # told to stop while it loaded
+            return EX_OK
+        from smartmail.cli import serve
+
         return await serve(app, early)
     finally:
-        await early.fail()  # closed, if the daemon stopped before it took them over
+        await early.close()  # if the daemon stopped before it took them over
         app.engine.dispose()
 
 

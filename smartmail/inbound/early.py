@@ -89,8 +89,9 @@ class EarlyListeners:
         late.become(handler, hostname)
         return server
 
-    async def fail(self) -> None:
-        """Loading failed: waiting clients get 451, and the ports are closed."""
+    async def close(self) -> None:
+        """The ports closed; a client still waiting (no daemon took it over, loading
+        failed) gets 451 and sends its mail again later."""
         for server, late in self.servers.values():
             late.fail()
             server.close()
