@@ -19,6 +19,7 @@ from smartmail.inbound.early import EarlyListeners, bind
 from smartmail.inbound.group import GroupCommit
 from smartmail.inbound.ingest_socket import IngestHandler, IngestSocket, listen_for_ingest
 from smartmail.inbound.smtp import MailHandler, make_server_factory
+from smartmail.pipeline.parse_child import ParseChild
 from smartmail.pipeline.warm import freeze_what_lives, warm_up
 from smartmail.store.db import transaction
 from smartmail.store.models import utcnow
@@ -45,7 +46,9 @@ class Daemon:
         # SQLite takes one writer at a time: queueing in one thread beats lock retries.
         workers = 1 if app.engine.dialect.name == "sqlite" else 4
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
-        self.writer = GroupCommit(app.pipeline, self.executor, workers)
+        # Once mail waits for the writer, it is parsed in a child process (parse_child.py).
+        self.parse_child = ParseChild()
+        self.writer = GroupCommit(app.pipeline, self.executor, workers, self.parse_child)
         self.sender_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
         # The sweep's own thread: mail does not queue behind a sweep or a weekly report (on
         # SQLite they take turns per transaction, each a short one).
@@ -229,6 +232,8 @@ class Daemon:
         self.rules_changed.set()
         await asyncio.gather(*tasks)
         self.executor.shutdown(wait=True)
+        self.writer.close()
+        self.parse_child.stop()
         self.sender_executor.shutdown(wait=True)
         self.clock_executor.shutdown(wait=True)
 

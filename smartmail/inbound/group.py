@@ -4,38 +4,69 @@ Every intake (SMTP, LMTP, IMAP) hands its mail here. A mail that finds the write
 is processed at once, alone; mail that arrives meanwhile waits and is then processed
 together under one commit (a mail that fails there fails alone: see `process_many`). So a
 burst costs one fsync instead of one per mail, and no mail waits on a timer.
+
+With a `ParseChild`, each mail is parsed in that child process as it arrives, while the
+writer stores the ones before it; the child is started once mail waits for the writer
+(`parse_child.py` says why).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
 
 from smartmail.errors import TemporaryFailure
+from smartmail.mail.parse import ParsedMail
 from smartmail.pipeline.envelope import Envelope, Outcome
+from smartmail.pipeline.parse_child import ParseChild
 from smartmail.pipeline.process import Pipeline
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 32  # bounds how long the first mail of a burst waits for the commit
 
+# A mail waiting for the writer: its bytes, envelope, answer, and its parse in the child.
+_Waiting = tuple[
+    bytes, Envelope, "asyncio.Future[Outcome]", "asyncio.Future[ParsedMail | None] | None"
+]
+
 
 class GroupCommit:
     """Queues mail for the pipeline; `writers` batches may run at once (1 on SQLite)."""
 
-    def __init__(self, pipeline: Pipeline, executor: Executor, writers: int = 1) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        executor: Executor,
+        writers: int = 1,
+        parse_child: ParseChild | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.executor = executor
         self.writers = writers
+        self.parse_child = parse_child
+        # The thread that waits for the child's answer, without the interpreter lock.
+        self.parse_asker = ThreadPoolExecutor(1, "parse") if parse_child else None
         self.running = 0
-        self.waiting: list[tuple[bytes, Envelope, asyncio.Future[Outcome]]] = []
+        self.waiting: list[_Waiting] = []
         self.tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     async def process(self, raw: bytes, envelope: Envelope) -> Outcome:
         """The mail's Outcome once it is committed; raises TemporaryFailure if it was not."""
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self.waiting.append((raw, envelope, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        parsed: asyncio.Future[ParsedMail | None] | None = None
+        child = self.parse_child
+        if child is not None and self.parse_asker is not None:
+            if self.running >= self.writers:  # this mail waits for the writer
+                child.wanted()
+            if child.running():
+                parsed = loop.run_in_executor(
+                    self.parse_asker, child.parse, raw, envelope.mail_from
+                )
+        self.waiting.append((raw, envelope, future, parsed))
         if self.running < self.writers:
             self.running += 1
             task = asyncio.create_task(self._drain())
@@ -43,20 +74,25 @@ class GroupCommit:
             task.add_done_callback(self.tasks.discard)
         return await future
 
+    def close(self) -> None:
+        """Once no mail comes any more: the thread that asks the child ends."""
+        if self.parse_asker is not None:
+            self.parse_asker.shutdown(wait=True)
+
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
-                mails = [(raw, envelope) for raw, envelope, _future in batch]
+                mails = [(raw, envelope) for raw, envelope, _future, _parsed in batch]
                 try:
-                    results = await loop.run_in_executor(
-                        self.executor, self.pipeline.process_many, mails
-                    )
+                    parsed = [_ready(ahead) for _raw, _env, _future, ahead in batch]
+                    store = partial(self.pipeline.process_many, mails, parsed_ahead=parsed)
+                    results = await loop.run_in_executor(self.executor, store)
                 except Exception as exc:  # the executor is shut down, or a bug outside a mail
                     log.exception("could not process %d mails", len(batch))
                     results = [TemporaryFailure(str(exc))] * len(batch)
-                for (_raw, _envelope, future), result in zip(batch, results, strict=True):
+                for (_raw, _envelope, future, _parsed), result in zip(batch, results, strict=True):
                     if future.done():  # the client went away meanwhile
                         continue
                     if isinstance(result, Exception):
@@ -65,3 +101,14 @@ class GroupCommit:
                         future.set_result(result)
         finally:
             self.running -= 1
+
+
+def _ready(parsed: asyncio.Future[ParsedMail | None] | None) -> ParsedMail | None:
+    """The child's parse of a mail if it is there, else None: the writer parses it then
+    rather than wait (the child's answer can wait for the interpreter lock)."""
+    if parsed is None or not parsed.done() or parsed.cancelled():
+        return None
+    if parsed.exception() is not None:  # the asking thread is shut down, or a bug there
+        log.error("parsing in the child failed", exc_info=parsed.exception())
+        return None
+    return parsed.result()

@@ -120,23 +120,27 @@ class Pipeline:
         mails: Sequence[tuple[bytes, Envelope]],
         now: datetime | None = None,
         quarantine: bool = True,
+        parsed_ahead: Sequence[ParsedMail | None] | None = None,
     ) -> list[Outcome | Exception]:
         """Several mails in one transaction: one commit makes all durable.
 
         Each result is the mail's Outcome, or the exception that kept it from being stored:
         a TemporaryFailure (try again later), or with `quarantine` off the error itself.
         A database that fails the whole transaction fails every mail in it.
+        `parsed_ahead` has a mail's ParsedMail where it was parsed already (`ParseChild`),
+        None where it is parsed here.
         """
         now = now or utcnow()
+        ahead = parsed_ahead or [None] * len(mails)
         # Parsed before the transaction: the write lock is held for the storing alone.
         parsed = [
             _Received(
                 raw,
                 hashlib.sha256(raw).hexdigest(),
                 envelope,
-                _parsed(raw, envelope, self.spool_to),
+                mail or _parsed(raw, envelope, self.spool_to),
             )
-            for raw, envelope in mails
+            for (raw, envelope), mail in zip(mails, ahead, strict=True)
         ]
         try:
             stored = self._all_at_once(parsed, now)

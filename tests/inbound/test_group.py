@@ -11,6 +11,7 @@ import pytest
 
 from smartmail.errors import TemporaryFailure
 from smartmail.inbound.group import GroupCommit
+from smartmail.mail.parse import ParsedMail, parse
 from smartmail.pipeline.envelope import Envelope, Outcome
 from smartmail.pipeline.process import Pipeline
 
@@ -22,11 +23,17 @@ class HeldPipeline:
 
     def __init__(self) -> None:
         self.batches: list[list[bytes]] = []
+        self.parsed_ahead: list[list[ParsedMail | None]] = []
         self.first_started = threading.Event()
         self.release = threading.Event()
 
-    def process_many(self, mails: Sequence[tuple[bytes, Envelope]]) -> list[Outcome | Exception]:
+    def process_many(
+        self,
+        mails: Sequence[tuple[bytes, Envelope]],
+        parsed_ahead: Sequence[ParsedMail | None] | None = None,
+    ) -> list[Outcome | Exception]:
         self.batches.append([raw for raw, _envelope in mails])
+        self.parsed_ahead.append(list(parsed_ahead or ()))
         if len(self.batches) == 1:
             self.first_started.set()
             self.release.wait(10)
@@ -36,8 +43,10 @@ class HeldPipeline:
         ]
 
 
-async def _burst(pipeline: HeldPipeline, executor: ThreadPoolExecutor) -> list[object]:
-    writer = GroupCommit(pipeline, executor)  # type: ignore[arg-type]
+async def _burst(
+    pipeline: HeldPipeline, executor: ThreadPoolExecutor, child: object = None
+) -> list[object]:
+    writer = GroupCommit(pipeline, executor, parse_child=child)  # type: ignore[arg-type]
     first = asyncio.create_task(writer.process(b"m0", ENVELOPE))
     await asyncio.to_thread(pipeline.first_started.wait, 10)
     rest = [asyncio.create_task(writer.process(raw, ENVELOPE)) for raw in (b"m1", b"bad", b"m2")]
@@ -61,3 +70,29 @@ def test_a_writer_that_cannot_run_fails_the_mail_for_now() -> None:
     writer = GroupCommit(Pipeline.__new__(Pipeline), executor)
     with pytest.raises(TemporaryFailure):
         asyncio.run(writer.process(b"m0", ENVELOPE))
+
+
+class ChildHere:
+    """Stands in for the parsing child: parses here, and says None for the mail "bad";
+    counts how often it was wanted (mail waited for the writer)."""
+
+    def __init__(self) -> None:
+        self.wanted_times = 0
+
+    def running(self) -> bool:
+        return True
+
+    def wanted(self) -> None:
+        self.wanted_times += 1
+
+    def parse(self, raw: bytes, envelope_from: str | None) -> ParsedMail | None:
+        return None if raw == b"bad" else parse(raw, envelope_from)
+
+
+def test_the_writer_gets_each_mail_as_the_child_parsed_it() -> None:
+    pipeline, child = HeldPipeline(), ChildHere()
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        asyncio.run(_burst(pipeline, executor, child))
+    ahead = [[mail and mail.text for mail in batch] for batch in pipeline.parsed_ahead]
+    assert ahead == [["m0"], ["m1", None, "m2"]]  # None: the writer parses that one
+    assert child.wanted_times == 3  # m0 found the writer idle, the others waited
