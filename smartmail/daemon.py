@@ -46,7 +46,7 @@ class Daemon:
         # SQLite takes one writer at a time: queueing in one thread beats lock retries.
         workers = 1 if app.engine.dialect.name == "sqlite" else 4
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
-        # Once mail waits for the writer, it is parsed in a child process (parse_child.py).
+        # Mail is parsed in a child process, beside the writer (parse_child.py says why).
         self.parse_child = ParseChild()
         self.writer = GroupCommit(app.pipeline, self.executor, workers, self.parse_child)
         self.sender_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
@@ -199,7 +199,10 @@ class Daemon:
                 loop.add_signal_handler(sig, handler)
         await self.start()
         # Before READY: the first mails do not pay for what a process does once.
-        await loop.run_in_executor(self.executor, warm_up, self.app.pipeline)
+        await asyncio.gather(
+            loop.run_in_executor(None, self.parse_child.start),
+            loop.run_in_executor(self.executor, warm_up, self.app.pipeline),
+        )
         freeze_what_lives()
         clock = self._start_clock()
         tasks = [

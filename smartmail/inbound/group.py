@@ -6,8 +6,9 @@ together under one commit (a mail that fails there fails alone: see `process_man
 burst costs one fsync instead of one per mail, and no mail waits on a timer.
 
 With a `ParseChild`, each mail is parsed in that child process as it arrives, while the
-writer stores the ones before it; the child is started once mail waits for the writer
-(`parse_child.py` says why).
+writer stores the ones before it (`parse_child.py` says why). The writer takes the child's
+parse if it is there when the mail's turn comes, and parses the mail itself if not: it
+does not wait, as the answer itself can wait for the interpreter lock.
 """
 
 from __future__ import annotations
@@ -60,12 +61,7 @@ class GroupCommit:
         parsed: asyncio.Future[ParsedMail | None] | None = None
         child = self.parse_child
         if child is not None and self.parse_asker is not None:
-            if self.running >= self.writers:  # this mail waits for the writer
-                child.wanted()
-            if child.running():
-                parsed = loop.run_in_executor(
-                    self.parse_asker, child.parse, raw, envelope.mail_from
-                )
+            parsed = loop.run_in_executor(self.parse_asker, child.parse, raw, envelope.mail_from)
         self.waiting.append((raw, envelope, future, parsed))
         if self.running < self.writers:
             self.running += 1

@@ -1,26 +1,25 @@
 """Parsing mail in a child process, beside the writer that stores the mail before it.
 
-The listeners, the writer and the sender share one interpreter lock, and parsing was a
-quarter of the writer's work per mail: with 8 clients sending at once, mail waited for
-the writer. Once mail waits for the writer (`wanted`), a child process is started that
-parses each mail as it arrives, on another core, while the writer stores the mails that
-came before; the writer gets the `ParsedMail` ready. A desk whose mail never queues never
-starts it.
+The listeners, the writer and the sender share one interpreter lock, and parsing was more
+than a quarter of the writer's hold on it per mail: with 8 clients sending at once, mail
+waited for the writer. The daemon starts a child process that parses each mail as it
+arrives, on another core, while the writer stores the mails that came before; the writer
+takes the `ParsedMail` if it is ready when the mail's turn comes (`group.py`).
 
 It is the same `parse`, only elsewhere, and where the child cannot help the mail is
 parsed in the writer as before:
 
 - mail from `mime_scan.THRESHOLD` up: its large attachments are spooled to files while it
   is read, and its bytes are not copied to another process (the memory budget);
-- while the child starts, and when it died (it is started again when wanted, at most once
-  every `RESTART_AFTER`);
-- when its parse raised: the writer parses it again and quarantines the mail with the
-  error, as for any mail.
+- mail whose turn comes before the child's answer (the first of a quiet moment);
+- when the child is not running (it could not start, or died: it is started again on the
+  next mail, at most once every `RESTART_AFTER`), and when its parse raised: the writer
+  parses it again and quarantines the mail with the error, as for any mail.
 
-One mail is in the pipe at a time (a lock), asked by the thread that waits for it without
-holding the interpreter lock. The child ignores SIGINT and SIGTERM, which stop the daemon
-(and reach the whole process group or service), and ends when the daemon closes the pipe
-or dies: it reads end-of-file then.
+One mail is in the pipe at a time (a lock), asked by a thread that waits for the answer
+without holding the interpreter lock. The child ignores SIGINT and SIGTERM, which stop the
+daemon (and reach the whole process group or service), and ends when the daemon closes
+the pipe or dies: it reads end-of-file then.
 """
 
 from __future__ import annotations
@@ -49,10 +48,7 @@ READY = b"ready"
 
 
 class ParseChild:
-    """A child process that parses small mail; `parse` returns None for "parse it here".
-
-    It starts when it is wanted (`wanted`: mail waits for the writer), in the background,
-    so a desk that never has mail queueing never runs it."""
+    """A child process that parses small mail; `parse` returns None for "parse it here"."""
 
     def __init__(self, largest: int | None = None) -> None:
         from smartmail.mail.mime_scan import THRESHOLD
@@ -61,27 +57,47 @@ class ParseChild:
         self.lock = threading.Lock()  # one mail in the pipe at a time
         self.process: BaseProcess | None = None
         self.pipe: Connection | None = None
-        self.starting: threading.Thread | None = None
         self.next_start = 0.0  # monotonic time from which a start may be tried
         self.stopped = False
 
     def running(self) -> bool:
         return self.pipe is not None
 
-    def wanted(self) -> None:
-        """Start the child in the background unless it runs, is starting, died less than
-        `RESTART_AFTER` ago, or is stopped; mail is parsed in the writer meanwhile."""
-        if self.pipe is not None or self.starting is not None or self.stopped:
-            return
-        if time.monotonic() < self.next_start:
-            return
-        self.next_start = time.monotonic() + RESTART_AFTER
-        self.starting = threading.Thread(target=self.start, name="parse-start", daemon=True)
-        self.starting.start()
-
     def start(self) -> bool:
         """Start the child (a fresh interpreter that loads only the parser) and wait until
         it is ready; False, and logged, when it could not start."""
+        with self.lock:
+            return self._start()
+
+    def parse(self, raw: bytes, envelope_from: str | None) -> ParsedMail | None:
+        """The mail parsed by the child, or None: then the caller parses it itself."""
+        if len(raw) > self.largest:
+            return None
+        with self.lock:
+            if self.pipe is None and not self._start():
+                return None
+            assert self.pipe is not None
+            try:
+                self.pipe.send_bytes(pickle.dumps((raw, envelope_from), pickle.HIGHEST_PROTOCOL))
+                answer = self.pipe.recv_bytes()
+            except (EOFError, OSError):
+                log.warning("the parsing process ended; mail is parsed in the writer meanwhile")
+                self._end()
+                return None
+        parsed: ParsedMail | None = pickle.loads(answer)  # noqa: S301 (our own child's bytes)
+        return parsed
+
+    def stop(self) -> None:
+        """End the child, for good."""
+        with self.lock:
+            self.stopped = True
+            self._end()
+
+    def _start(self) -> bool:
+        """With the lock held: a start, unless stopped or tried less than RESTART_AFTER ago."""
+        if self.stopped or time.monotonic() < self.next_start:
+            return False
+        self.next_start = time.monotonic() + RESTART_AFTER
         context = multiprocessing.get_context("spawn")  # no copy of the daemon's threads
         ours, theirs = context.Pipe()
         process = context.Process(target=serve, args=(theirs,), name="smartmail-parse", daemon=True)
@@ -94,41 +110,9 @@ class ParseChild:
             log.warning("could not start the parsing process (%s): parsing in the writer", exc)
             _end(ours, process)
             return False
-        finally:
-            self.starting = None
-        with self.lock:
-            if self.stopped:
-                _end(ours, process)
-                return False
-            self.process, self.pipe = process, ours
-        log.info("parsing mail in a child process (pid %s): mail waits for the writer", process.pid)
+        self.process, self.pipe = process, ours
+        log.info("parsing mail in a child process (pid %s)", process.pid)
         return True
-
-    def parse(self, raw: bytes, envelope_from: str | None) -> ParsedMail | None:
-        """The mail parsed by the child, or None: then the caller parses it itself."""
-        if len(raw) > self.largest or self.pipe is None:
-            return None
-        with self.lock:
-            if self.pipe is None:  # stopped, or found dead, meanwhile
-                return None
-            try:
-                self.pipe.send_bytes(pickle.dumps((raw, envelope_from), pickle.HIGHEST_PROTOCOL))
-                answer = self.pipe.recv_bytes()
-            except (EOFError, OSError):
-                log.warning("the parsing process ended; mail is parsed in the writer meanwhile")
-                self._end()
-                return None
-        parsed: ParsedMail | None = pickle.loads(answer)  # noqa: S301 (our own child's bytes)
-        return parsed
-
-    def stop(self) -> None:
-        """End the child (and one starting), for good."""
-        self.stopped = True
-        starting = self.starting
-        if starting is not None:
-            starting.join()
-        with self.lock:
-            self._end()
 
     def _end(self) -> None:
         pipe, process = self.pipe, self.process

@@ -40,21 +40,6 @@ def child() -> Iterator[ParseChild]:
     started.stop()
 
 
-def test_the_child_starts_only_when_wanted_and_in_the_background() -> None:
-    child = ParseChild()
-    try:
-        assert child.parse(b"Subject: x\r\n\r\n", None) is None  # not started: parse here
-        assert not child.running()
-        child.wanted()
-        assert child.starting is not None
-        child.starting.join(30)
-        assert child.running()
-        raw = _with_attachment()
-        assert child.parse(raw, None) == parse(raw)
-    finally:
-        child.stop()
-
-
 @pytest.mark.parametrize(
     "raw",
     [
@@ -88,15 +73,11 @@ def test_a_child_that_died_is_started_again_later(
         assert child.parse(raw, None) is None  # this mail: parsed in the writer
     assert "parsing process ended" in caplog.text
     assert not child.running()
-    child.next_start = time.monotonic() + 60
-    child.wanted()  # too soon after a start: the writer parses meanwhile
-    assert child.starting is None
-    assert child.parse(raw, None) is None
-    child.next_start = 0.0  # the wait is over
-    child.wanted()
-    assert child.starting is not None
-    child.starting.join(30)
+    assert child.parse(raw, None) is None  # too soon after the last start: not again yet
+    assert not child.running()
+    child.next_start = time.monotonic()  # a minute later
     assert child.parse(raw, None) == parse(raw)
+    assert child.running()
 
 
 def test_the_child_ignores_the_signals_that_stop_the_daemon(child: ParseChild) -> None:
@@ -114,11 +95,10 @@ def test_a_stopped_child_ends_and_is_not_started_again(child: ParseChild) -> Non
     assert process is not None
     assert not process.is_alive()
     assert process.exitcode == 0
-    assert child.parse(b"Subject: x\r\n\r\n", None) is None
     child.next_start = 0.0
-    child.wanted()
-    assert child.starting is None
+    assert child.parse(b"Subject: x\r\n\r\n", None) is None
     assert child.process is None
+    assert not child.start()
 
 
 def test_a_child_that_cannot_start_leaves_the_parsing_to_the_writer(
