@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from functools import partial
 
 from smartmail.errors import TemporaryFailure
@@ -29,9 +29,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 32  # bounds how long the first mail of a burst waits for the commit
 
 # A mail waiting for the writer: its bytes, envelope, answer, and its parse in the child.
-_Waiting = tuple[
-    bytes, Envelope, "asyncio.Future[Outcome]", "asyncio.Future[ParsedMail | None] | None"
-]
+_Waiting = tuple[bytes, Envelope, "asyncio.Future[Outcome]", "Future[ParsedMail | None] | None"]
 
 
 class GroupCommit:
@@ -58,10 +56,10 @@ class GroupCommit:
         """The mail's Outcome once it is committed; raises TemporaryFailure if it was not."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
-        parsed: asyncio.Future[ParsedMail | None] | None = None
+        parsed: Future[ParsedMail | None] | None = None
         child = self.parse_child
         if child is not None and self.parse_asker is not None:
-            parsed = loop.run_in_executor(self.parse_asker, child.parse, raw, envelope.mail_from)
+            parsed = self.parse_asker.submit(child.parse, raw, envelope.mail_from)
         self.waiting.append((raw, envelope, future, parsed))
         if self.running < self.writers:
             self.running += 1
@@ -82,8 +80,8 @@ class GroupCommit:
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
                 mails = [(raw, envelope) for raw, envelope, _future, _parsed in batch]
                 try:
-                    parsed = [_ready(ahead) for _raw, _env, _future, ahead in batch]
-                    store = partial(self.pipeline.process_many, mails, parsed_ahead=parsed)
+                    ahead = [partial(_ready, parsed) for _raw, _env, _future, parsed in batch]
+                    store = partial(self.pipeline.process_many, mails, parsed_ahead=ahead)
                     results = await loop.run_in_executor(self.executor, store)
                 except Exception as exc:  # the executor is shut down, or a bug outside a mail
                     log.exception("could not process %d mails", len(batch))
@@ -99,9 +97,10 @@ class GroupCommit:
             self.running -= 1
 
 
-def _ready(parsed: asyncio.Future[ParsedMail | None] | None) -> ParsedMail | None:
-    """The child's parse of a mail if it is there, else None: the writer parses it then
-    rather than wait (the child's answer can wait for the interpreter lock)."""
+def _ready(parsed: Future[ParsedMail | None] | None) -> ParsedMail | None:
+    """The child's parse of a mail if it is there when the writer asks (right before the
+    mail's turn), else None: the writer parses it then rather than wait, as the child's
+    answer can itself wait for the interpreter lock."""
     if parsed is None or not parsed.done() or parsed.cancelled():
         return None
     if parsed.exception() is not None:  # the asking thread is shut down, or a bug there

@@ -120,27 +120,27 @@ class Pipeline:
         mails: Sequence[tuple[bytes, Envelope]],
         now: datetime | None = None,
         quarantine: bool = True,
-        parsed_ahead: Sequence[ParsedMail | None] | None = None,
+        parsed_ahead: Sequence[Callable[[], ParsedMail | None]] | None = None,
     ) -> list[Outcome | Exception]:
         """Several mails in one transaction: one commit makes all durable.
 
         Each result is the mail's Outcome, or the exception that kept it from being stored:
         a TemporaryFailure (try again later), or with `quarantine` off the error itself.
         A database that fails the whole transaction fails every mail in it.
-        `parsed_ahead` has a mail's ParsedMail where it was parsed already (`ParseChild`),
-        None where it is parsed here.
+        `parsed_ahead` gives each mail as parsed elsewhere (`ParseChild`), asked for right
+        before the mail is parsed here, which it is where that gives None.
         """
         now = now or utcnow()
-        ahead = parsed_ahead or [None] * len(mails)
+        ahead = parsed_ahead or [_nowhere] * len(mails)
         # Parsed before the transaction: the write lock is held for the storing alone.
         parsed = [
             _Received(
                 raw,
                 hashlib.sha256(raw).hexdigest(),
                 envelope,
-                mail or _parsed(raw, envelope, self.spool_to),
+                elsewhere() or _parsed(raw, envelope, self.spool_to),
             )
-            for (raw, envelope), mail in zip(mails, ahead, strict=True)
+            for (raw, envelope), elsewhere in zip(mails, ahead, strict=True)
         ]
         try:
             stored = self._all_at_once(parsed, now)
@@ -503,6 +503,11 @@ class Pipeline:
             return self.process(raw, Envelope(row.channel, row.mail_from, rcpt_to), at, False)
 
         return replay_kept(self.engine, rerun, ids, at)
+
+
+def _nowhere() -> None:
+    """No mail parsed elsewhere."""
+    return None
 
 
 def _parsed(raw: bytes, envelope: Envelope, spool_to: SpoolTo) -> ParsedMail | Exception:

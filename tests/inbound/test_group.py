@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -30,10 +30,10 @@ class HeldPipeline:
     def process_many(
         self,
         mails: Sequence[tuple[bytes, Envelope]],
-        parsed_ahead: Sequence[ParsedMail | None] | None = None,
+        parsed_ahead: Sequence[Callable[[], ParsedMail | None]] | None = None,
     ) -> list[Outcome | Exception]:
         self.batches.append([raw for raw, _envelope in mails])
-        self.parsed_ahead.append(list(parsed_ahead or ()))
+        self.parsed_ahead.append([elsewhere() for elsewhere in parsed_ahead or ()])
         if len(self.batches) == 1:
             self.first_started.set()
             self.release.wait(10)
