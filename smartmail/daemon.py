@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 SENDER_POLL_SECONDS = 5.0
 SWEEP_SECONDS = 60
 RULES_POLL_SECONDS = 2.0
+INTAKE_FIRST_SECONDS = 0.5  # the longest the clock waits for intake between two steps
 
 
 class Daemon:
@@ -172,7 +173,7 @@ class Daemon:
     async def sweep_now(self, now: datetime | None = None) -> None:
         try:
             report = await asyncio.get_running_loop().run_in_executor(
-                self.clock_executor, _sweep, self.app, now or utcnow()
+                self.clock_executor, _sweep, self.app, now or utcnow(), self._intake_first
             )
         except asyncio.CancelledError:
             # Stopping while a sweep runs: its thread still ends its transaction (the clock's
@@ -184,6 +185,12 @@ class Daemon:
         if any(vars(report).values()):
             log.info("sweep: %s", report)
             self.outbox_waiting.set()
+
+    def _intake_first(self) -> None:
+        """Between the clock's transactions: mail waiting for the writer goes first, for at
+        most INTAKE_FIRST_SECONDS (reminders and reports wait seconds in a burst, not mail).
+        On SQLite the two take turns for the write lock, and both for the interpreter's."""
+        self.writer.wait_idle(INTAKE_FIRST_SECONDS)
 
     def _desk_status(self) -> str:
         return desk_status(self.app.engine, utcnow(), self.app.rules().calendar.timezone)
@@ -241,9 +248,9 @@ class Daemon:
         self.clock_executor.shutdown(wait=True)
 
 
-def _sweep(app: App, now: datetime) -> SweepReport:
+def _sweep(app: App, now: datetime, pause: Callable[[], None]) -> SweepReport:
     """One sweep, in the clock's thread: the first one loads the clock's modules there,
     while the listeners already take mail."""
     from smartmail.clock.scheduler import sweep
 
-    return sweep(app, now)
+    return sweep(app, now, pause)

@@ -46,21 +46,30 @@ class SweepReport:
         return ", ".join(f"{k} {v}" for k, v in vars(self).items())
 
 
-def sweep(app: App, now: datetime) -> SweepReport:
+def sweep(app: App, now: datetime, pause: wake.Pause = lambda: None) -> SweepReport:
+    """Everything due by `now`. `pause` is called between its steps and its transactions:
+    the daemon's waits while mail waits for the writer (a burst is taken first)."""
     report = SweepReport()
     rules = app.rules()
     # Only the cases whose reminder or escalation has come (clock/wake.py); the clock
     # stands still while we wait on the customer (feedback).
-    sent = wake.wake_due_cases(app.engine, rules, now, _deadline_notice(app, rules, now))
+    notice = _deadline_notice(app, rules, now)
+    sent = wake.wake_due_cases(app.engine, rules, now, notice, pause)
     report.reminders, report.escalations = sent["reminder"], sent["escalation"]
+    pause()
     _auto_close(app, rules, now, report)
+    pause()
     report.on_call += on_call.escalate_untaken(app, rules, now)
     if _working_morning(rules, now):
+        pause()
         _digests(app, rules, now, report)
         # Once a week, in the first sweep in business hours of the week: Monday morning
         # unless it is a holiday, later when the daemon was down (or just installed).
+        pause()
         _weekly_report(app, rules, now, report)
+        pause()
         _monthly_basis(app, rules, now, report)
+    pause()
     erased = retention.once_a_day(app, now)
     report.erased = erased.total if erased is not None else 0
     return report

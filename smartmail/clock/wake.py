@@ -117,10 +117,15 @@ def look_again_if_rules_changed(session: Session, rules: Rules) -> None:
 
 
 Notify = Callable[[Session, Case, Step], None]
+# Called between the clock's transactions: it may wait while mail waits for the writer.
+Pause = Callable[[], None]
 
 
-def wake_due_cases(engine: Engine, rules: Rules, now: datetime, notify: Notify) -> Counter[str]:
-    """Send every reminder and escalation due by `now`; how many of each template."""
+def wake_due_cases(
+    engine: Engine, rules: Rules, now: datetime, notify: Notify, pause: Pause | None = None
+) -> Counter[str]:
+    """Send every reminder and escalation due by `now`; how many of each template.
+    `pause` is called before each transaction that writes (mail's turn first)."""
     sent: Counter[str] = Counter()
     try:
         with transaction(engine) as session:
@@ -139,6 +144,8 @@ def wake_due_cases(engine: Engine, rules: Rules, now: datetime, notify: Notify) 
             )
         pending = [case_id for case_id in ids if case_id is not None]
         while pending:
+            if pause is not None:
+                pause()
             pending = _wake_some(engine, rules, now, notify, pending, sent)
         if len(ids) < BATCH:
             return sent

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from functools import partial
 
@@ -50,6 +51,8 @@ class GroupCommit:
         self.parse_asker = ThreadPoolExecutor(1, "parse") if parse_child else None
         self.running = 0
         self.waiting: list[_Waiting] = []
+        self.idle = threading.Event()  # no mail waiting for the writer or being stored
+        self.idle.set()
         self.tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     async def process(self, raw: bytes, envelope: Envelope) -> Outcome:
@@ -61,12 +64,18 @@ class GroupCommit:
         if child is not None and self.parse_asker is not None:
             parsed = self.parse_asker.submit(child.parse, raw, envelope.mail_from)
         self.waiting.append((raw, envelope, future, parsed))
+        self.idle.clear()
         if self.running < self.writers:
             self.running += 1
             task = asyncio.create_task(self._drain())
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         return await future
+
+    def wait_idle(self, at_most: float) -> None:
+        """Wait until no mail waits for the writer, at most `at_most` seconds: the clock's
+        work gives intake its turn (any thread may call it; the loop's must not)."""
+        self.idle.wait(at_most)
 
     def close(self) -> None:
         """Once no mail comes any more: the thread that asks the child ends."""
@@ -95,6 +104,8 @@ class GroupCommit:
                         future.set_result(result)
         finally:
             self.running -= 1
+            if not self.running and not self.waiting:
+                self.idle.set()
 
 
 def _ready(parsed: Future[ParsedMail | None] | None) -> ParsedMail | None:

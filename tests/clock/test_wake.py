@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import time_machine
+
 from smartmail.app import App
 from smartmail.clock import wake
+from smartmail.clock.scheduler import sweep
 from smartmail.desk import cases
 from smartmail.store.db import transaction
 from smartmail.store.models import LOOK_AGAIN, Case
@@ -76,3 +79,23 @@ def test_the_steps_and_the_next_wake_of_a_deadline(app: App) -> None:
     assert wake.next_wake(found, due - timedelta(hours=5)) == reminder.at
     assert reminder not in wake.due_now(found, due + timedelta(minutes=1))  # too late for it
     assert wake.fingerprint(rules) == wake.fingerprint(app.rules())
+
+
+def test_the_clock_pauses_before_each_of_its_transactions(app: App) -> None:
+    """The daemon's pause waits while mail waits for the writer: it must come between the
+    clock's writes, before each, so a burst of mail is never behind a long sweep."""
+    numbers = [report(app, f"Stopp {i}", "Det är stopp.", MONDAY_9) for i in range(25)]
+    due = case(app, numbers[0]).due_at
+    assert due is not None
+    written: list[int] = []  # escalations stored when each pause came
+
+    def pause() -> None:
+        written.append(len(sent(app, "escalation")))
+
+    with time_machine.travel(due + timedelta(minutes=1), tick=False):
+        done = sweep(app, due + timedelta(minutes=1), pause)
+    assert done.escalations == 25
+    # 10 notices a commit (wake.NOTICES_PER_COMMIT): a pause before each of the three, then
+    # between the sweep's other steps
+    assert written[:3] == [0, 10, 20]
+    assert set(written[3:]) == {25}

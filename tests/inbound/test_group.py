@@ -88,3 +88,30 @@ def test_the_writer_gets_each_mail_as_the_child_parsed_it() -> None:
     # writer parses it); the others waited for their turn, "bad" the child did not parse
     assert ahead[0] in ([None], ["m0"])
     assert ahead[1] == ["m1", None, "m2"]
+
+
+def test_the_clock_waits_while_mail_waits_for_the_writer() -> None:
+    """`wait_idle` (the clock's pause) returns once no mail waits or is being stored."""
+    pipeline = HeldPipeline()
+    order: list[str] = []
+
+    async def burst_and_clock(executor: ThreadPoolExecutor) -> None:
+        writer = GroupCommit(pipeline, executor)  # type: ignore[arg-type]
+        assert writer.idle.is_set()
+        first = asyncio.create_task(writer.process(b"m0", ENVELOPE))
+        await asyncio.to_thread(pipeline.first_started.wait, 10)
+        assert not writer.idle.is_set()
+        clock = threading.Thread(
+            target=lambda: (writer.wait_idle(30), order.append("clock")), daemon=True
+        )
+        clock.start()
+        await asyncio.sleep(0.05)
+        order.append("mail")  # the clock has not gone on meanwhile
+        pipeline.release.set()
+        await first
+        await asyncio.to_thread(clock.join, 10)
+        assert writer.idle.is_set()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        asyncio.run(burst_and_clock(executor))
+    assert order == ["mail", "clock"]
