@@ -112,7 +112,12 @@ def _ready(parsed: Future[ParsedMail | None] | None) -> ParsedMail | None:
     """The child's parse of a mail if it is there when the writer asks (right before the
     mail's turn), else None: the writer parses it then rather than wait, as the child's
     answer can itself wait for the interpreter lock."""
-    if parsed is None or not parsed.done() or parsed.cancelled():
+    if parsed is None:
+        return None
+    if not parsed.done():
+        parsed.cancel()  # not asked yet: the child gets on with the mails that wait
+        return None
+    if parsed.cancelled():
         return None
     if parsed.exception() is not None:  # the asking thread is shut down, or a bug there
         log.error("parsing in the child failed", exc_info=parsed.exception())

@@ -45,6 +45,18 @@ RESTART_AFTER = 60.0  # seconds: a child that keeps dying does not cost a start 
 START_WAIT = 30.0  # seconds for the child to load the parser and say it is ready
 STOP_WAIT = 5.0  # seconds the child gets to end after the pipe closes
 READY = b"ready"
+# Parsed once before the child says it is ready: an HTML part and an attachment, in a
+# charset that is not declared, as mail is.
+_SAMPLE = (
+    b"From: =?utf-8?q?=C3=85sa?= <asa@kund.example>\r\nTo: desk@bostad.example\r\n"
+    b"Subject: =?iso-8859-1?q?Fl=E4kten?=\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+    b'Content-Type: multipart/alternative; boundary="a"\r\n\r\n--a\r\n'
+    b"Content-Type: text/plain\r\n\r\nHej! Fl\xe4kten l\xe5ter.\r\n\r\n> citat\r\n--a\r\n"
+    b"Content-Type: text/html\r\n\r\n<p>Hej! Fl\xe4kten l\xe5ter.</p>\r\n--a--\r\n--b\r\n"
+    b"Content-Type: image/png; name=a.png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    b"iVBORw0KGgo=\r\n--b--\r\n"
+)
 
 
 class ParseChild:
@@ -137,6 +149,7 @@ def serve(pipe: Connection) -> None:
         signal.signal(stop, signal.SIG_IGN)
     from smartmail.mail.parse import parse
 
+    parse(_SAMPLE)  # what the parser loads at its first use is loaded before the first mail
     pipe.send_bytes(READY)
     while True:
         try:

@@ -115,3 +115,36 @@ def test_the_clock_waits_while_mail_waits_for_the_writer() -> None:
     with ThreadPoolExecutor(max_workers=1) as executor:
         asyncio.run(burst_and_clock(executor))
     assert order == ["mail", "clock"]
+
+
+class SlowChild:
+    """A parsing child busy with the first mail until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.asked: list[bytes] = []
+        self.busy = threading.Event()
+        self.gate = threading.Event()
+
+    def parse(self, raw: bytes, envelope_from: str | None) -> ParsedMail | None:
+        self.asked.append(raw)
+        self.busy.set()
+        self.gate.wait(10)
+        return parse(raw, envelope_from)
+
+
+def test_mail_the_writer_parsed_itself_is_not_sent_to_the_child_after() -> None:
+    pipeline, child = HeldPipeline(), SlowChild()
+    pipeline.release.set()  # the writer does not wait: the child does
+
+    async def burst(executor: ThreadPoolExecutor) -> None:
+        writer = GroupCommit(pipeline, executor, parse_child=child)  # type: ignore[arg-type]
+        first = asyncio.create_task(writer.process(b"m0", ENVELOPE))
+        await asyncio.to_thread(child.busy.wait, 10)  # the child works on m0
+        await asyncio.gather(first, writer.process(b"m1", ENVELOPE))
+        child.gate.set()
+        writer.close()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        asyncio.run(burst(executor))
+    assert [mail for batch in pipeline.parsed_ahead for mail in batch] == [None, None]
+    assert child.asked == [b"m0"]  # m1's turn came first: its request was withdrawn
