@@ -102,6 +102,9 @@ class GroupCommit:
                         future.set_exception(result)
                     else:
                         future.set_result(result)
+                # The answers go out before the next batch starts: once the writer's thread
+                # holds the interpreter lock again, each answer could wait for it.
+                await asyncio.sleep(0)
         finally:
             self.running -= 1
             if not self.running and not self.waiting:
