@@ -25,13 +25,14 @@ the pipe or dies: it reads end-of-file then.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
 
 # The child ignores the daemon's signals first, then loads the parser: nothing of the mail
@@ -45,6 +46,7 @@ RESTART_AFTER = 60.0  # seconds: a child that keeps dying does not cost a start 
 START_WAIT = 30.0  # seconds for the child to load the parser and say it is ready
 STOP_WAIT = 5.0  # seconds the child gets to end after the pipe closes
 READY = b"ready"
+CHILD = [sys.executable, "-m", "smartmail.pipeline.parse_child"]  # + the socket's fd
 # Parsed once before the child says it is ready: an HTML part and an attachment, in a
 # charset that is not declared, as mail is.
 _SAMPLE = (
@@ -67,7 +69,7 @@ class ParseChild:
 
         self.largest = THRESHOLD - 1 if largest is None else largest
         self.lock = threading.Lock()  # one mail in the pipe at a time
-        self.process: BaseProcess | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.pipe: Connection | None = None
         self.next_start = 0.0  # monotonic time from which a start may be tried
         self.stopped = False
@@ -110,12 +112,22 @@ class ParseChild:
         if self.stopped or time.monotonic() < self.next_start:
             return False
         self.next_start = time.monotonic() + RESTART_AFTER
-        context = multiprocessing.get_context("spawn")  # no copy of the daemon's threads
-        ours, theirs = context.Pipe()
-        process = context.Process(target=serve, args=(theirs,), name="smartmail-parse", daemon=True)
+        # A fresh interpreter (no copy of the daemon's threads), on one end of a socket pair;
+        # Connection frames each message on it.
+        ends = socket.socketpair()
+        theirs = ends[1].fileno()
         try:
-            process.start()
-            theirs.close()  # the child's end: ours reads end-of-file once the child is gone
+            process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
+                [*CHILD, str(theirs)], pass_fds=[theirs], stdin=subprocess.DEVNULL
+            )
+        except OSError as exc:
+            log.warning("could not start the parsing process (%s): parsing in the writer", exc)
+            for end in ends:
+                end.close()
+            return False
+        ends[1].close()  # the child's end: ours reads end-of-file once the child is gone
+        ours = Connection(ends[0].detach())
+        try:
             if not ours.poll(START_WAIT) or ours.recv_bytes() != READY:
                 raise OSError(f"no answer within {START_WAIT:.0f} s")
         except (OSError, EOFError) as exc:
@@ -133,13 +145,14 @@ class ParseChild:
             _end(pipe, process)
 
 
-def _end(pipe: Connection, process: BaseProcess) -> None:
+def _end(pipe: Connection, process: subprocess.Popen[bytes]) -> None:
     """Close the pipe, which ends the child; kill it if it has not ended soon after."""
     pipe.close()
-    process.join(STOP_WAIT)
-    if process.is_alive():
+    try:
+        process.wait(STOP_WAIT)
+    except subprocess.TimeoutExpired:
         process.kill()
-        process.join()
+        process.wait()
 
 
 def serve(pipe: Connection) -> None:
@@ -161,3 +174,7 @@ def serve(pipe: Connection) -> None:
         except Exception:  # the writer parses it again and quarantines it with the error
             parsed = None
         pipe.send_bytes(pickle.dumps(parsed, pickle.HIGHEST_PROTOCOL))
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1])))

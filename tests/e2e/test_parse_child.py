@@ -134,3 +134,20 @@ def test_a_child_that_dies_costs_no_mail_and_goes_with_the_daemon(
     later = [int(p) for p in re.findall(r"child process \(pid (\d+)\)", "".join(daemon.log))]
     for child in later:
         assert not Path(f"/proc/{child}").exists(), "a parsing child outlived the daemon"
+
+
+def test_the_child_ends_by_itself_when_the_daemon_is_killed(daemon: RunningDaemon) -> None:
+    _wait_for(lambda: _child_pid(daemon) is not None)
+    pid = _child_pid(daemon)
+    assert pid is not None
+    daemon.process.kill()  # no stop: the child reads end-of-file and ends
+    daemon.process.wait(10)
+    _wait_for(lambda: not Path(f"/proc/{pid}").exists() or _state(pid) == "Z")
+
+
+def _state(pid: int) -> str:
+    """A process's state letter ("Z": ended, not reaped yet by init)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
