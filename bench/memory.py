@@ -58,9 +58,10 @@ def status(pid: int) -> dict[str, int]:
 
 
 def children(pid: int) -> list[int]:
-    """The daemon's child processes: the parsing child."""
-    listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in listed]
+    """The daemon's child processes: the parsing child (listed under the thread that
+    started it)."""
+    listed = " ".join(p.read_text() for p in Path(f"/proc/{pid}/task").glob("*/children"))
+    return [int(child) for child in listed.split()]
 
 
 def children_status(pid: int) -> dict[str, int]:

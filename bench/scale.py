@@ -159,7 +159,8 @@ def memory(pid: int) -> tuple[int, int]:
     """Resident and peak resident set of a process and its children (the daemon's parsing
     child), in MB."""
     rss = peak = 0
-    for one in (pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())):
+    threads = Path(f"/proc/{pid}/task").glob("*/children")  # a child is its thread's
+    for one in (pid, *(int(child) for t in threads for child in t.read_text().split())):
         fields = dict(
             line.split(":", 1) for line in Path(f"/proc/{one}/status").read_text().splitlines()
         )
