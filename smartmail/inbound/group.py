@@ -14,6 +14,7 @@ does not wait, as the answer itself can wait for the interpreter lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -62,7 +63,8 @@ class GroupCommit:
         parsed: Future[ParsedMail | None] | None = None
         child = self.parse_child
         if child is not None and self.parse_asker is not None:
-            parsed = self.parse_asker.submit(child.parse, raw, envelope.mail_from)
+            with contextlib.suppress(RuntimeError):  # closed: the writer parses it
+                parsed = self.parse_asker.submit(child.parse, raw, envelope.mail_from)
         self.waiting.append((raw, envelope, future, parsed))
         self.idle.clear()
         if self.running < self.writers:
@@ -80,7 +82,7 @@ class GroupCommit:
     def close(self) -> None:
         """Once no mail comes any more: the thread that asks the child ends."""
         if self.parse_asker is not None:
-            self.parse_asker.shutdown(wait=True)
+            self.parse_asker.shutdown(wait=True, cancel_futures=True)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()

@@ -7,6 +7,7 @@ import smtplib
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -146,11 +147,11 @@ from smartmail import daemon, starting
 
 gate, began, sweeping = Path(sys.argv[1]), Path(sys.argv[2]), daemon._sweep
 
-def held(app, now):
+def held(app, now, *pause):
     began.touch()
     while not gate.exists():
         time.sleep(0.01)
-    return sweeping(app, now)
+    return sweeping(app, now, *pause)
 
 daemon._sweep = held
 sys.exit(starting.run())
@@ -169,8 +170,10 @@ def test_a_stop_during_a_sweep_is_quiet_and_waits_for_it(tmp_path: Path, rules_p
         text=True,
     )
     try:
+        deadline = time.monotonic() + 60  # a sweep that never begins fails, not hangs
         while not began.exists():
             assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "the first sweep did not begin"
             threading.Event().wait(0.01)
         process.send_signal(signal.SIGTERM)
     finally:
