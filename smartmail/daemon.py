@@ -1,4 +1,5 @@
-"""One asyncio process: SMTP/LMTP listeners, the outbox sender, the rules watcher."""
+"""One asyncio process: SMTP/LMTP listeners, the outbox sender, the rules watcher, the clock;
+mail is parsed in a child process beside it (pipeline/parse_child.py)."""
 
 from __future__ import annotations
 
