@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from memory import children, status
 from phases import DiscardTransport, make_settings, quiet_logs
 from sqlalchemy import insert
 
@@ -158,15 +159,8 @@ def free_port() -> int:
 def memory(pid: int) -> tuple[int, int]:
     """Resident and peak resident set of a process and its children (the daemon's parsing
     child), in MB."""
-    rss = peak = 0
-    threads = Path(f"/proc/{pid}/task").glob("*/children")  # a child is its thread's
-    for one in (pid, *(int(child) for t in threads for child in t.read_text().split())):
-        fields = dict(
-            line.split(":", 1) for line in Path(f"/proc/{one}/status").read_text().splitlines()
-        )
-        rss += int(fields["VmRSS"].split()[0]) // 1024
-        peak += int(fields["VmHWM"].split()[0]) // 1024
-    return rss, peak
+    each = [status(one) for one in (pid, *children(pid))]
+    return sum(one["VmRSS"] for one in each), sum(one["VmHWM"] for one in each)
 
 
 def daemon(data_dir: Path, settle: float) -> tuple[float, float, int, int]:

@@ -243,7 +243,6 @@ class Daemon:
         self.rules_changed.set()
         await asyncio.gather(*tasks)
         self.executor.shutdown(wait=True)
-        self.writer.close()
         self.parse_child.stop()
         self.sender_executor.shutdown(wait=True)
         self.clock_executor.shutdown(wait=True)

@@ -46,7 +46,7 @@ class SweepReport:
         return ", ".join(f"{k} {v}" for k, v in vars(self).items())
 
 
-def sweep(app: App, now: datetime, pause: wake.Pause = lambda: None) -> SweepReport:
+def sweep(app: App, now: datetime, pause: wake.Pause = wake.no_pause) -> SweepReport:
     """Everything due by `now`. `pause` is called between its steps and its transactions:
     the daemon's waits while mail waits for the writer (a burst is taken first)."""
     report = SweepReport()

@@ -121,8 +121,12 @@ Notify = Callable[[Session, Case, Step], None]
 Pause = Callable[[], None]
 
 
+def no_pause() -> None:
+    """The clock's pause outside the daemon: none."""
+
+
 def wake_due_cases(
-    engine: Engine, rules: Rules, now: datetime, notify: Notify, pause: Pause | None = None
+    engine: Engine, rules: Rules, now: datetime, notify: Notify, pause: Pause = no_pause
 ) -> Counter[str]:
     """Send every reminder and escalation due by `now`; how many of each template.
     `pause` is called before each transaction that writes (mail's turn first)."""
@@ -144,8 +148,7 @@ def wake_due_cases(
             )
         pending = [case_id for case_id in ids if case_id is not None]
         while pending:
-            if pause is not None:
-                pause()
+            pause()
             pending = _wake_some(engine, rules, now, notify, pending, sent)
         if len(ids) < BATCH:
             return sent

@@ -14,10 +14,9 @@ does not wait, as the answer itself can wait for the interpreter lock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from functools import partial
 
 from smartmail.errors import TemporaryFailure
@@ -48,8 +47,6 @@ class GroupCommit:
         self.executor = executor
         self.writers = writers
         self.parse_child = parse_child
-        # The thread that waits for the child's answer, without the interpreter lock.
-        self.parse_asker = ThreadPoolExecutor(1, "parse") if parse_child else None
         self.running = 0
         self.waiting: list[_Waiting] = []
         self.idle = threading.Event()  # no mail waiting for the writer or being stored
@@ -60,11 +57,7 @@ class GroupCommit:
         """The mail's Outcome once it is committed; raises TemporaryFailure if it was not."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
-        parsed: Future[ParsedMail | None] | None = None
-        child = self.parse_child
-        if child is not None and self.parse_asker is not None:
-            with contextlib.suppress(RuntimeError):  # closed: the writer parses it
-                parsed = self.parse_asker.submit(child.parse, raw, envelope.mail_from)
+        parsed = None if self.parse_child is None else self.parse_child.ask(raw, envelope.mail_from)
         self.waiting.append((raw, envelope, future, parsed))
         self.idle.clear()
         if self.running < self.writers:
@@ -78,11 +71,6 @@ class GroupCommit:
         """Wait until no mail waits for the writer, at most `at_most` seconds: the clock's
         work gives intake its turn (any thread may call it; the loop's must not)."""
         self.idle.wait(at_most)
-
-    def close(self) -> None:
-        """Once no mail comes any more: the thread that asks the child ends."""
-        if self.parse_asker is not None:
-            self.parse_asker.shutdown(wait=True, cancel_futures=True)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()

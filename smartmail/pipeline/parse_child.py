@@ -16,10 +16,12 @@ parsed in the writer as before:
   next mail, at most once every `RESTART_AFTER`), and when its parse raised: the writer
   parses it again and quarantines the mail with the error, as for any mail.
 
-One mail is in the pipe at a time (a lock), asked by a thread that waits for the answer
-without holding the interpreter lock. The child ignores SIGINT and SIGTERM, which stop the
-daemon (and reach the whole process group or service), and ends when the daemon closes
-the pipe or dies: it reads end-of-file then.
+One mail is in the pipe at a time (a lock), asked by a thread of its own (`ask`) that waits
+for the answer without holding the interpreter lock. A child that has not answered within
+`PARSE_WAIT` (a mail that sends the parser into a loop) is killed and replaced: the writer
+has parsed that mail itself long before. The child ignores SIGINT and SIGTERM, which stop
+the daemon (and reach the whole process group or service), and ends when the daemon
+closes the pipe or dies: it reads end-of-file then.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 RESTART_AFTER = 60.0  # seconds: a child that keeps dying does not cost a start per mail
 START_WAIT = 30.0  # seconds for the child to load the parser and say it is ready
 STOP_WAIT = 5.0  # seconds the child gets to end after the pipe closes
+PARSE_WAIT = 10.0  # seconds for one mail: mail under 256 KB takes milliseconds
 READY = b"ready"
 CHILD = [sys.executable, "-m", "smartmail.pipeline.parse_child"]  # + the socket's fd
 # Parsed once before the child says it is ready: an HTML part and an attachment, in a
@@ -69,19 +73,28 @@ class ParseChild:
 
         self.largest = THRESHOLD - 1 if largest is None else largest
         self.lock = threading.Lock()  # one mail in the pipe at a time
+        # The thread that waits for the child's answers, without the interpreter lock.
+        self.asker = ThreadPoolExecutor(1, "parse")
         self.process: subprocess.Popen[bytes] | None = None
         self.pipe: Connection | None = None
         self.next_start = 0.0  # monotonic time from which a start may be tried
         self.stopped = False
-
-    def running(self) -> bool:
-        return self.pipe is not None
 
     def start(self) -> bool:
         """Start the child (a fresh interpreter that loads only the parser) and wait until
         it is ready; False, and logged, when it could not start."""
         with self.lock:
             return self._start()
+
+    def ask(self, raw: bytes, envelope_from: str | None) -> Future[ParsedMail | None]:
+        """The mail's parse, in the asking thread; cancel the future to withdraw it. Once
+        stopped, the answer is None at once."""
+        try:
+            return self.asker.submit(self.parse, raw, envelope_from)
+        except RuntimeError:  # stopped: nothing is asked any more
+            done: Future[ParsedMail | None] = Future()
+            done.set_result(None)
+            return done
 
     def parse(self, raw: bytes, envelope_from: str | None) -> ParsedMail | None:
         """The mail parsed by the child, or None: then the caller parses it itself."""
@@ -93,6 +106,12 @@ class ParseChild:
             assert self.pipe is not None
             try:
                 self.pipe.send_bytes(pickle.dumps((raw, envelope_from), pickle.HIGHEST_PROTOCOL))
+                if not self.pipe.poll(PARSE_WAIT):
+                    log.warning(
+                        "the parsing process took over %.0f s for a mail: replaced", PARSE_WAIT
+                    )
+                    self._end(kill=True)  # started again as a dead one is
+                    return None
                 answer = self.pipe.recv_bytes()
             except (EOFError, OSError):
                 log.warning("the parsing process ended; mail is parsed in the writer meanwhile")
@@ -102,9 +121,10 @@ class ParseChild:
         return parsed
 
     def stop(self) -> None:
-        """End the child, for good."""
+        """End the child, for good: what was asked and not begun is withdrawn."""
+        self.stopped = True
+        self.asker.shutdown(wait=True, cancel_futures=True)  # at most PARSE_WAIT
         with self.lock:
-            self.stopped = True
             self._end()
 
     def _start(self) -> bool:
@@ -138,16 +158,19 @@ class ParseChild:
         log.info("parsing mail in a child process (pid %s)", process.pid)
         return True
 
-    def _end(self) -> None:
+    def _end(self, kill: bool = False) -> None:
         pipe, process = self.pipe, self.process
         self.pipe = self.process = None
         if pipe is not None and process is not None:
-            _end(pipe, process)
+            _end(pipe, process, kill)
 
 
-def _end(pipe: Connection, process: subprocess.Popen[bytes]) -> None:
-    """Close the pipe, which ends the child; kill it if it has not ended soon after."""
+def _end(pipe: Connection, process: subprocess.Popen[bytes], kill: bool = False) -> None:
+    """Close the pipe, which ends the child; kill it if it has not ended soon after (or at
+    once, with `kill`: it is busy and would not read the end)."""
     pipe.close()
+    if kill:
+        process.kill()
     try:
         process.wait(STOP_WAIT)
     except subprocess.TimeoutExpired:

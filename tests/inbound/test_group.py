@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
@@ -72,7 +72,20 @@ def test_a_writer_that_cannot_run_fails_the_mail_for_now() -> None:
         asyncio.run(writer.process(b"m0", ENVELOPE))
 
 
-class ChildHere:
+class AskedInAThread:
+    """As `ParseChild.ask`: `parse` run in one thread of its own, a future per mail."""
+
+    def __init__(self) -> None:
+        self.asker = ThreadPoolExecutor(1, "parse")
+
+    def ask(self, raw: bytes, envelope_from: str | None) -> Future[ParsedMail | None]:
+        return self.asker.submit(self.parse, raw, envelope_from)
+
+    def parse(self, raw: bytes, envelope_from: str | None) -> ParsedMail | None:
+        raise NotImplementedError
+
+
+class ChildHere(AskedInAThread):
     """Stands in for the parsing child: parses here, and says None for the mail "bad"."""
 
     def parse(self, raw: bytes, envelope_from: str | None) -> ParsedMail | None:
@@ -117,10 +130,11 @@ def test_the_clock_waits_while_mail_waits_for_the_writer() -> None:
     assert order == ["mail", "clock"]
 
 
-class SlowChild:
+class SlowChild(AskedInAThread):
     """A parsing child busy with the first mail until the test lets it go."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.asked: list[bytes] = []
         self.busy = threading.Event()
         self.gate = threading.Event()
@@ -142,7 +156,6 @@ def test_mail_the_writer_parsed_itself_is_not_sent_to_the_child_after() -> None:
         await asyncio.to_thread(child.busy.wait, 10)  # the child works on m0
         await asyncio.gather(first, writer.process(b"m1", ENVELOPE))
         child.gate.set()
-        writer.close()
 
     with ThreadPoolExecutor(max_workers=1) as executor:
         asyncio.run(burst(executor))

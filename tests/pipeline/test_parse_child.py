@@ -71,12 +71,12 @@ def test_a_child_that_died_is_started_again_later(
     with caplog.at_level(logging.WARNING, "smartmail.pipeline.parse_child"):
         assert child.parse(raw, None) is None  # this mail: parsed in the writer
     assert "parsing process ended" in caplog.text
-    assert not child.running()
+    assert child.pipe is None
     assert child.parse(raw, None) is None  # too soon after the last start: not again yet
-    assert not child.running()
+    assert child.pipe is None
     child.next_start = time.monotonic()  # a minute later
     assert child.parse(raw, None) == parse(raw)
-    assert child.running()
+    assert child.pipe is not None
 
 
 def test_the_child_ignores_the_signals_that_stop_the_daemon(child: ParseChild) -> None:
@@ -107,5 +107,25 @@ def test_a_child_that_cannot_start_leaves_the_parsing_to_the_writer(
     with caplog.at_level(logging.WARNING, "smartmail.pipeline.parse_child"):
         assert not child.start()
     assert "could not start the parsing process" in caplog.text
-    assert not child.running()
+    assert child.pipe is None
     assert child.parse(b"Subject: x\r\n\r\n", None) is None
+
+
+def test_a_child_that_does_not_answer_in_time_is_replaced(
+    child: ParseChild, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mail that sends the parser into a loop: the writer has parsed it long before, and
+    the child is killed rather than left to hold up every mail after it."""
+    process = child.process
+    assert process is not None
+    monkeypatch.setattr("smartmail.pipeline.parse_child.PARSE_WAIT", 0.0)  # nothing is in time
+    with caplog.at_level(logging.WARNING, "smartmail.pipeline.parse_child"):
+        assert child.parse(_with_attachment(), None) is None
+    assert "took over" in caplog.text
+    assert process.poll() is not None  # killed, and reaped
+    assert child.pipe is None
+
+
+def test_what_is_asked_after_the_stop_is_answered_none_at_once(child: ParseChild) -> None:
+    child.stop()
+    assert child.ask(_with_attachment(), None).result(timeout=0) is None
