@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,12 @@ def _per_recipient(server: SMTP, envelope: SmtpEnvelope, status: str) -> str:
 
 END_OF_DATA = b".\r\n"  # at the start of a line
 
+# RFC 5322 dot-atoms of ASCII atext in angle brackets, then blanks (which aiosmtpd's reading
+# takes with the address), then the parameters, which must not start a comment.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
+_PLAIN_PATH = re.compile(rf"<({_DOT_ATOM})@({_DOT_ATOM})>[ \t]*+((?!\()[^\r\n]*)", re.ASCII)
+
 
 class BulkDataSMTP(SMTP):
     """aiosmtpd's SMTP with DATA read in large pieces instead of line by line.
@@ -145,6 +152,23 @@ class BulkDataSMTP(SMTP):
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push("250 OK" if status is MISSING else status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """The address in MAIL or RCPT and what follows it, as aiosmtpd reads them.
+
+        aiosmtpd reads every address with the email package's header parser and makes a
+        class each time: a fifth of the listener's time per mail. A plain `<local@domain>`
+        of letters, digits and the other atom characters reads the same by a pattern;
+        anything else (quotes, comments, brackets, no angle brackets, 8-bit) goes to
+        aiosmtpd's own reading.
+        """
+        plain = _PLAIN_PATH.fullmatch(arg)
+        if plain is None:
+            return super()._getaddr(arg)
+        local, domain, rest = plain.groups()
+        if self.local_part_limit and len(local) > self.local_part_limit:
+            return None, None
+        return f"{local}@{domain}", rest
 
     def _data_problem(self, data: bytes, size: int) -> str | None:
         if self.data_size_limit and size > self.data_size_limit:

@@ -6,15 +6,18 @@ import asyncio
 import os
 import smtplib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import partial
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from smartmail.inbound.smtp import BulkDataSMTP, longest_line, read_data
 from tests.conftest import free_port
@@ -250,3 +253,61 @@ def test_a_client_gone_mid_data_delivers_nothing(
 )
 def test_the_longest_line_is_found_in_pieces_as_in_one(data: bytes, piece: int) -> None:
     assert longest_line(data, piece) == max(map(len, data.split(b"\r\n")))
+
+
+# What MAIL and RCPT arguments are made of: plain paths, and everything that must go to
+# aiosmtpd's own reading (quotes, comments, brackets, 8-bit, blanks inside, no @).
+PATH_PIECES = st.sampled_from(
+    [
+        *"<>@.() \t\"[]:;,\\=+-_~!#$%&'*/?^`{|}",
+        "a",
+        "Kund",
+        "felanmalan",
+        "bostad.example",
+        "xn--bstad-jua.example",
+        "åsa",
+        "\u0130",
+        "SIZE=1234",
+        "BODY=8BITMIME",
+        "(comment)",
+        "[127.0.0.1]",
+        '"quoted local"',
+        "\r\n",
+    ]
+)
+
+
+# Paths the quick reading takes, next to pieces of what it must not.
+PLAIN_PATHS = st.builds(
+    "<{}@{}>{}".format,
+    st.lists(PATH_PIECES, max_size=3).map("".join),
+    st.lists(PATH_PIECES, max_size=3).map("".join),
+    st.lists(PATH_PIECES, max_size=4).map("".join),
+)
+
+
+@settings(max_examples=600)
+@given(
+    st.one_of(st.lists(PATH_PIECES, max_size=16).map("".join), PLAIN_PATHS),
+    st.sampled_from([0, 4, 64]),
+)
+@example("<a@b.example>", 0)
+@example("<a@b.example>  SIZE=10", 0)
+@example("<a@b.example> \t(c) SIZE=10", 0)
+@example("<a@b.example>(c)", 0)
+@example("<a..b@c>", 0)
+@example("<.a@c>", 0)
+@example("<felanmalan@bostad.example>", 4)
+@example("<a@b.example> x (y)", 0)
+def test_a_path_reads_as_aiosmtpd_reads_it(arg: str, local_part_limit: int) -> None:
+    server = object.__new__(BulkDataSMTP)  # `_getaddr` reads only the limit of the server
+    server.local_part_limit = local_part_limit
+    assert _read(server._getaddr, arg) == _read(partial(SMTP._getaddr, server), arg)
+
+
+def _read(getaddr: Callable[[str], object], arg: str) -> object:
+    """What `getaddr` gives, or the error it raises (aiosmtpd's raises on a lone `<`)."""
+    try:
+        return getaddr(arg)
+    except Exception as exc:
+        return type(exc)
