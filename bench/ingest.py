@@ -12,7 +12,8 @@ fresh temporary data dir, and each next to a floor of its own (`phases`):
 2. pipeline in-process: `Pipeline.process` for each mail, one after another; then
    `Pipeline.process_many` on groups of 8, one commit per group;
 3. SMTP: the daemon's listener in this process, the mails from concurrent smtplib clients
-   in a separate process.
+   in a separate process; latency from DATA to its answer (and, printed under the table,
+   from MAIL to it).
 
 It prints figures and sanity checks (`report`); it never asserts on time. `--profile` adds
 a cProfile run of phase 2 (top lines by cumulative time, smartmail and its libraries only).
@@ -53,6 +54,7 @@ from report import (
     profile_text,
     row,
     table,
+    whole_lines,
 )
 
 
@@ -117,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 row(bare, None),
                 *(row(phase, bare) for phase in (over, smtp, reports)),
                 listener_line(smtp, over),
+                *whole_lines([over, smtp, reports]),
             ]
             print("\n".join(["", *lines]), flush=True)
             return
@@ -138,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ]
         lines = table(inprocess.phase, inprocess.rows(), inprocess_floor, others, SLICE)
         lines.append(listener_line(smtp, over))
+        lines.extend(whole_lines([over, smtp, reports]))
         print("\n".join(["", *lines]), flush=True)
         if args.profile:
             print("\nprofile of the in-process phase (fresh data dir), by cumulative time:")

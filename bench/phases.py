@@ -321,12 +321,16 @@ class DaemonThread:
 
 
 class RecordingSMTP(smtplib.SMTP):
-    """smtplib.SMTP that keeps the answer to DATA: smartmail's 250 names the case."""
+    """smtplib.SMTP that keeps the answer to DATA (smartmail's 250 names the case) and how
+    long it took from sending DATA to that answer."""
 
     data_reply = b""
+    data_took = 0.0
 
     def data(self, msg: bytes | str) -> tuple[int, bytes]:  # type: ignore[override]
+        began = time.perf_counter()
         code, reply = super().data(msg)
+        self.data_took = time.perf_counter() - began
         self.data_reply = reply
         return code, reply
 
@@ -338,7 +342,8 @@ class Client:
     port: int
     mails: list[Mail]
     secret: bytes
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # DATA to its answer
+    whole: list[float] = field(default_factory=list)  # MAIL to the answer to DATA
     kinds: Counter[str] = field(default_factory=Counter)
     cases: dict[int, int] = field(default_factory=dict)  # new mail index -> its case
     misthreaded: int = 0
@@ -371,7 +376,8 @@ class Client:
         except smtplib.SMTPException as exc:
             self.failures.append(f"{type(exc).__name__}: {exc}")
             return
-        self.latencies.append(time.perf_counter() - began)
+        self.whole.append(time.perf_counter() - began)
+        self.latencies.append(smtp.data_took)
         kind, case = _outcome(smtp.data_reply)
         self.kinds[kind] += 1
         if mail.original is None and case is not None:
@@ -452,11 +458,10 @@ def run_smtp(mails: Sequence[Mail], settings: Settings, clients: int, clock: boo
         f"{store_check(app.engine, new_count(mails))}"
     )
     app.engine.dispose()
-    latencies = [latency for client in shares for latency in client.latencies]
     name = f"SMTP, {clients} clients" + (", reports" if clock else "")
     if clock:
         check = f"{made} weekly report sweeps meanwhile; {check}"
-    return Phase(name, wall, latencies, check, count=len(mails))
+    return _over_smtp(name, wall, shares, check, len(mails))
 
 
 class ReportsMeanwhile:
@@ -533,5 +538,11 @@ def run_floor_over_smtp(mails: Sequence[Mail], path: Path, clients: int) -> Phas
         stored = listener.stop()
     failures = [failure for client in shares for failure in client.failures]
     check = f"{stored.check}, {len(failures)} failed{': ' + failures[0] if failures else ''}"
+    return _over_smtp("floor over SMTP", wall, shares, check, len(mails))
+
+
+def _over_smtp(name: str, wall: float, shares: list[Client], check: str, count: int) -> Phase:
+    """A phase's figures from its clients: DATA to its answer, and MAIL to that answer."""
     latencies = [latency for client in shares for latency in client.latencies]
-    return Phase("floor over SMTP", wall, latencies, check, count=len(mails))
+    whole = [latency for client in shares for latency in client.whole]
+    return Phase(name, wall, latencies, check, count=count, whole=whole)
