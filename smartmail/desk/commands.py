@@ -643,8 +643,13 @@ def _help_lines(role: str, language: str) -> tuple[str, ...]:
     # Every notice to staff carries these lines: made once per role and language.
     specs = allowed_for(role)
     usages = [render(word("usage", s.usage), language) for s in specs]
-    width = max(len(u) for u in usages)
+    # Aligned in a column as wide as the usages that fit it: padded to the widest one
+    # (#search's, 130 characters), every line of every notice to staff was 170 wide.
+    width = max((len(u) for u in usages if len(u) <= _USAGE_COLUMN), default=0)
     return tuple(
         f"{u:<{width}}  {render(phrase(s.help), language)}"
         for u, s in zip(usages, specs, strict=True)
     )
+
+
+_USAGE_COLUMN = 42  # a wider usage is followed by its help after two blanks

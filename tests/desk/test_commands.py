@@ -122,6 +122,21 @@ def test_help_lists_what_the_role_may_use() -> None:
     assert "#tilldela" not in customer
 
 
+@pytest.mark.parametrize("language", ["sv", "en"])
+@pytest.mark.parametrize("role", ["staff", "contractor", "customer"])
+def test_help_is_a_column_that_a_long_usage_does_not_widen(role: str, language: str) -> None:
+    lines = help_lines(role, language)
+    usages = [line[: line.index("  ")] for line in lines]
+    starts = [
+        len(line) - len(line[len(usage) :].lstrip())
+        for line, usage in zip(lines, usages, strict=True)
+    ]
+    column = max(start for start, usage in zip(starts, usages, strict=True) if len(usage) <= 42)
+    assert column <= 44  # #search's usage, 130 wide, once padded every line to it
+    for start, usage in zip(starts, usages, strict=True):  # a usage too wide runs over
+        assert start == (column if len(usage) <= 42 else len(usage) + 2)
+
+
 def test_swedish_help_names_commands_that_are_read() -> None:
     for line in help_lines("staff", "sv"):
         command = line.split()[0]
