@@ -109,7 +109,7 @@ def reading(engine: Engine) -> Iterator[Session]:
     fails on SQLite with "database is locked" once another writer holds the lock: use
     `transaction` for that.
     """
-    with Session(engine.execution_options(**{_READING: True})) as session:
+    with Session(_with_option(engine, _READING)) as session:
         yield session
 
 
@@ -130,7 +130,7 @@ def transaction(engine: Engine, *, flushed: bool = True) -> Iterator[Session]:
     cut sends that mail once more). A flushed commit costs a disk flush, during which
     SQLite's write lock is held and intake waits.
     """
-    bind = engine if flushed else engine.execution_options(**{_UNFLUSHED: True})
+    bind = engine if flushed else _with_option(engine, _UNFLUSHED)
     try:
         with (
             _writer_turn(engine),
@@ -145,6 +145,17 @@ def transaction(engine: Engine, *, flushed: bool = True) -> Iterator[Session]:
 
 
 _UNFLUSHED = "smartmail_unflushed"
+
+
+def _with_option(engine: Engine, option: str) -> Engine:
+    """`engine` with `option` set, made once per engine: made anew each time, it cost more
+    than the sender's own query. Kept on the engine itself (it refers to the engine, so a
+    weak mapping from the engine would keep both for good)."""
+    options: dict[str, Engine] = engine.__dict__.setdefault("_smartmail_option_engines", {})
+    found = options.get(option)
+    if found is None:
+        found = options[option] = engine.execution_options(**{option: True})
+    return found
 
 
 def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:

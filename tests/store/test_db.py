@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +170,20 @@ def test_an_unflushed_commit_skips_the_disk_flush_and_the_next_one_flushes_again
         assert synchronous(session) == full  # what reads or writes next is never left unflushed
     with reading(engine) as session:
         assert session.execute(text("SELECT count(*) FROM party")).scalar() == 1
+
+
+def test_the_engines_for_reading_and_unflushed_commits_are_made_once_and_go_with_it() -> None:
+    engine = make_engine("sqlite://")
+    binds = []
+    for _ in range(2):
+        with reading(engine) as session:
+            binds.append(session.get_bind())
+        with transaction(engine, flushed=False) as session:
+            binds.append(session.get_bind())
+    assert binds[0] is binds[2]
+    assert binds[1] is binds[3]
+    assert binds[0] is not binds[1]
+    gone = weakref.ref(engine)
+    del engine, binds, session
+    gc.collect()
+    assert gone() is None
