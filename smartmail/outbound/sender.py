@@ -103,10 +103,12 @@ def deliver_due(
     with sender_turn(engine) as ours:
         if not ours:
             return report
-        step = _send_locked if engine.dialect.name == "postgresql" else _send_alone
-        for _ in range(limit):
-            if not step(engine, transport, now, report, tell):
-                break
+        if engine.dialect.name == "postgresql":
+            for _ in range(limit):
+                if not _send_locked(engine, transport, now, report, tell):
+                    break
+        else:
+            _send_alone(engine, transport, now, limit, report, tell)
     return report
 
 
@@ -123,21 +125,28 @@ def _send_locked(
 
 
 def _send_alone(
-    engine: Engine, transport: Transport, now: datetime, report: DeliveryReport, tell: Tell | None
-) -> bool:
-    """The next due row, read, sent, then marked: no transaction open while the relay
-    answers. Only the sender holding the sender's turn gets here, so reading the row
-    takes no write lock: intake does not wait for it."""
+    engine: Engine,
+    transport: Transport,
+    now: datetime,
+    limit: int,
+    report: DeliveryReport,
+    tell: Tell | None,
+) -> None:
+    """Due rows one after the other, each read, sent, then marked: no transaction open
+    while the relay answers. Only the sender holding the sender's turn gets here, so
+    reading a row takes no write lock, and the next row is read in the transaction that
+    marks the last: intake does not wait for either."""
     with reading(engine) as session:
         claimed = _next_due(session, now)
-    if claimed is None:
-        return False
-    tried = _attempt(transport, claimed)
-    # Not flushed to disk: a flush held SQLite's write lock for milliseconds a mail, and
-    # intake waited; a power cut before the next flushed commit sends this mail again.
-    with transaction(engine, flushed=False) as session:
-        _record(session, claimed, tried, now, report, tell)
-    return True
+    for _ in range(limit):
+        if claimed is None:
+            return
+        tried = _attempt(transport, claimed)
+        # Not flushed to disk: a flush held SQLite's write lock for milliseconds a mail, and
+        # intake waited; a power cut before the next flushed commit sends this mail again.
+        with transaction(engine, flushed=False) as session:
+            _record(session, claimed, tried, now, report, tell)
+            claimed = _next_due(session, now)
 
 
 @contextlib.contextmanager
