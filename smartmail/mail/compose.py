@@ -74,14 +74,19 @@ class Templates:
         def when(value: datetime | None) -> str:
             if value is None:
                 return "-"
-            local = value.astimezone(timezone)  # the zone marked, as `case show` prints it
-            return f"{babel_datetime(local, 'EEEE d MMMM y, HH:mm', locale=chosen)} {local:%Z}"
+            return _local_time(value, timezone, chosen)
 
         text = template.render(when=when, **context)
         first, _, body = text.partition("\n")
         if not first.startswith("Subject:"):
             raise jinja2.TemplateError(f"{template.name}: the first line must be 'Subject: ...'")
         return Rendered(first.removeprefix("Subject:").strip(), body.lstrip("\n"))
+
+
+@functools.lru_cache(maxsize=1024)  # a case's deadline is in its receipt and its owner's notice
+def _local_time(value: datetime, timezone: ZoneInfo, locale: Locale) -> str:
+    local = value.astimezone(timezone)  # the zone marked, as `case show` prints it
+    return f"{babel_datetime(local, 'EEEE d MMMM y, HH:mm', locale=locale)} {local:%Z}"
 
 
 @functools.lru_cache(maxsize=64)
