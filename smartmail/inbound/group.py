@@ -14,6 +14,7 @@ does not wait, as the answer itself can wait for the interpreter lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from concurrent.futures import Executor, Future
@@ -28,6 +29,7 @@ from smartmail.pipeline.process import Pipeline
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 32  # bounds how long the first mail of a burst waits for the commit
+CHILD_FINISHING = 0.05  # seconds the writer waits for a mail the child has begun (< 1 ms)
 
 # A mail waiting for the writer: its bytes, envelope, answer, and its parse in the child.
 _Waiting = tuple[bytes, Envelope, "asyncio.Future[Outcome]", "Future[ParsedMail | None] | None"]
@@ -107,9 +109,15 @@ def _ready(parsed: Future[ParsedMail | None] | None) -> ParsedMail | None:
     answer can itself wait for the interpreter lock."""
     if parsed is None:
         return None
-    if not parsed.done():
-        parsed.cancel()  # not asked yet: the child gets on with the mails that wait
+    if parsed.cancel():  # not asked yet: the child gets on with the mails that wait
         return None
+    if not parsed.done():
+        # Begun: the child is at this very mail, and its answer needs the interpreter lock
+        # that the writer holds; waiting here lets it in, and costs less than parsing.
+        with contextlib.suppress(TimeoutError):
+            parsed.result(timeout=CHILD_FINISHING)
+        if not parsed.done():
+            return None
     if parsed.cancelled():
         return None
     if parsed.exception() is not None:  # the asking thread is shut down, or a bug there

@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from smartmail.errors import TemporaryFailure
+from smartmail.inbound import group
 from smartmail.inbound.group import GroupCommit
 from smartmail.mail.parse import ParsedMail, parse
 from smartmail.pipeline.envelope import Envelope, Outcome
@@ -161,3 +162,24 @@ def test_mail_the_writer_parsed_itself_is_not_sent_to_the_child_after() -> None:
         asyncio.run(burst(executor))
     assert [mail for batch in pipeline.parsed_ahead for mail in batch] == [None, None]
     assert child.asked == [b"m0"]  # m1's turn came first: its request was withdrawn
+
+
+def test_mail_the_child_has_begun_is_waited_for_not_parsed_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(group, "CHILD_FINISHING", 10.0)
+    pipeline, child = HeldPipeline(), SlowChild()
+    pipeline.release.set()
+
+    async def one(executor: ThreadPoolExecutor) -> None:
+        writer = GroupCommit(pipeline, executor, parse_child=child)  # type: ignore[arg-type]
+        stored = asyncio.create_task(writer.process(b"Subject: m0\r\n\r\nhej\r\n", ENVELOPE))
+        await asyncio.to_thread(child.busy.wait, 10)  # the child is at it: the writer waits
+        threading.Timer(0.05, child.gate.set).start()
+        await stored
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        asyncio.run(one(executor))
+    [[parsed]] = pipeline.parsed_ahead
+    assert parsed is not None
+    assert parsed.subject == "m0"
