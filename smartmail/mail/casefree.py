@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["folds_to_ascii", "has_any"]
-
-_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+__all__ = ["folds_to_ascii", "has_any", "word_starts"]
 
 
 def folds_to_ascii(text: str) -> bool:
     """Whether `text` holds a character that (?i) matches to an ASCII letter."""
-    return not text.isascii() and _FOLDS_TO_ASCII.search(text) is not None
+    # Four substring looks cost a tenth of one character class scan (and next to nothing
+    # in a text of Latin-1 letters only, which cannot hold them).
+    return not text.isascii() and (
+        "\u0130" in text or "\u0131" in text or "\u017f" in text or "\u212a" in text
+    )
 
 
 def has_any(text: str, words: tuple[str, ...], pattern: re.Pattern[str]) -> bool:
@@ -27,3 +29,19 @@ def has_any(text: str, words: tuple[str, ...], pattern: re.Pattern[str]) -> bool
         return pattern.search(text) is not None
     lower = text.lower()
     return any(word in lower for word in words)
+
+
+def word_starts(text: str, words: tuple[str, ...]) -> list[int]:
+    """Where in `text` (?i) finds each of `words` (lower-case ASCII), in order, overlaps
+    included; for a text without what `folds_to_ascii` looks for."""
+    # One byte a character (Latin-1, any other a "?") with its ASCII letters lower-cased:
+    # each index is the text's, and it takes a fraction of the time of text.lower().
+    ascii_lower = text.encode("latin-1", "replace").lower()
+    starts = []
+    for word in words:
+        wanted = word.encode("ascii")
+        at = ascii_lower.find(wanted)
+        while at >= 0:
+            starts.append(at)
+            at = ascii_lower.find(wanted, at + 1)
+    return sorted(starts)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smartmail.mail.casefree import folds_to_ascii, has_any
+from smartmail.mail.casefree import folds_to_ascii, has_any, word_starts
 from smartmail.mail.machine import bounce_hint
 
 WORDS = ("mailbox", "smtp", "user unknown", "kod")
@@ -34,6 +35,14 @@ TEXTS = st.lists(PIECES, max_size=25).map("".join)
 @given(TEXTS)
 def test_the_quick_look_finds_what_the_pattern_finds(text: str) -> None:
     assert has_any(text, WORDS, PATTERN) == (PATTERN.search(text) is not None)
+
+
+@given(TEXTS)
+def test_word_starts_are_where_the_pattern_finds_each_word(text: str) -> None:
+    if folds_to_ascii(text):
+        return  # left to the pattern
+    each_word = (re.finditer(f"(?=({word}))", text, re.IGNORECASE) for word in WORDS)
+    assert word_starts(text, WORDS) == sorted(found.start() for found in chain(*each_word))
 
 
 def test_the_letters_that_fold_to_ascii_are_left_to_the_pattern() -> None:
