@@ -86,8 +86,7 @@ def test_a_valid_number_anywhere_in_text_is_masked(
     assert is_identity_number(written)
     text = f"{before} {written} {after}"
     masked = mask(text)
-    assert number[-4:] not in masked.replace(before, "").replace(after, "")
-    assert STARS in masked
+    assert f" {written[:-4]}-{STARS} " in masked  # its last four digits can be in its date too
     assert mask(masked) == masked  # masking twice changes nothing more
 
 
