@@ -6,9 +6,9 @@ together under one commit (a mail that fails there fails alone: see `process_man
 burst costs one fsync instead of one per mail, and no mail waits on a timer.
 
 With a `ParseChild`, each mail is parsed in that child process as it arrives, while the
-writer stores the ones before it (`parse_child.py` says why). The writer takes the child's
-parse if it is there when the mail's turn comes, and parses the mail itself if not: it
-does not wait, as the answer itself can wait for the interpreter lock.
+writer stores the ones before it (`parse_child.py` says why). When the mail's turn comes,
+the writer takes the child's parse if it is there, waits for it if the child is at that
+mail (briefly: see `_ready`), and parses the mail itself if the child has not begun it.
 """
 
 from __future__ import annotations
@@ -104,9 +104,10 @@ class GroupCommit:
 
 
 def _ready(parsed: Future[ParsedMail | None] | None) -> ParsedMail | None:
-    """The child's parse of a mail if it is there when the writer asks (right before the
-    mail's turn), else None: the writer parses it then rather than wait, as the child's
-    answer can itself wait for the interpreter lock."""
+    """The child's parse of a mail when the writer asks (right before the mail's turn), else
+    None: then the writer parses it. One the child has not begun is withdrawn; one it is
+    at is waited for, at most CHILD_FINISHING (the child's answer cannot come in while
+    the writer holds the interpreter lock; parsing it again took longer)."""
     if parsed is None:
         return None
     if parsed.cancel():  # not asked yet: the child gets on with the mails that wait
