@@ -302,12 +302,27 @@ PLAIN_PATHS = st.builds(
 def test_a_path_reads_as_aiosmtpd_reads_it(arg: str, local_part_limit: int) -> None:
     server = object.__new__(BulkDataSMTP)  # `_getaddr` reads only the limit of the server
     server.local_part_limit = local_part_limit
-    assert _read(server._getaddr, arg) == _read(partial(SMTP._getaddr, server), arg)
+    assert server._getaddr(arg) == _read(partial(SMTP._getaddr, server), arg)
 
 
-def _read(getaddr: Callable[[str], object], arg: str) -> object:
-    """What `getaddr` gives, or the error it raises (aiosmtpd's raises on a lone `<`)."""
+def _read(getaddr: Callable[[str], tuple[str | None, str | None]], arg: str) -> object:
+    """What `getaddr` gives; where aiosmtpd's raises (a lone `<`), ours says no address."""
     try:
         return getaddr(arg)
-    except Exception as exc:
-        return type(exc)
+    except (IndexError, ValueError):
+        return None, None
+
+
+def test_a_cut_off_path_is_a_syntax_error_not_a_session_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()
+    controller = ServerController(BulkDataSMTP, Recorder(), port)
+    controller.start()
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        code, _reply = client.docmd("MAIL", "FROM:<")
+        assert code == 553  # aiosmtpd's answer to an address it cannot read
+        assert client.mail("eva@kund.example")[0] == 250  # the session goes on
+    controller.stop()
+    assert not [record for record in caplog.records if record.exc_info]
