@@ -644,7 +644,7 @@ def _help_lines(role: str, language: str) -> tuple[str, ...]:
     specs = allowed_for(role)
     usages = [render(word("usage", s.usage), language) for s in specs]
     # Aligned in a column as wide as the usages that fit it: padded to the widest one
-    # (#search's, 130 characters), every line of every notice to staff was 170 wide.
+    # (#sök's, 131 characters), every line of every notice to staff was 170 wide.
     width = max((len(u) for u in usages if len(u) <= _USAGE_COLUMN), default=0)
     return tuple(
         f"{u:<{width}}  {render(phrase(s.help), language)}"

@@ -29,7 +29,7 @@ from smartmail.pipeline.process import Pipeline
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 32  # bounds how long the first mail of a burst waits for the commit
-CHILD_FINISHING = 0.05  # seconds the writer waits for a mail the child has begun (< 1 ms)
+CHILD_FINISHING = 0.05  # seconds the writer waits for a mail the child is at (parsed in ~1 ms)
 
 # A mail waiting for the writer: its bytes, envelope, answer, and its parse in the child.
 _Waiting = tuple[bytes, Envelope, "asyncio.Future[Outcome]", "Future[ParsedMail | None] | None"]
@@ -104,10 +104,11 @@ class GroupCommit:
 
 
 def _ready(parsed: Future[ParsedMail | None] | None) -> ParsedMail | None:
-    """The child's parse of a mail when the writer asks (right before the mail's turn), else
-    None: then the writer parses it. One the child has not begun is withdrawn; one it is
-    at is waited for, at most CHILD_FINISHING (the child's answer cannot come in while
-    the writer holds the interpreter lock; parsing it again took longer)."""
+    """The child's parse of a mail when the writer asks (right before it would parse the
+    mail itself), else None: then the writer parses it. One the child has not begun is
+    withdrawn; one it is at is waited for, at most CHILD_FINISHING (the child's answer
+    cannot come in while the writer holds the interpreter lock; parsing it again took
+    longer)."""
     if parsed is None:
         return None
     if parsed.cancel():  # not asked yet: the child gets on with the mails that wait

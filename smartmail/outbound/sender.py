@@ -103,25 +103,27 @@ def deliver_due(
     with sender_turn(engine) as ours:
         if not ours:
             return report
-        if engine.dialect.name == "postgresql":
-            for _ in range(limit):
-                if not _send_locked(engine, transport, now, report, tell):
-                    break
-        else:
-            _send_alone(engine, transport, now, limit, report, tell)
+        send = _send_locked if engine.dialect.name == "postgresql" else _send_alone
+        send(engine, transport, now, limit, report, tell)
     return report
 
 
 def _send_locked(
-    engine: Engine, transport: Transport, now: datetime, report: DeliveryReport, tell: Tell | None
-) -> bool:
-    """The next due row, locked while it is sent and marked, all in one transaction."""
-    with transaction(engine) as session:
-        claimed = _next_due(session, now)
-        if claimed is None:
-            return False
-        _record(session, claimed, _attempt(transport, claimed), now, report, tell)
-    return True
+    engine: Engine,
+    transport: Transport,
+    now: datetime,
+    limit: int,
+    report: DeliveryReport,
+    tell: Tell | None,
+) -> None:
+    """Due rows one after the other, each locked while it is sent and marked, all in one
+    transaction."""
+    for _ in range(limit):
+        with transaction(engine) as session:
+            claimed = _next_due(session, now)
+            if claimed is None:
+                return
+            _record(session, claimed, _attempt(transport, claimed), now, report, tell)
 
 
 def _send_alone(
