@@ -160,15 +160,15 @@ class BulkDataSMTP(SMTP):
         class each time: a fifth of the listener's time per mail. A plain `<local@domain>`
         of letters, digits and the other atom characters reads the same by a pattern;
         anything else (quotes, comments, brackets, no angle brackets, 8-bit) goes to
-        aiosmtpd's own reading. What that reading raises on (a lone `<`) is a syntax error
-        too, not a 500 with a traceback in the log for each line a client sends.
+        aiosmtpd's own reading. What that reading raises on (a lone `<`, `<\\@[>`) is a syntax
+        error too, not a 500 with a traceback in the log for each line a client sends.
         """
         plain = _PLAIN_PATH.fullmatch(arg)
         if plain is None:
             try:
                 return super()._getaddr(arg)
-            except (IndexError, ValueError):  # the header parser's, on a cut-off path
-                return None, None
+            except Exception:  # the header parser's on hostile paths: IndexError on `<`,
+                return None, None  # AttributeError on `<\@[>`; none is an address
         local, domain, rest = plain.groups()
         if self.local_part_limit and len(local) > self.local_part_limit:
             return None, None
